@@ -1,0 +1,156 @@
+//! Key files: one line naming the format, one line of hex.
+//!
+//! A private key file is written with mode 0600 and refused at load time when users other
+//! than its owner can read or write it, as ssh does.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::{CryptoError, KeyPair, PublicKey};
+
+const SECRET_HEADER: &str = "rampart-ed25519-secret-key-v1";
+const PUBLIC_HEADER: &str = "rampart-ed25519-public-key-v1";
+
+/// Permission bits that must be clear on a private key file: any access by other users.
+const OTHERS_MASK: u32 = 0o007;
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CryptoError + '_ {
+    move |source| CryptoError::KeyFileIo {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn format_error(path: &Path, reason: impl Into<String>) -> CryptoError {
+    CryptoError::KeyFileFormat {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Writes the key pair's secret to `path` with mode 0600, replacing any file there.
+pub fn save_key_pair(path: &Path, key_pair: &KeyPair) -> Result<(), CryptoError> {
+    let contents = format!(
+        "{SECRET_HEADER}\n{}\n",
+        hex::encode(key_pair.secret_bytes())
+    );
+    let temporary = path.with_extension("tmp");
+    let _ = fs::remove_file(&temporary);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(io_error(&temporary))?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io_error(&temporary))?;
+    fs::rename(&temporary, path).map_err(io_error(path))
+}
+
+/// Reads a key pair written by [`save_key_pair`], refusing a file others can access.
+pub fn load_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
+    let metadata = fs::metadata(path).map_err(io_error(path))?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & OTHERS_MASK != 0 {
+        return Err(CryptoError::KeyFilePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let text = fs::read_to_string(path).map_err(io_error(path))?;
+    let hex_text = body(path, &text, SECRET_HEADER)?;
+    let bytes = hex::decode(hex_text).map_err(|e| format_error(path, e.to_string()))?;
+    let secret: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| format_error(path, "the secret key must be 32 bytes"))?;
+    Ok(KeyPair::from_secret(secret))
+}
+
+/// Writes a public key to `path` (mode 0644).
+pub fn save_public_key(path: &Path, key: &PublicKey) -> Result<(), CryptoError> {
+    fs::write(path, format!("{PUBLIC_HEADER}\n{key}\n")).map_err(io_error(path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(io_error(path))
+}
+
+/// Reads a public key written by [`save_public_key`].
+pub fn load_public_key(path: &Path) -> Result<PublicKey, CryptoError> {
+    let text = fs::read_to_string(path).map_err(io_error(path))?;
+    body(path, &text, PUBLIC_HEADER)?
+        .parse()
+        .map_err(|e: CryptoError| format_error(path, e.to_string()))
+}
+
+fn body<'a>(path: &Path, text: &'a str, header: &str) -> Result<&'a str, CryptoError> {
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some(header) {
+        return Err(format_error(path, format!("the first line must be `{header}`")));
+    }
+    let body = lines
+        .next()
+        .map(str::trim)
+        .ok_or_else(|| format_error(path, "the key line is missing"))?;
+    if lines.any(|line| !line.trim().is_empty()) {
+        return Err(format_error(path, "unexpected lines after the key"));
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Signer;
+
+    #[test]
+    fn key_pairs_round_trip_with_private_permissions() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("replica.key");
+        let key_pair = KeyPair::from_seed(5);
+        save_key_pair(&path, &key_pair).expect("saves");
+        let mode = fs::metadata(&path).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = load_key_pair(&path).expect("loads");
+        assert_eq!(loaded.public_key(), key_pair.public_key());
+        assert_eq!(loaded.sign(b"m"), key_pair.sign(b"m"));
+    }
+
+    #[test]
+    fn a_world_readable_private_key_is_refused() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("replica.key");
+        save_key_pair(&path, &KeyPair::from_seed(5)).expect("saves");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = load_key_pair(&path).expect_err("must refuse");
+        assert!(matches!(error, CryptoError::KeyFilePermissions { mode: 0o644, .. }));
+        assert!(error.to_string().contains("chmod 600"));
+    }
+
+    #[test]
+    fn malformed_key_files_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("bad.key");
+        for contents in ["", "not-a-header\naa\n", "rampart-ed25519-secret-key-v1\nxyz\n"] {
+            fs::write(&path, contents).expect("writes");
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+            assert!(matches!(
+                load_key_pair(&path),
+                Err(CryptoError::KeyFileFormat { .. })
+            ));
+        }
+        assert!(matches!(
+            load_key_pair(&dir.path().join("missing.key")),
+            Err(CryptoError::KeyFileIo { .. })
+        ));
+    }
+
+    #[test]
+    fn public_keys_round_trip() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("replica.pub");
+        let key = KeyPair::from_seed(6).public_key();
+        save_public_key(&path, &key).expect("saves");
+        assert_eq!(load_public_key(&path).expect("loads"), key);
+    }
+}
