@@ -157,7 +157,13 @@ mod tests {
 
     #[test]
     fn seeded_keys_are_deterministic_and_distinct() {
-        assert_eq!(KeyPair::from_seed(1).public_key(), KeyPair::from_seed(1).public_key());
-        assert_ne!(KeyPair::from_seed(1).public_key(), KeyPair::from_seed(2).public_key());
+        assert_eq!(
+            KeyPair::from_seed(1).public_key(),
+            KeyPair::from_seed(1).public_key()
+        );
+        assert_ne!(
+            KeyPair::from_seed(1).public_key(),
+            KeyPair::from_seed(2).public_key()
+        );
     }
 }

@@ -86,7 +86,10 @@ pub fn load_public_key(path: &Path) -> Result<PublicKey, CryptoError> {
 fn body<'a>(path: &Path, text: &'a str, header: &str) -> Result<&'a str, CryptoError> {
     let mut lines = text.lines();
     if lines.next().map(str::trim) != Some(header) {
-        return Err(format_error(path, format!("the first line must be `{header}`")));
+        return Err(format_error(
+            path,
+            format!("the first line must be `{header}`"),
+        ));
     }
     let body = lines
         .next()
@@ -123,7 +126,10 @@ mod tests {
         save_key_pair(&path, &KeyPair::from_seed(5)).expect("saves");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
         let error = load_key_pair(&path).expect_err("must refuse");
-        assert!(matches!(error, CryptoError::KeyFilePermissions { mode: 0o644, .. }));
+        assert!(matches!(
+            error,
+            CryptoError::KeyFilePermissions { mode: 0o644, .. }
+        ));
         assert!(error.to_string().contains("chmod 600"));
     }
 
@@ -131,7 +137,11 @@ mod tests {
     fn malformed_key_files_are_refused_with_a_reason() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("bad.key");
-        for contents in ["", "not-a-header\naa\n", "rampart-ed25519-secret-key-v1\nxyz\n"] {
+        for contents in [
+            "",
+            "not-a-header\naa\n",
+            "rampart-ed25519-secret-key-v1\nxyz\n",
+        ] {
             fs::write(&path, contents).expect("writes");
             fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
             assert!(matches!(

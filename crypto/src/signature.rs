@@ -185,8 +185,8 @@ mod tests {
     #[test]
     fn signatures_round_trip_through_bincode() {
         let signature = check(3, b"x").signature;
-        let bytes = bincode::serde::encode_to_vec(signature, bincode::config::standard())
-            .expect("encodes");
+        let bytes =
+            bincode::serde::encode_to_vec(signature, bincode::config::standard()).expect("encodes");
         let (decoded, _): (Signature, usize) =
             bincode::serde::decode_from_slice(&bytes, bincode::config::standard())
                 .expect("decodes");

@@ -65,7 +65,11 @@ impl<T: fmt::Debug> fmt::Debug for Signed<T> {
 
 impl<T: Signable> Signed<T> {
     /// Signs `value` for `cluster`.
-    pub fn sign(cluster: ClusterId, value: T, signer: &dyn Signer) -> Result<Signed<T>, CryptoError> {
+    pub fn sign(
+        cluster: ClusterId,
+        value: T,
+        signer: &dyn Signer,
+    ) -> Result<Signed<T>, CryptoError> {
         let bytes = signing_bytes(cluster, &value)?;
         let signature = signer.sign(&bytes);
         Ok(Signed { value, signature })
@@ -117,14 +121,26 @@ mod tests {
         let author = KeyPair::from_seed(1);
         let verifier = Ed25519::new();
         let signed = Signed::sign(ClusterId(9), Vote { round: 3 }, &author).expect("signs");
-        assert!(signed.verify(ClusterId(9), author.public_key(), &verifier).is_ok());
-        assert!(signed.verify(ClusterId(8), author.public_key(), &verifier).is_err());
+        assert!(
+            signed
+                .verify(ClusterId(9), author.public_key(), &verifier)
+                .is_ok()
+        );
+        assert!(
+            signed
+                .verify(ClusterId(8), author.public_key(), &verifier)
+                .is_err()
+        );
         let stranger = KeyPair::from_seed(2).public_key();
         assert!(signed.verify(ClusterId(9), stranger, &verifier).is_err());
 
         let mut tampered = signed;
         tampered.value.round = 4;
-        assert!(tampered.verify(ClusterId(9), author.public_key(), &verifier).is_err());
+        assert!(
+            tampered
+                .verify(ClusterId(9), author.public_key(), &verifier)
+                .is_err()
+        );
     }
 
     #[test]
@@ -137,6 +153,10 @@ mod tests {
             signature: vote.signature,
         };
         let verifier = Ed25519::new();
-        assert!(ballot.verify(ClusterId(1), author.public_key(), &verifier).is_err());
+        assert!(
+            ballot
+                .verify(ClusterId(1), author.public_key(), &verifier)
+                .is_err()
+        );
     }
 }

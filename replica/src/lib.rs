@@ -1,1 +1,10 @@
-//! placeholder
+//! The Rampart replica: a Byzantine-fault-tolerant replicated state machine after PBFT
+//! (Castro and Liskov, OSDI 1999 and TOCS 2002).
+//!
+//! - [`core`]: the protocol as a sans-IO state machine;
+//! - [`message`]: the messages, their signatures and their verification;
+//! - [`cluster`]: the cluster description shared by replicas and clients.
+
+pub mod cluster;
+pub mod core;
+pub mod message;

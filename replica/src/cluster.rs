@@ -1,0 +1,133 @@
+//! The cluster description every replica and client shares: the cluster id and the
+//! replicas' public keys, in replica-id order.
+
+use serde::{Deserialize, Serialize};
+
+use rampart_crypto::{ClusterId, PublicKey};
+
+use crate::message::ReplicaId;
+
+/// The members of a cluster. PBFT's n is `replicas.len()`; it tolerates f = ⌊(n-1)/3⌋
+/// Byzantine replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub id: ClusterId,
+    pub replicas: Vec<PublicKey>,
+}
+
+/// Why a cluster description cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    #[error("a cluster needs at least 4 replicas to tolerate one fault, got {count}")]
+    TooFewReplicas { count: usize },
+    #[error("replica {first} and replica {second} share the same public key")]
+    DuplicateKey { first: u32, second: u32 },
+    #[error("the public key of replica {replica} is invalid: {reason}")]
+    InvalidKey { replica: u32, reason: String },
+}
+
+impl Cluster {
+    pub fn new(id: ClusterId, replicas: Vec<PublicKey>) -> Result<Cluster, ClusterError> {
+        let cluster = Cluster { id, replicas };
+        cluster.validate()?;
+        Ok(cluster)
+    }
+
+    /// Checks the description: enough replicas, distinct and valid keys.
+    pub fn validate(&self) -> Result<(), ClusterError> {
+        if self.replicas.len() < 4 {
+            return Err(ClusterError::TooFewReplicas {
+                count: self.replicas.len(),
+            });
+        }
+        for (index, key) in self.replicas.iter().enumerate() {
+            key.validate().map_err(|error| ClusterError::InvalidKey {
+                replica: index as u32,
+                reason: error.to_string(),
+            })?;
+            if let Some(first) = self.replicas[..index].iter().position(|other| other == key) {
+                return Err(ClusterError::DuplicateKey {
+                    first: first as u32,
+                    second: index as u32,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// n, the number of replicas.
+    pub fn size(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// f, the number of Byzantine replicas tolerated: the largest f with 3f + 1 <= n.
+    pub fn faults_tolerated(&self) -> usize {
+        (self.size() - 1) / 3
+    }
+
+    /// The size of a quorum certificate: n - f (2f + 1 when n = 3f + 1). Any two quorums
+    /// share at least f + 1 replicas, so at least one correct one.
+    pub fn quorum(&self) -> usize {
+        self.size() - self.faults_tolerated()
+    }
+
+    /// f + 1: enough replicas that at least one of them is correct.
+    pub fn weak_quorum(&self) -> usize {
+        self.faults_tolerated() + 1
+    }
+
+    pub fn key(&self, replica: ReplicaId) -> Option<PublicKey> {
+        self.replicas.get(replica.0 as usize).copied()
+    }
+
+    pub fn replica_ids(&self) -> impl Iterator<Item = ReplicaId> + '_ {
+        (0..self.replicas.len() as u32).map(ReplicaId)
+    }
+
+    /// The replica whose key is `key`, if any.
+    pub fn replica_with_key(&self, key: &PublicKey) -> Option<ReplicaId> {
+        self.replicas
+            .iter()
+            .position(|candidate| candidate == key)
+            .map(|index| ReplicaId(index as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_crypto::KeyPair;
+
+    fn keys(count: u64) -> Vec<PublicKey> {
+        (0..count)
+            .map(|i| KeyPair::from_seed(i).public_key())
+            .collect()
+    }
+
+    #[test]
+    fn quorum_sizes_follow_n_equals_3f_plus_1() {
+        for (n, f, quorum) in [(4, 1, 3), (7, 2, 5), (10, 3, 7), (5, 1, 4)] {
+            let cluster = Cluster::new(ClusterId(1), keys(n)).expect("valid");
+            assert_eq!(cluster.faults_tolerated(), f, "n={n}");
+            assert_eq!(cluster.quorum(), quorum, "n={n}");
+            assert_eq!(cluster.weak_quorum(), f + 1, "n={n}");
+        }
+    }
+
+    #[test]
+    fn bad_descriptions_are_refused() {
+        assert_eq!(
+            Cluster::new(ClusterId(1), keys(3)),
+            Err(ClusterError::TooFewReplicas { count: 3 })
+        );
+        let mut duplicated = keys(4);
+        duplicated[3] = duplicated[1];
+        assert_eq!(
+            Cluster::new(ClusterId(1), duplicated),
+            Err(ClusterError::DuplicateKey {
+                first: 1,
+                second: 3
+            })
+        );
+    }
+}

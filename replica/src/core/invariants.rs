@@ -1,0 +1,133 @@
+//! The core's own invariants. A failure here is a bug in Rampart, never a peer's fault, so
+//! these are assertions; they run after every input in debug builds and tests.
+
+use super::Replica;
+use super::checkpoint::CHECKPOINTS_PER_REPLICA_MAX;
+
+impl Replica {
+    /// Asserts the invariants of the protocol state.
+    pub fn check_invariants(&self) {
+        let low = self.low_watermark();
+        let high = self.high_watermark();
+        // Execution never passes the stable checkpoint's state unseen: either this replica
+        // executed up to it, or it is fetching it.
+        assert!(
+            self.last_executed >= low || self.transfer.is_some(),
+            "{}: executed {} below the low watermark {} without a state transfer",
+            self.id,
+            self.last_executed,
+            low
+        );
+        if let Some(transfer) = &self.transfer {
+            assert_eq!(
+                transfer.seq, low,
+                "{}: a transfer targets the stable checkpoint",
+                self.id
+            );
+            assert!(
+                self.executing.is_none(),
+                "{}: execution during a transfer",
+                self.id
+            );
+        }
+        let quorum = self.quorum();
+        let primary = self.primary();
+        for slot in self.log.slots() {
+            assert!(
+                slot.seq > low && slot.seq <= high,
+                "{}: slot {} outside the watermarks ({low}, {high}]",
+                self.id,
+                slot.seq
+            );
+            assert_eq!(
+                slot.view, self.view,
+                "{}: slot {} in an old view",
+                self.id, slot.seq
+            );
+            if let (Some(pre_prepare), Some(batch)) = (&slot.round.pre_prepare, &slot.round.batch) {
+                assert_eq!(pre_prepare.value.digest, batch.digest());
+                assert_eq!(pre_prepare.value.seq, slot.seq);
+                assert_eq!(pre_prepare.value.view, self.view);
+            } else {
+                assert!(slot.round.pre_prepare.is_none() && slot.round.batch.is_none());
+            }
+            // committed-local implies prepared (PBFT §4.2).
+            if slot.round.is_committed(primary, quorum) {
+                assert!(slot.round.is_prepared(primary, quorum));
+                assert!(
+                    slot.decided.is_some(),
+                    "{}: committed slot {} undecided",
+                    self.id,
+                    slot.seq
+                );
+            }
+            if let Some((certificate, batch)) = &slot.prepared {
+                assert_eq!(certificate.seq(), slot.seq);
+                assert_eq!(certificate.digest(), batch.digest());
+                assert!(certificate.view() <= self.view);
+                assert_eq!(certificate.prepares.len() + 1, quorum);
+            }
+            assert!(slot.round.prepares.len() <= self.config.replica_count());
+            assert!(slot.round.commits.len() <= self.config.replica_count());
+        }
+        if self.normal && self.is_primary() {
+            assert!(
+                self.next_seq > low,
+                "{}: next sequence number below the window",
+                self.id
+            );
+            assert!(
+                self.next_seq.0 <= high.0 + 1,
+                "{}: next sequence number above the window",
+                self.id
+            );
+        }
+        if self.executing.is_some() {
+            let next = self.last_executed.next();
+            assert!(
+                self.log
+                    .get(next)
+                    .is_some_and(|slot| slot.decided.is_some()),
+                "{}: executing {next}, which is not decided",
+                self.id
+            );
+        }
+        for (seq, by_replica) in &self.checkpoints.votes {
+            assert!(*seq > low);
+            assert!(!by_replica.is_empty());
+        }
+        for replica in self.config.cluster.replica_ids() {
+            let held = self
+                .checkpoints
+                .votes
+                .values()
+                .filter(|by_replica| by_replica.contains_key(&replica))
+                .count();
+            assert!(held <= CHECKPOINTS_PER_REPLICA_MAX);
+        }
+        for (_, record) in self.clients.records() {
+            assert!(record.replies.len() as u64 <= self.config.client_window);
+            assert!(record.replies.keys().all(|&number| number >= record.floor));
+        }
+        for count in self.requests.per_client_counts().values() {
+            assert!(*count >= 1 && *count <= self.config.client_window);
+        }
+        assert_eq!(
+            self.requests.per_client_counts().values().sum::<u64>() as usize,
+            self.requests.waiting_count()
+        );
+        assert!(self.requests.assigned_count() <= self.requests.waiting_count());
+        if self.requests.timer_deadline().is_some() {
+            assert!(
+                self.normal && !self.is_primary(),
+                "{}: request timer outside a backup",
+                self.id
+            );
+        }
+        for view_change in self.view_changes.latest.values() {
+            let target = view_change.signed.value.new_view;
+            assert!(target > self.view || (target == self.view && !self.normal));
+        }
+        assert!(self.view_changes.latest.len() <= self.config.replica_count());
+    }
+}

@@ -1,0 +1,421 @@
+//! The PBFT protocol (Castro and Liskov, TOCS 2002) as a sans-IO state machine.
+//!
+//! A [`Replica`] takes one [`Input`] at a time and returns the [`Action`]s the shell must
+//! carry out, in order. It has no sockets, files, clocks or threads: time is
+//! [`Input::Tick`], randomness comes from a seed, and every map iterates in a fixed order,
+//! so the same inputs always give the same actions.
+//!
+//! The division of labour with the shell:
+//! - the shell verifies every signature before the core sees a message ([`Verified`]);
+//! - the core never signs: it emits unsigned [`Payload`]s and the shell signs them, makes
+//!   them durable, hands them back to the core (so the core holds its own signed messages
+//!   for certificates), and sends them;
+//! - the shell executes committed batches on the application and reports the results,
+//!   takes and stores checkpoints, and moves state between replicas on request.
+//!
+//! Peer input that breaks a rule is dropped with a typed [`Reject`] and counted; it never
+//! causes a panic. Assertions guard only the core's own invariants
+//! ([`Replica::check_invariants`], run after every input in debug builds).
+
+mod checkpoint;
+mod client_table;
+mod config;
+mod evidence;
+mod invariants;
+mod log;
+mod normal;
+mod persist;
+mod recovery;
+mod reject;
+mod requests;
+mod rng;
+mod status;
+mod transfer;
+mod view_change;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rampart_crypto::{Digest, Signed};
+
+pub use client_table::{CachedReply, ClientRecord, ClientTable, RequestStatus, checkpoint_digest};
+pub use config::{Config, ConfigError};
+pub use evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence, EvidenceStore};
+pub use log::{Log, Round, Slot};
+pub use persist::{MessageKey, PersistOp, PersistedState};
+pub use recovery::Restored;
+pub use reject::Reject;
+pub use rng::Rng;
+
+use crate::message::{
+    Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View,
+};
+use checkpoint::Checkpoints;
+use requests::Requests;
+use transfer::Transfer;
+use view_change::ViewChanges;
+
+/// What the shell hands to the core.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// One tick of logical time has passed.
+    Tick,
+    /// A verified message from a replica. `from` is the peer the transport authenticated;
+    /// the core judges messages by their signed authors, so relayed messages work.
+    Message {
+        from: ReplicaId,
+        message: Verified<Message>,
+    },
+    /// A verified request straight from a client.
+    Request(Verified<Signed<Request>>),
+    /// The results of an [`Action::Execute`], one per request, in order; for a checkpoint
+    /// sequence number also the digest of the application snapshot taken right after.
+    Executed {
+        seq: Seq,
+        results: Vec<Bytes>,
+        app_digest: Option<Digest>,
+    },
+    /// The state asked for by [`Action::FetchState`] arrived from `from`. The shell keeps
+    /// the application snapshot (whose digest is `app_digest`) until the core answers with
+    /// [`Action::InstallState`] or asks again.
+    StateFetched {
+        seq: Seq,
+        from: ReplicaId,
+        app_digest: Digest,
+        client_table: ClientTable,
+    },
+}
+
+/// A message to send: a payload the shell must sign first, or a message signed already
+/// (a relay of this replica's own earlier message or of another replica's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outbound {
+    Sign(Payload),
+    Relay(Message),
+}
+
+/// A request the shell must execute: already deduplicated against the reply cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Execution {
+    pub seq: Seq,
+    pub view: View,
+    pub requests: Vec<Signed<Request>>,
+    /// Take a checkpoint right after this sequence number: snapshot the application and
+    /// report the snapshot's digest in [`Input::Executed`].
+    pub checkpoint: bool,
+}
+
+/// What the core asks the shell to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send to one replica.
+    Send { to: ReplicaId, message: Outbound },
+    /// Send to every other replica. For a [`Outbound::Sign`] payload the shell signs it,
+    /// makes the signed message durable (except STATUS) together with the `Persist`
+    /// operations of the same `handle` call, sends it, and hands it back to the core as
+    /// [`Input::Message`] from this replica.
+    Broadcast(Outbound),
+    /// Make these operations durable before any later `Send` or `Broadcast`.
+    Persist(Vec<PersistOp>),
+    /// Execute a committed batch (PBFT §4.2: strictly in sequence-number order).
+    Execute(Execution),
+    /// Send a reply to a client.
+    Reply(Reply),
+    /// Keep the checkpoint just taken at `seq`: the application snapshot and this reply
+    /// cache, whose combined digest is `state_digest`. Peers fetch it by state transfer.
+    StoreCheckpoint {
+        seq: Seq,
+        state_digest: Digest,
+        client_table: ClientTable,
+    },
+    /// Fetch the state of stable checkpoint `seq` from one of `from` (in order of
+    /// preference) and report it with [`Input::StateFetched`].
+    FetchState {
+        seq: Seq,
+        state_digest: Digest,
+        from: Vec<ReplicaId>,
+    },
+    /// The fetched state checked out: restore the application from its snapshot and keep
+    /// it as the checkpoint at `seq`.
+    InstallState { seq: Seq, state_digest: Digest },
+}
+
+/// Counters for refused inputs, by reason.
+pub type RejectCounts = BTreeMap<Reject, u64>;
+
+/// One PBFT replica's protocol state.
+#[derive(Debug)]
+pub struct Replica {
+    config: Arc<Config>,
+    id: ReplicaId,
+    /// Ticks since start.
+    now: u64,
+    /// The current view; while `normal` is false, the view this replica is changing to.
+    view: View,
+    normal: bool,
+    log: Log,
+    /// The primary's next sequence number to assign.
+    next_seq: Seq,
+    last_executed: Seq,
+    /// The execution handed to the shell and not yet reported back.
+    executing: Option<Vec<RequestKey>>,
+    clients: ClientTable,
+    requests: Requests,
+    checkpoints: Checkpoints,
+    view_changes: ViewChanges,
+    transfer: Option<Transfer>,
+    evidence: EvidenceStore,
+    rejects: RejectCounts,
+    rng: Rng,
+    next_status_at: u64,
+    /// View changes in a row without executing a request; the timeout doubles with each.
+    view_changes_in_a_row: u32,
+    /// During recovery only: this replica's own NEW-VIEW for the view it was entering.
+    restored_new_view: Option<(
+        Signed<crate::message::NewView>,
+        Vec<Arc<crate::message::Batch>>,
+    )>,
+    out: Vec<Action>,
+}
+
+impl Replica {
+    /// A replica starting from the genesis state.
+    pub fn new(config: Arc<Config>, id: ReplicaId, seed: u64) -> Replica {
+        assert!(
+            (id.0 as usize) < config.replica_count(),
+            "replica id {id} outside the cluster"
+        );
+        let status_interval = config.status_interval_ticks;
+        Replica {
+            config,
+            id,
+            now: 0,
+            view: View(0),
+            normal: true,
+            log: Log::default(),
+            next_seq: Seq(1),
+            last_executed: Seq(0),
+            executing: None,
+            clients: ClientTable::default(),
+            requests: Requests::default(),
+            checkpoints: Checkpoints::default(),
+            view_changes: ViewChanges::default(),
+            transfer: None,
+            evidence: EvidenceStore::default(),
+            rejects: RejectCounts::new(),
+            rng: Rng::new(seed ^ (u64::from(id.0) << 32)),
+            // Spread the replicas' STATUS messages over the interval.
+            next_status_at: status_interval + u64::from(id.0) % status_interval,
+            view_changes_in_a_row: 0,
+            restored_new_view: None,
+            out: Vec::new(),
+        }
+    }
+
+    /// Takes one input and returns what the shell must do, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Action> {
+        let result = match input {
+            Input::Tick => {
+                self.on_tick();
+                Ok(())
+            }
+            Input::Message { from, message } => self.on_message(from, message.into_inner()),
+            Input::Request(request) => self.on_request(request.into_inner(), true),
+            Input::Executed {
+                seq,
+                results,
+                app_digest,
+            } => self.on_executed(seq, results, app_digest),
+            Input::StateFetched {
+                seq,
+                from,
+                app_digest,
+                client_table,
+            } => self.on_state_fetched(seq, from, app_digest, client_table),
+        };
+        if let Err(reason) = result {
+            self.count_reject(reason);
+        }
+        if cfg!(debug_assertions) {
+            self.check_invariants();
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn on_message(&mut self, from: ReplicaId, message: Message) -> Result<(), Reject> {
+        match message {
+            Message::Request(request) => self.on_request(request, false),
+            Message::PrePrepare { pre_prepare, batch } => self.on_pre_prepare(pre_prepare, batch),
+            Message::Prepare(prepare) => self.on_prepare(prepare),
+            Message::Commit(commit) => self.on_commit(commit),
+            Message::Checkpoint(checkpoint) => self.on_checkpoint(checkpoint),
+            Message::ViewChange {
+                view_change,
+                batches,
+            } => self.on_view_change(view_change, batches),
+            Message::NewView { new_view, batches } => self.on_new_view(new_view, batches),
+            Message::Status(status) => self.on_status(from, status),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.now += 1;
+        if self.now >= self.next_status_at {
+            self.next_status_at = self.now + self.config.status_interval_ticks;
+            self.send_status();
+            self.reforward_waiting_requests();
+        }
+        self.check_request_timer();
+        self.check_view_change_timer();
+        self.check_transfer_timer();
+        self.propose();
+    }
+
+    fn count_reject(&mut self, reason: Reject) {
+        *self.rejects.entry(reason).or_default() += 1;
+        if reason.is_byzantine() {
+            tracing::warn!(replica = %self.id, view = %self.view, %reason, "input rejected");
+        } else {
+            tracing::trace!(replica = %self.id, view = %self.view, %reason, "input dropped");
+        }
+    }
+
+    // Small helpers shared by the handlers.
+
+    fn emit(&mut self, action: Action) {
+        self.out.push(action);
+    }
+
+    fn persist(&mut self, op: PersistOp) {
+        // Consecutive operations of one input travel as one atomic batch.
+        if let Some(Action::Persist(ops)) = self.out.last_mut() {
+            ops.push(op);
+        } else {
+            self.out.push(Action::Persist(vec![op]));
+        }
+    }
+
+    fn broadcast(&mut self, payload: Payload) {
+        self.emit(Action::Broadcast(Outbound::Sign(payload)));
+    }
+
+    fn relay(&mut self, to: ReplicaId, message: Message) {
+        self.emit(Action::Send {
+            to,
+            message: Outbound::Relay(message),
+        });
+    }
+
+    /// Whether the message was signed by this replica (a loopback of its own broadcast).
+    fn is_own(&self, author: ReplicaId) -> bool {
+        author == self.id
+    }
+
+    fn primary(&self) -> ReplicaId {
+        self.view.primary(self.config.replica_count())
+    }
+
+    fn is_primary(&self) -> bool {
+        self.primary() == self.id
+    }
+
+    fn quorum(&self) -> usize {
+        self.config.quorum()
+    }
+
+    fn low_watermark(&self) -> Seq {
+        self.checkpoints.stable.seq
+    }
+
+    fn high_watermark(&self) -> Seq {
+        Seq(self.low_watermark().0 + self.config.log_window)
+    }
+
+    /// The current view-change timeout: the base, doubled for each view change in a row.
+    fn view_change_timeout(&self) -> u64 {
+        let doubled = self
+            .config
+            .view_change_timeout_ticks
+            .saturating_mul(1u64 << self.view_changes_in_a_row.min(32));
+        doubled.min(self.config.view_change_timeout_max_ticks)
+    }
+
+    // Read-only views of the state, for the shell, tests and checkers.
+
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// false while changing views.
+    pub fn is_normal(&self) -> bool {
+        self.normal
+    }
+
+    pub fn current_primary(&self) -> ReplicaId {
+        self.primary()
+    }
+
+    pub fn last_executed(&self) -> Seq {
+        self.last_executed
+    }
+
+    pub fn stable_checkpoint(&self) -> &crate::message::CheckpointCertificate {
+        &self.checkpoints.stable
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub fn client_table(&self) -> &ClientTable {
+        &self.clients
+    }
+
+    pub fn evidence(&self) -> &EvidenceStore {
+        &self.evidence
+    }
+
+    pub fn rejects(&self) -> &RejectCounts {
+        &self.rejects
+    }
+
+    /// Whether a state transfer is under way.
+    pub fn is_transferring(&self) -> bool {
+        self.transfer.is_some()
+    }
+
+    /// How many messages the replica holds in memory, by store: what the watermark window
+    /// must bound over an unbounded run.
+    pub fn memory_footprint(&self) -> MemoryFootprint {
+        MemoryFootprint {
+            log_slots: self.log.len(),
+            checkpoint_messages: self.checkpoints.message_count(),
+            view_change_messages: self.view_changes.message_count(),
+            waiting_requests: self.requests.waiting_count(),
+            cached_replies: self.clients.records().map(|(_, r)| r.replies.len()).sum(),
+        }
+    }
+}
+
+/// Sizes of the replica's in-memory stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryFootprint {
+    pub log_slots: usize,
+    pub checkpoint_messages: usize,
+    pub view_change_messages: usize,
+    pub waiting_requests: usize,
+    pub cached_replies: usize,
+}

@@ -1,0 +1,108 @@
+//! Retransmission driven by STATUS messages (after PBFT's status messages, TOCS §5.2).
+//!
+//! PBFT assumes a message is retransmitted until it arrives. Rather than resending
+//! everything blindly, each replica periodically tells its peers where it is; a peer that
+//! sees it behind sends what it lacks: the NEW-VIEW of a later view, its own VIEW-CHANGE,
+//! the proof of a later stable checkpoint, its own unstable checkpoints, and the messages
+//! of slots that have not progressed for a while. Every relayed message is signed by its
+//! author, so relays are as good as originals.
+
+use rampart_crypto::Signed;
+
+use super::Replica;
+use crate::message::{Message, Payload, ReplicaId, Status};
+
+impl Replica {
+    pub(super) fn send_status(&mut self) {
+        let status = Status {
+            replica: self.id,
+            view: self.view,
+            normal: self.normal,
+            last_executed: self.last_executed,
+            stable_seq: self.low_watermark(),
+        };
+        self.broadcast(Payload::Status(status));
+    }
+
+    pub(super) fn on_status(
+        &mut self,
+        _from: ReplicaId,
+        status: Signed<Status>,
+    ) -> Result<(), super::Reject> {
+        let status = status.value;
+        let peer = status.replica;
+        if self.is_own(peer) {
+            return Ok(());
+        }
+        self.help_with_view(peer, &status);
+        self.help_with_checkpoints(peer, &status);
+        self.help_with_slots(peer, &status);
+        Ok(())
+    }
+
+    fn help_with_view(&mut self, peer: ReplicaId, status: &Status) {
+        let peer_behind = status.view < self.view || (status.view == self.view && !status.normal);
+        if !peer_behind {
+            return;
+        }
+        if self.normal {
+            if let Some(new_view) = self.view_changes.new_view.clone() {
+                self.relay(peer, new_view);
+            }
+        } else if let Some(own) = self.view_changes.latest.get(&self.id) {
+            let message = Message::ViewChange {
+                view_change: own.signed.clone(),
+                batches: own.batches.clone(),
+            };
+            self.relay(peer, message);
+        }
+    }
+
+    fn help_with_checkpoints(&mut self, peer: ReplicaId, status: &Status) {
+        if status.stable_seq < self.low_watermark() {
+            let proof = self.checkpoints.stable.proof.clone();
+            for checkpoint in proof {
+                self.relay(peer, Message::Checkpoint(checkpoint));
+            }
+        }
+        let own: Vec<Signed<crate::message::Checkpoint>> = self
+            .checkpoints
+            .votes
+            .range(status.stable_seq.next()..)
+            .filter_map(|(_, by_replica)| by_replica.get(&self.id).cloned())
+            .collect();
+        for checkpoint in own {
+            self.relay(peer, Message::Checkpoint(checkpoint));
+        }
+    }
+
+    fn help_with_slots(&mut self, peer: ReplicaId, status: &Status) {
+        if !self.normal || !status.normal || status.view != self.view {
+            return;
+        }
+        let idle_since = self.now.saturating_sub(self.config.status_interval_ticks);
+        let from = status.last_executed.max(self.low_watermark());
+        let mut relays = Vec::new();
+        for slot in self.log.slots_above(from) {
+            if slot.touched_at > idle_since {
+                continue;
+            }
+            let round = &slot.round;
+            if let (Some(pre_prepare), Some(batch)) = (&round.pre_prepare, &round.batch) {
+                relays.push(Message::PrePrepare {
+                    pre_prepare: pre_prepare.clone(),
+                    batch: batch.clone(),
+                });
+            }
+            if let Some(prepare) = round.prepares.get(&self.id) {
+                relays.push(Message::Prepare(prepare.clone()));
+            }
+            if let Some(commit) = round.commits.get(&self.id) {
+                relays.push(Message::Commit(commit.clone()));
+            }
+        }
+        for message in relays {
+            self.relay(peer, message);
+        }
+    }
+}

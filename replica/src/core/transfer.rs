@@ -1,0 +1,121 @@
+//! State transfer at the protocol level (PBFT §5.3.2, simplified to whole checkpoints): a
+//! replica whose execution is behind the stable checkpoint fetches that checkpoint's state
+//! from a replica that signed it, checks it against the digest a quorum signed, installs
+//! it, and goes on executing from the log.
+
+use rampart_crypto::Digest;
+
+use super::{Action, ClientTable, Reject, Replica, checkpoint_digest};
+use crate::message::{CheckpointCertificate, ReplicaId, Seq};
+
+#[derive(Clone, Debug)]
+pub(super) struct Transfer {
+    pub(super) seq: Seq,
+    pub(super) state_digest: Digest,
+    /// The replicas that signed the checkpoint, this one excluded, in the order to try.
+    sources: Vec<ReplicaId>,
+    attempt: usize,
+    deadline: u64,
+}
+
+impl Replica {
+    pub(super) fn start_transfer(&mut self, certificate: &CheckpointCertificate) {
+        let mut sources: Vec<ReplicaId> = certificate
+            .proof
+            .iter()
+            .map(|c| c.value.replica)
+            .filter(|&r| r != self.id)
+            .collect();
+        if sources.is_empty() {
+            // Only possible for a certificate made of this replica's own checkpoint.
+            sources = self
+                .config
+                .cluster
+                .replica_ids()
+                .filter(|&r| r != self.id)
+                .collect();
+        }
+        // Spread the load of transfers over the sources.
+        let offset = self.rng.below(sources.len() as u64) as usize;
+        sources.rotate_left(offset);
+        tracing::info!(
+            replica = %self.id, seq = %certificate.seq, last_executed = %self.last_executed,
+            "fetching the state of the stable checkpoint"
+        );
+        self.executing = None;
+        self.transfer = Some(Transfer {
+            seq: certificate.seq,
+            state_digest: certificate.state_digest,
+            sources,
+            attempt: 0,
+            deadline: 0,
+        });
+        self.request_state();
+    }
+
+    fn request_state(&mut self) {
+        let timeout = self.config.state_transfer_timeout_ticks;
+        let now = self.now;
+        let Some(transfer) = self.transfer.as_mut() else {
+            return;
+        };
+        transfer.deadline = now + timeout;
+        let mut from = transfer.sources.clone();
+        let start = transfer.attempt % from.len();
+        from.rotate_left(start);
+        let action = Action::FetchState {
+            seq: transfer.seq,
+            state_digest: transfer.state_digest,
+            from,
+        };
+        self.emit(action);
+    }
+
+    /// Asks the next source when the current one has not delivered in time.
+    pub(super) fn check_transfer_timer(&mut self) {
+        let now = self.now;
+        let Some(transfer) = self.transfer.as_mut() else {
+            return;
+        };
+        if now >= transfer.deadline {
+            transfer.attempt += 1;
+            self.request_state();
+        }
+    }
+
+    /// The shell fetched a state: install it if its digest is the one a quorum signed.
+    pub(super) fn on_state_fetched(
+        &mut self,
+        seq: Seq,
+        from: ReplicaId,
+        app_digest: Digest,
+        client_table: ClientTable,
+    ) -> Result<(), Reject> {
+        let Some(transfer) = self.transfer.as_mut() else {
+            return Err(Reject::UnexpectedState);
+        };
+        if transfer.seq != seq {
+            return Err(Reject::UnexpectedState);
+        }
+        let state_digest = checkpoint_digest(seq, app_digest, &client_table);
+        if state_digest != transfer.state_digest {
+            tracing::warn!(replica = %self.id, %from, %seq, "fetched state does not match the stable checkpoint");
+            transfer.attempt += 1;
+            self.request_state();
+            return Err(Reject::StateDigestMismatch);
+        }
+        tracing::info!(replica = %self.id, %from, %seq, "state transfer complete");
+        self.transfer = None;
+        self.emit(Action::InstallState { seq, state_digest });
+        self.last_executed = seq;
+        self.clients = client_table;
+        self.requests.drop_executed(&self.clients);
+        self.restart_request_timer();
+        if self.next_seq <= seq {
+            self.next_seq = seq.next();
+        }
+        self.execute_next();
+        self.propose();
+        Ok(())
+    }
+}

@@ -1,0 +1,524 @@
+//! View changes (PBFT §4.4, §4.5.2): VIEW-CHANGE with the stable checkpoint and prepared
+//! certificates, NEW-VIEW with the view changes and the recomputed pre-prepares, backups
+//! that recompute and check it, joining a higher view on f + 1 VIEW-CHANGEs, and timeouts
+//! that double for each view change in a row.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rampart_crypto::{Digest, Signed};
+
+use super::{Evidence, PersistOp, Reject, Replica};
+use crate::message::{
+    Batch, CheckpointCertificate, Message, NewView, Payload, PrePrepare, PreparedCertificate,
+    ReplicaId, Seq, View, ViewChange,
+};
+
+/// A VIEW-CHANGE with the batches it carries.
+#[derive(Clone, Debug)]
+pub(super) struct ReceivedViewChange {
+    pub(super) signed: Signed<ViewChange>,
+    pub(super) batches: Vec<Arc<Batch>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct ViewChanges {
+    /// Each replica's VIEW-CHANGE for the highest view above this replica's current one.
+    pub(super) latest: BTreeMap<ReplicaId, ReceivedViewChange>,
+    /// The NEW-VIEW that started the current view, to send to replicas left behind.
+    pub(super) new_view: Option<Message>,
+    /// PBFT §4.5.2: started when a quorum of VIEW-CHANGEs for the target view is in; if no
+    /// NEW-VIEW arrives before it expires, the replica moves on to the next view.
+    pub(super) timer_deadline: Option<u64>,
+    /// The view this replica, as its primary, already sent a NEW-VIEW for.
+    pub(super) new_view_sent: Option<View>,
+}
+
+impl ViewChanges {
+    pub(super) fn message_count(&self) -> usize {
+        self.latest.len() + usize::from(self.new_view.is_some())
+    }
+}
+
+/// The outcome of PBFT's NEW-VIEW computation from a set V of VIEW-CHANGEs: the latest
+/// stable checkpoint in V (min-s) and the set O of pre-prepares for the new view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct NewViewPlan {
+    pub(super) checkpoint: CheckpointCertificate,
+    pub(super) pre_prepares: Vec<PrePrepare>,
+}
+
+/// The digest of PBFT's null request: the empty batch.
+pub(super) fn null_digest() -> Digest {
+    Batch::default().digest()
+}
+
+/// PBFT §4.4: min-s is the sequence number of the latest stable checkpoint in V, max-s the
+/// highest sequence number in a prepared certificate in V. For each n between them, O
+/// holds a pre-prepare for the digest of the prepared certificate with the highest view
+/// for n, or for the null request if V has none.
+pub(super) fn compute_new_view(view: View, view_changes: &[&ViewChange]) -> NewViewPlan {
+    let checkpoint = view_changes
+        .iter()
+        .map(|vc| &vc.checkpoint)
+        .max_by_key(|c| c.seq)
+        .cloned()
+        .unwrap_or_else(CheckpointCertificate::genesis);
+    let min_s = checkpoint.seq;
+    let mut best: BTreeMap<Seq, &PreparedCertificate> = BTreeMap::new();
+    for certificate in view_changes.iter().flat_map(|vc| &vc.prepared) {
+        if certificate.seq() <= min_s {
+            continue;
+        }
+        let better = best
+            .get(&certificate.seq())
+            .is_none_or(|current| certificate.view() > current.view());
+        if better {
+            best.insert(certificate.seq(), certificate);
+        }
+    }
+    let max_s = best.keys().next_back().copied().unwrap_or(min_s);
+    let pre_prepares = (min_s.0 + 1..=max_s.0)
+        .map(|n| PrePrepare {
+            view,
+            seq: Seq(n),
+            digest: best
+                .get(&Seq(n))
+                .map_or_else(null_digest, |certificate| certificate.digest()),
+        })
+        .collect();
+    NewViewPlan {
+        checkpoint,
+        pre_prepares,
+    }
+}
+
+impl Replica {
+    /// PBFT §4.4: moves to `view` and multicasts VIEW-CHANGE with the stable checkpoint (C)
+    /// and the prepared certificates above it (P). Only CHECKPOINT, VIEW-CHANGE and
+    /// NEW-VIEW are accepted until the new view starts.
+    pub(super) fn start_view_change(&mut self, view: View) {
+        assert!(view > self.view, "views only move forward");
+        tracing::info!(replica = %self.id, from = %self.view, to = %view, "starting view change");
+        self.view = view;
+        self.normal = false;
+        self.requests.timer_deadline_clear();
+        self.view_changes.timer_deadline = None;
+        self.view_changes
+            .latest
+            .retain(|_, vc| vc.signed.value.new_view >= view);
+        self.send_view_change();
+        // Others may have reached a quorum for this view before this replica joined.
+        self.after_view_change_received();
+    }
+
+    /// Persists the view state and multicasts this replica's VIEW-CHANGE for its view.
+    pub(super) fn send_view_change(&mut self) {
+        let view = self.view;
+        let stable = self.low_watermark();
+        let (prepared, batches) = self.log.prepared_certificates(stable);
+        let view_change = ViewChange {
+            new_view: view,
+            replica: self.id,
+            checkpoint: self.checkpoints.stable.clone(),
+            prepared,
+        };
+        self.persist(PersistOp::ViewState {
+            view,
+            normal: false,
+        });
+        self.broadcast(Payload::ViewChange {
+            view_change,
+            batches,
+        });
+    }
+
+    /// Checks a VIEW-CHANGE against PBFT §4.4: a valid checkpoint certificate, and prepared
+    /// certificates for distinct sequence numbers within the window above it, each from an
+    /// earlier view and with a quorum of matching messages.
+    pub(super) fn check_view_change(&self, view_change: &ViewChange) -> Result<(), Reject> {
+        self.check_checkpoint_certificate(&view_change.checkpoint)
+            .map_err(|_| Reject::InvalidViewChange)?;
+        let low = view_change.checkpoint.seq;
+        let high = Seq(low.0 + self.config.log_window);
+        let mut previous = low;
+        for certificate in &view_change.prepared {
+            let seq = certificate.seq();
+            if seq <= previous || seq > high || certificate.view() >= view_change.new_view {
+                return Err(Reject::InvalidPreparedCertificate);
+            }
+            previous = seq;
+            self.check_prepared_certificate(certificate)?;
+        }
+        Ok(())
+    }
+
+    fn check_prepared_certificate(&self, certificate: &PreparedCertificate) -> Result<(), Reject> {
+        let primary = certificate.view().primary(self.config.replica_count());
+        let mut signers = Vec::new();
+        for prepare in &certificate.prepares {
+            let p = &prepare.value;
+            let matches = p.view == certificate.view()
+                && p.seq == certificate.seq()
+                && p.digest == certificate.digest();
+            if !matches || p.replica == primary || signers.contains(&p.replica) {
+                return Err(Reject::InvalidPreparedCertificate);
+            }
+            signers.push(p.replica);
+        }
+        if signers.len() + 1 < self.quorum() {
+            return Err(Reject::InvalidPreparedCertificate);
+        }
+        Ok(())
+    }
+
+    /// The batches a message attaches, by digest, if they cover every digest in `needed`.
+    fn batches_by_digest(
+        &self,
+        batches: &[Arc<Batch>],
+        needed: impl Iterator<Item = Digest>,
+    ) -> Result<BTreeMap<Digest, Arc<Batch>>, Reject> {
+        let attached: BTreeMap<Digest, Arc<Batch>> =
+            batches.iter().map(|b| (b.digest(), b.clone())).collect();
+        let null = null_digest();
+        let mut found = BTreeMap::new();
+        for digest in needed.filter(|&d| d != null) {
+            let batch = attached
+                .get(&digest)
+                .cloned()
+                .or_else(|| self.log.find_batch(digest))
+                .ok_or(Reject::MissingBatch)?;
+            found.insert(digest, batch);
+        }
+        Ok(found)
+    }
+
+    /// A VIEW-CHANGE from a peer (or this replica's own, handed back signed).
+    pub(super) fn on_view_change(
+        &mut self,
+        signed: Signed<ViewChange>,
+        batches: Vec<Arc<Batch>>,
+    ) -> Result<(), Reject> {
+        let view_change = &signed.value;
+        let replica = view_change.replica;
+        let target = view_change.new_view;
+        if target < self.view || (target == self.view && self.normal) {
+            // The sender is behind; the NEW-VIEW of this view brings it up to date.
+            if self.normal {
+                if let Some(new_view) = self.view_changes.new_view.clone() {
+                    self.relay(replica, new_view);
+                }
+            }
+            return Err(Reject::OldView);
+        }
+        self.check_view_change(view_change)?;
+        // The new primary needs the batch of every prepared certificate.
+        self.batches_by_digest(&batches, view_change.prepared.iter().map(|c| c.digest()))?;
+        if let Some(existing) = self.view_changes.latest.get(&replica) {
+            let existing_target = existing.signed.value.new_view;
+            if existing_target > target {
+                return Err(Reject::OldView);
+            }
+            if existing_target == target {
+                if existing.signed == signed {
+                    return Err(Reject::Duplicate);
+                }
+                let evidence = Evidence::ViewChange {
+                    first: existing.signed.clone(),
+                    second: signed,
+                };
+                self.record_evidence(evidence);
+                return Err(Reject::ConflictingMessage);
+            }
+        }
+        if !self.is_own(replica) {
+            self.persist(PersistOp::Message(Message::ViewChange {
+                view_change: signed.clone(),
+                batches: batches.clone(),
+            }));
+        }
+        self.view_changes
+            .latest
+            .insert(replica, ReceivedViewChange { signed, batches });
+        self.after_view_change_received();
+        Ok(())
+    }
+
+    /// Reacts to the VIEW-CHANGEs held: join a view f + 1 replicas have moved to (PBFT
+    /// §4.5.2), start the timer at a quorum for the target view, and, as its primary, send
+    /// NEW-VIEW.
+    pub(super) fn after_view_change_received(&mut self) {
+        let mut ahead: Vec<View> = self
+            .view_changes
+            .latest
+            .values()
+            .map(|vc| vc.signed.value.new_view)
+            .filter(|&v| v > self.view)
+            .collect();
+        let weak_quorum = self.config.weak_quorum();
+        if ahead.len() >= weak_quorum {
+            // The highest view that f + 1 replicas have reached: at least one correct
+            // replica is there, so a faulty one cannot drag this replica forward alone.
+            ahead.sort_unstable_by(|a, b| b.cmp(a));
+            let view = ahead[weak_quorum - 1];
+            self.start_view_change(view);
+            return;
+        }
+        if self.normal {
+            return;
+        }
+        let votes = self
+            .view_changes
+            .latest
+            .values()
+            .filter(|vc| vc.signed.value.new_view == self.view)
+            .count();
+        if votes < self.quorum() {
+            return;
+        }
+        if self.view_changes.timer_deadline.is_none() {
+            self.view_changes.timer_deadline = Some(self.now + self.view_change_timeout());
+        }
+        if self.is_primary()
+            && self.view_changes.new_view_sent != Some(self.view)
+            && self.view_changes.latest.contains_key(&self.id)
+        {
+            self.send_new_view();
+        }
+    }
+
+    /// The new primary builds NEW-VIEW from a quorum of VIEW-CHANGEs, its own first.
+    fn send_new_view(&mut self) {
+        let view = self.view;
+        let quorum = self.quorum();
+        let mut chosen: Vec<&ReceivedViewChange> = Vec::with_capacity(quorum);
+        if let Some(own) = self.view_changes.latest.get(&self.id) {
+            chosen.push(own);
+        }
+        chosen.extend(
+            self.view_changes
+                .latest
+                .values()
+                .filter(|vc| vc.signed.value.new_view == view && vc.signed.value.replica != self.id)
+                .take(quorum - 1),
+        );
+        let values: Vec<&ViewChange> = chosen.iter().map(|vc| &vc.signed.value).collect();
+        let plan = compute_new_view(view, &values);
+        let attached: Vec<Arc<Batch>> = chosen.iter().flat_map(|vc| vc.batches.clone()).collect();
+        let Ok(found) =
+            self.batches_by_digest(&attached, plan.pre_prepares.iter().map(|p| p.digest))
+        else {
+            // Cannot happen: every accepted VIEW-CHANGE carried its batches.
+            tracing::error!(replica = %self.id, %view, "a batch for NEW-VIEW is missing");
+            return;
+        };
+        let view_changes = chosen.iter().map(|vc| vc.signed.clone()).collect();
+        self.view_changes.new_view_sent = Some(view);
+        tracing::info!(replica = %self.id, %view, pre_prepares = plan.pre_prepares.len(), "sending NEW-VIEW");
+        self.broadcast(Payload::NewView {
+            view,
+            view_changes,
+            pre_prepares: plan.pre_prepares,
+            batches: found.into_values().collect(),
+        });
+    }
+
+    /// PBFT §4.4: a backup accepts NEW-VIEW for view v if it is signed by v's primary (the
+    /// shell checked), its VIEW-CHANGEs are a valid quorum for v, and O is exactly what the
+    /// backup computes from them. Then it enters v.
+    pub(super) fn on_new_view(
+        &mut self,
+        signed: Signed<NewView>,
+        batches: Vec<Arc<Batch>>,
+    ) -> Result<(), Reject> {
+        let new_view = &signed.value;
+        let view = new_view.view;
+        if view < self.view || (view == self.view && self.normal) {
+            return Err(Reject::OldView);
+        }
+        let mut senders = Vec::new();
+        for view_change in &new_view.view_changes {
+            let vc = &view_change.value;
+            if vc.new_view != view || senders.contains(&vc.replica) {
+                return Err(Reject::InvalidNewView);
+            }
+            senders.push(vc.replica);
+            self.check_view_change(vc)
+                .map_err(|_| Reject::InvalidNewView)?;
+        }
+        if senders.len() < self.quorum() {
+            return Err(Reject::InvalidNewView);
+        }
+        let values: Vec<&ViewChange> = new_view.view_changes.iter().map(|vc| &vc.value).collect();
+        let plan = compute_new_view(view, &values);
+        let received: Vec<&PrePrepare> = new_view.pre_prepares.iter().map(|p| &p.value).collect();
+        if received.len() != plan.pre_prepares.len()
+            || received
+                .iter()
+                .zip(&plan.pre_prepares)
+                .any(|(a, b)| *a != b)
+        {
+            return Err(Reject::NewViewMismatch);
+        }
+        let found = self.batches_by_digest(&batches, plan.pre_prepares.iter().map(|p| p.digest))?;
+        let own = self.is_own(view.primary(self.config.replica_count()));
+        let message = Message::NewView {
+            new_view: signed.clone(),
+            batches,
+        };
+        self.enter_view(view, message, own, plan.checkpoint, &found);
+        Ok(())
+    }
+
+    /// Enters `view` after a valid NEW-VIEW: the log moves to the new view, the stable
+    /// checkpoint of V is adopted, the pre-prepares of O are accepted, and backups prepare
+    /// them.
+    fn enter_view(
+        &mut self,
+        view: View,
+        new_view: Message,
+        own: bool,
+        checkpoint: CheckpointCertificate,
+        batches: &BTreeMap<Digest, Arc<Batch>>,
+    ) {
+        tracing::info!(replica = %self.id, %view, "entering new view");
+        let Message::NewView {
+            new_view: signed, ..
+        } = &new_view
+        else {
+            unreachable!("enter_view takes a NEW-VIEW");
+        };
+        let pre_prepares = signed.value.pre_prepares.clone();
+        self.view = view;
+        self.view_changes.timer_deadline = None;
+        self.view_changes
+            .latest
+            .retain(|_, vc| vc.signed.value.new_view > view);
+        self.persist(PersistOp::ViewState { view, normal: true });
+        if !own {
+            self.persist(PersistOp::Message(new_view.clone()));
+        }
+        self.persist(PersistOp::PruneViewsBelow { view });
+        self.view_changes.new_view = Some(new_view);
+        self.log.enter_view(view, self.now);
+        // Adopt V's checkpoint while still not normal, so nothing is proposed before O is in.
+        self.stabilize(checkpoint);
+        self.normal = true;
+        let now = self.now;
+        let mut max_seq = self.low_watermark();
+        for pre_prepare in pre_prepares {
+            let seq = pre_prepare.value.seq;
+            max_seq = max_seq.max(seq);
+            if seq <= self.low_watermark() {
+                continue;
+            }
+            let batch = batches
+                .get(&pre_prepare.value.digest)
+                .cloned()
+                .unwrap_or_else(Batch::null);
+            let slot = self.log.slot(seq, view, now);
+            slot.round.pre_prepare = Some(pre_prepare);
+            slot.round.batch = Some(batch);
+            slot.touched_at = now;
+        }
+        self.next_seq = max_seq.next();
+        self.requests_enter_view();
+        for seq in self.log.seqs() {
+            self.advance(seq);
+        }
+        self.execute_next();
+        self.propose();
+    }
+
+    /// PBFT §4.5.2: if no NEW-VIEW arrives in time after a quorum of VIEW-CHANGEs, move on
+    /// to the next view, with twice the timeout.
+    pub(super) fn check_view_change_timer(&mut self) {
+        let Some(deadline) = self.view_changes.timer_deadline else {
+            return;
+        };
+        if self.normal {
+            self.view_changes.timer_deadline = None;
+            return;
+        }
+        if self.now >= deadline {
+            self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
+            tracing::info!(replica = %self.id, view = %self.view, "no NEW-VIEW in time: next view");
+            self.start_view_change(self.view.next());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_crypto::{ClusterId, KeyPair, Signed};
+
+    use crate::message::Prepare;
+
+    fn certificate(view: u64, seq: u64, digest: Digest) -> PreparedCertificate {
+        let key = KeyPair::from_seed(0);
+        let pre_prepare = PrePrepare {
+            view: View(view),
+            seq: Seq(seq),
+            digest,
+        };
+        let prepare = Prepare {
+            view: View(view),
+            seq: Seq(seq),
+            digest,
+            replica: ReplicaId(1),
+        };
+        PreparedCertificate {
+            pre_prepare: Signed::sign(ClusterId(0), pre_prepare, &key).expect("signs"),
+            prepares: vec![Signed::sign(ClusterId(0), prepare, &key).expect("signs")],
+        }
+    }
+
+    fn view_change(
+        replica: u32,
+        checkpoint_seq: u64,
+        prepared: Vec<PreparedCertificate>,
+    ) -> ViewChange {
+        ViewChange {
+            new_view: View(5),
+            replica: ReplicaId(replica),
+            checkpoint: CheckpointCertificate {
+                seq: Seq(checkpoint_seq),
+                state_digest: Digest::default(),
+                proof: Vec::new(),
+            },
+            prepared,
+        }
+    }
+
+    #[test]
+    fn o_takes_the_highest_view_certificate_and_fills_gaps_with_null_requests() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let c = Digest::of(b"c");
+        let v0 = view_change(0, 10, vec![certificate(1, 11, a), certificate(1, 14, c)]);
+        let v1 = view_change(1, 10, vec![certificate(3, 11, b)]);
+        let v2 = view_change(2, 0, vec![certificate(4, 9, a)]);
+        let plan = compute_new_view(View(5), &[&v0, &v1, &v2]);
+        assert_eq!(plan.checkpoint.seq, Seq(10));
+        let digests: Vec<(u64, Digest)> = plan
+            .pre_prepares
+            .iter()
+            .map(|p| (p.seq.0, p.digest))
+            .collect();
+        assert_eq!(
+            digests,
+            vec![(11, b), (12, null_digest()), (13, null_digest()), (14, c)]
+        );
+        assert!(plan.pre_prepares.iter().all(|p| p.view == View(5)));
+    }
+
+    #[test]
+    fn o_is_empty_without_prepared_certificates_above_the_checkpoint() {
+        let v0 = view_change(0, 20, vec![]);
+        let v1 = view_change(1, 10, vec![certificate(1, 15, Digest::of(b"x"))]);
+        let plan = compute_new_view(View(5), &[&v0, &v1]);
+        assert_eq!(plan.checkpoint.seq, Seq(20));
+        assert!(plan.pre_prepares.is_empty());
+    }
+}
