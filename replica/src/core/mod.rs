@@ -100,6 +100,8 @@ pub enum Outbound {
 pub struct Execution {
     pub seq: Seq,
     pub view: View,
+    /// The digest of the committed batch (the requests below are its not-yet-executed part).
+    pub digest: Digest,
     pub requests: Vec<Signed<Request>>,
     /// Take a checkpoint right after this sequence number: snapshot the application and
     /// report the snapshot's digest in [`Input::Executed`].

@@ -240,6 +240,7 @@ impl Replica {
         self.emit(Action::Execute(super::Execution {
             seq,
             view: self.view,
+            digest: batch.digest(),
             requests,
             checkpoint,
         }));

@@ -1,0 +1,60 @@
+//! Checkers: they tell whether a run went wrong.
+//!
+//! - [`safety`]: no two correct replicas execute different batches at one sequence number,
+//!   and correct replicas agree on the state digest of every checkpoint;
+//! - [`linearizability`]: the results clients accepted are linearizable against a
+//!   sequential model;
+//! - liveness is judged by the simulation itself: every request completes once faults heal.
+
+pub mod linearizability;
+pub mod safety;
+
+use std::fmt;
+
+/// Something that went wrong in a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two correct replicas executed different batches at one sequence number.
+    DivergentExecution {
+        seq: u64,
+        first: String,
+        second: String,
+    },
+    /// Two correct replicas took checkpoints with different state digests.
+    DivergentCheckpoint {
+        seq: u64,
+        first: String,
+        second: String,
+    },
+    /// The client results admit no linearization.
+    NotLinearizable { key: String, detail: String },
+    /// Requests did not complete after the faults healed.
+    NoProgress { detail: String },
+    /// A correct replica broke an invariant (a panic inside the core).
+    Invariant { detail: String },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::DivergentExecution { seq, first, second } => {
+                write!(f, "divergent execution at s{seq}: {first} vs {second}")
+            }
+            Violation::DivergentCheckpoint { seq, first, second } => {
+                write!(f, "divergent checkpoint at s{seq}: {first} vs {second}")
+            }
+            Violation::NotLinearizable { key, detail } => {
+                write!(f, "history of key {key} is not linearizable: {detail}")
+            }
+            Violation::NoProgress { detail } => write!(f, "no progress: {detail}"),
+            Violation::Invariant { detail } => write!(f, "invariant broken: {detail}"),
+        }
+    }
+}
+
+impl Violation {
+    /// Whether the violation is of safety (as opposed to liveness).
+    pub fn is_safety(&self) -> bool {
+        !matches!(self, Violation::NoProgress { .. })
+    }
+}

@@ -1,0 +1,562 @@
+//! The deterministic simulation: n real protocol cores, simulated clients, a seeded
+//! network, and the checkers watching them. One seed reproduces one run exactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rampart_crypto::ClusterId;
+use rampart_replica::cluster::Cluster;
+use rampart_replica::core::{Config, Replica};
+use rampart_replica::message::{ClientId, ReplicaId, Seq, View};
+
+use crate::byzantine::Behaviour;
+use crate::checker::Violation;
+use crate::checker::linearizability::{self, Operation};
+use crate::checker::safety::SafetyChecker;
+use crate::client::{ClientConfig, SimClient};
+use crate::kv::{KvOp, KvResult, RegisterModel};
+use crate::network::{Envelope, Network, NetworkConfig, Node, Packet};
+use crate::node::{Effects, Event, SimReplica};
+use crate::signatures::{Identities, SignatureMode};
+
+/// Everything that shapes a run, derived from or alongside its seed.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub replicas: usize,
+    pub clients: usize,
+    pub operations_per_client: usize,
+    pub client_in_flight_max: usize,
+    pub keys: u8,
+    pub client_timeout_ticks: u64,
+    pub network: NetworkConfig,
+    pub signatures: SignatureMode,
+    pub checkpoint_interval: u64,
+    pub log_window: u64,
+    pub batch_size_max: usize,
+    pub batch_delay_ticks: u64,
+    pub in_flight_max: u64,
+    pub view_change_timeout_ticks: u64,
+    pub status_interval_ticks: u64,
+    pub state_transfer_timeout_ticks: u64,
+    pub client_window: u64,
+}
+
+impl SimConfig {
+    /// A small, fast configuration: checkpoints every 8 sequence numbers, so runs of a few
+    /// hundred operations cross many of them.
+    pub fn new(seed: u64, replicas: usize) -> SimConfig {
+        SimConfig {
+            seed,
+            replicas,
+            clients: 3,
+            operations_per_client: 30,
+            client_in_flight_max: 2,
+            keys: 4,
+            client_timeout_ticks: 60,
+            network: NetworkConfig::default(),
+            signatures: SignatureMode::Tags,
+            checkpoint_interval: 8,
+            log_window: 16,
+            batch_size_max: 4,
+            batch_delay_ticks: 1,
+            in_flight_max: 6,
+            view_change_timeout_ticks: 80,
+            status_interval_ticks: 10,
+            state_transfer_timeout_ticks: 40,
+            client_window: 4,
+        }
+    }
+
+    fn protocol(&self, cluster: Cluster) -> Config {
+        Config {
+            checkpoint_interval: self.checkpoint_interval,
+            log_window: self.log_window,
+            batch_size_max: self.batch_size_max,
+            batch_delay_ticks: self.batch_delay_ticks,
+            in_flight_max: self.in_flight_max,
+            view_change_timeout_ticks: self.view_change_timeout_ticks,
+            view_change_timeout_max_ticks: self.view_change_timeout_ticks * 16,
+            status_interval_ticks: self.status_interval_ticks,
+            state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
+            client_window: self.client_window,
+            ..Config::new(cluster)
+        }
+    }
+}
+
+/// Counters describing a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub ticks: u64,
+    pub operations_completed: u64,
+    pub operations_issued: u64,
+    pub messages_sent: u64,
+    pub messages_lost: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub partitions: u64,
+    pub view_changes: u64,
+    pub state_transfers: u64,
+}
+
+pub struct Simulation {
+    pub config: SimConfig,
+    protocol: Arc<Config>,
+    replicas: Vec<SimReplica>,
+    twins: BTreeMap<ReplicaId, SimReplica>,
+    /// Senders whose messages to a twinned replica reach its twin instead of the original.
+    twin_audience: BTreeSet<Node>,
+    clients: Vec<SimClient>,
+    pub network: Network,
+    now: u64,
+    safety: SafetyChecker,
+    faulty: BTreeSet<ReplicaId>,
+    stats: RunStats,
+    events: Vec<Event>,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("seed", &self.config.seed)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl Simulation {
+    pub fn new(config: SimConfig) -> Simulation {
+        let identities = Identities::new(
+            config.signatures,
+            config.seed,
+            config.replicas + config.clients,
+        );
+        let keys = (0..config.replicas)
+            .map(|i| identities.public_key(i))
+            .collect();
+        let cluster =
+            Cluster::new(ClusterId(config.seed), keys).expect("simulated cluster is valid");
+        let protocol = Arc::new(config.protocol(cluster));
+        protocol
+            .validate()
+            .expect("simulated protocol configuration is valid");
+        let directory: Arc<BTreeMap<ClientId, usize>> = Arc::new(
+            (0..config.clients)
+                .map(|c| (ClientId(identities.public_key(config.replicas + c)), c))
+                .collect(),
+        );
+        let replicas = (0..config.replicas)
+            .map(|i| {
+                SimReplica::new(
+                    Node::Replica(ReplicaId(i as u32)),
+                    protocol.clone(),
+                    config.seed.wrapping_add(i as u64),
+                    identities.signer(i),
+                    identities.verifier(),
+                    directory.clone(),
+                )
+            })
+            .collect();
+        let client_config = ClientConfig {
+            operations: config.operations_per_client,
+            in_flight_max: config.client_in_flight_max,
+            keys: config.keys,
+            timeout_ticks: config.client_timeout_ticks,
+            window: config.client_window,
+        };
+        let clients = (0..config.clients)
+            .map(|c| {
+                SimClient::new(
+                    c,
+                    identities.signer(config.replicas + c),
+                    protocol.cluster.id,
+                    config.replicas,
+                    client_config,
+                    config.seed,
+                )
+            })
+            .collect();
+        Simulation {
+            network: Network::new(config.network, config.seed.rotate_left(7)),
+            config,
+            protocol,
+            replicas,
+            twins: BTreeMap::new(),
+            twin_audience: BTreeSet::new(),
+            clients,
+            now: 0,
+            safety: SafetyChecker::default(),
+            faulty: BTreeSet::new(),
+            stats: RunStats::default(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub fn protocol(&self) -> &Config {
+        &self.protocol
+    }
+
+    /// f, the number of faults the cluster tolerates.
+    pub fn faults_tolerated(&self) -> usize {
+        self.protocol.cluster.faults_tolerated()
+    }
+
+    // Running.
+
+    /// Advances the simulation by one tick: deliver what is due, tick every replica, then
+    /// every client.
+    pub fn step(&mut self) {
+        self.now += 1;
+        let mut outgoing = Vec::new();
+        for envelope in self.network.deliver_due(self.now) {
+            self.deliver(envelope, &mut outgoing);
+        }
+        for index in 0..self.replicas.len() {
+            let mut effects = Effects {
+                now: self.now,
+                outgoing: &mut outgoing,
+                events: &mut self.events,
+            };
+            self.replicas[index].tick(&mut effects);
+        }
+        for twin in self.twins.values_mut() {
+            let mut effects = Effects {
+                now: self.now,
+                outgoing: &mut outgoing,
+                events: &mut self.events,
+            };
+            twin.tick(&mut effects);
+        }
+        for client in &mut self.clients {
+            client.tick(self.now, &mut outgoing);
+        }
+        self.send_all(outgoing);
+        self.observe_events();
+    }
+
+    pub fn run_for(&mut self, ticks: u64) {
+        for _ in 0..ticks {
+            self.step();
+        }
+    }
+
+    /// Runs until `done` holds or `ticks_max` ticks pass; returns whether `done` held.
+    pub fn run_until(&mut self, ticks_max: u64, mut done: impl FnMut(&Simulation) -> bool) -> bool {
+        for _ in 0..ticks_max {
+            if done(self) {
+                return true;
+            }
+            self.step();
+        }
+        done(self)
+    }
+
+    /// Runs until every client has completed all its operations.
+    pub fn run_until_clients_done(&mut self, ticks_max: u64) -> bool {
+        self.run_until(ticks_max, Simulation::clients_done)
+    }
+
+    fn deliver(&mut self, envelope: Envelope, outgoing: &mut Vec<Envelope>) {
+        let Envelope { from, to, packet } = envelope;
+        match to {
+            Node::Client(index) => {
+                if let (Packet::Reply(reply), Some(replica)) = (packet, from.replica()) {
+                    if let Some(client) = self.clients.get_mut(index) {
+                        client.on_reply(self.now, replica, reply);
+                    }
+                }
+            }
+            Node::Replica(id) | Node::Twin(id) => {
+                let target = match to {
+                    Node::Twin(_) => self.twins.get_mut(&id),
+                    _ => self.replicas.get_mut(id.0 as usize),
+                };
+                if let Some(replica) = target {
+                    let mut effects = Effects {
+                        now: self.now,
+                        outgoing,
+                        events: &mut self.events,
+                    };
+                    replica.deliver(from, packet, &mut effects);
+                }
+            }
+        }
+    }
+
+    /// Routes and sends: a message for a twinned replica goes to the instance its sender
+    /// is in the audience of.
+    fn send_all(&mut self, outgoing: Vec<Envelope>) {
+        for mut envelope in outgoing {
+            if let Node::Replica(id) = envelope.to {
+                if self.twins.contains_key(&id) && self.twin_audience.contains(&envelope.from) {
+                    envelope.to = Node::Twin(id);
+                }
+            }
+            self.network.send(self.now, envelope);
+        }
+    }
+
+    fn observe_events(&mut self) {
+        for event in std::mem::take(&mut self.events) {
+            match event {
+                Event::Executed {
+                    replica,
+                    seq,
+                    digest,
+                    ..
+                } => {
+                    if !self.faulty.contains(&replica) {
+                        self.safety.executed(replica, seq, digest);
+                    }
+                }
+                Event::Checkpoint {
+                    replica,
+                    seq,
+                    state_digest,
+                    ..
+                } => {
+                    if !self.faulty.contains(&replica) {
+                        self.safety.checkpoint(replica, seq, state_digest);
+                    }
+                }
+            }
+        }
+    }
+
+    // Faults.
+
+    /// Crashes a replica: it loses everything but its durable state.
+    pub fn crash(&mut self, replica: ReplicaId) {
+        let node = &mut self.replicas[replica.0 as usize];
+        if !node.is_crashed() {
+            node.crash();
+            self.stats.crashes += 1;
+        }
+    }
+
+    /// Restarts a crashed replica from its durable state.
+    pub fn restart(&mut self, replica: ReplicaId) {
+        let mut outgoing = Vec::new();
+        let node = &mut self.replicas[replica.0 as usize];
+        if node.is_crashed() {
+            let mut effects = Effects {
+                now: self.now,
+                outgoing: &mut outgoing,
+                events: &mut self.events,
+            };
+            node.restart(&mut effects);
+            self.stats.restarts += 1;
+        }
+        self.send_all(outgoing);
+        self.observe_events();
+    }
+
+    /// Wipes a crashed replica's disk: it comes back with nothing and must catch up from
+    /// its peers.
+    pub fn wipe(&mut self, replica: ReplicaId) {
+        let node = &mut self.replicas[replica.0 as usize];
+        assert!(node.is_crashed(), "wipe a crashed replica only");
+        node.durable = Default::default();
+    }
+
+    /// Cuts every link to and from a replica.
+    pub fn isolate(&mut self, replica: ReplicaId) {
+        let node = Node::Replica(replica);
+        for other in self.all_nodes() {
+            if other != node {
+                self.network.block(node, other);
+                self.network.block(other, node);
+            }
+        }
+        self.stats.partitions += 1;
+    }
+
+    /// Splits the replicas into groups that cannot talk to each other (clients reach all).
+    pub fn partition(&mut self, groups: &[&[ReplicaId]]) {
+        for (i, a) in groups.iter().enumerate() {
+            for (j, b) in groups.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                for &x in *a {
+                    for &y in *b {
+                        self.network.block(Node::Replica(x), Node::Replica(y));
+                    }
+                }
+            }
+        }
+        self.stats.partitions += 1;
+    }
+
+    /// Cuts the link from `from` to `to` only.
+    pub fn cut_one_way(&mut self, from: ReplicaId, to: ReplicaId) {
+        self.network.block(Node::Replica(from), Node::Replica(to));
+        self.stats.partitions += 1;
+    }
+
+    pub fn heal(&mut self) {
+        self.network.heal();
+    }
+
+    fn all_nodes(&self) -> Vec<Node> {
+        let mut nodes: Vec<Node> = (0..self.replicas.len() as u32)
+            .map(|r| Node::Replica(ReplicaId(r)))
+            .collect();
+        nodes.extend(self.twins.keys().map(|&r| Node::Twin(r)));
+        nodes.extend((0..self.clients.len()).map(Node::Client));
+        nodes
+    }
+
+    /// Makes a replica Byzantine. It no longer counts for the safety checks.
+    pub fn make_byzantine(&mut self, replica: ReplicaId, behaviour: Box<dyn Behaviour>) {
+        self.faulty.insert(replica);
+        self.replicas[replica.0 as usize].set_behaviour(behaviour);
+    }
+
+    /// Twins: a second instance of `replica` with the same identity and key. Messages from
+    /// the nodes in `audience` (and from the twin itself) reach the twin; all others reach
+    /// the original. Both instances count as one faulty replica.
+    pub fn add_twin(&mut self, replica: ReplicaId, audience: &[Node]) {
+        let original = &self.replicas[replica.0 as usize];
+        let twin = SimReplica::new(
+            Node::Twin(replica),
+            self.protocol.clone(),
+            self.config.seed.wrapping_add(replica.0 as u64),
+            original.signer(),
+            original.verifier(),
+            original.directory(),
+        );
+        self.twins.insert(replica, twin);
+        self.twin_audience.extend(audience.iter().copied());
+        self.twin_audience.insert(Node::Twin(replica));
+        self.faulty.insert(replica);
+    }
+
+    /// Marks a replica as faulty without changing its behaviour (for crash faults that
+    /// never recover, so the checkers do not expect its executions).
+    pub fn mark_faulty(&mut self, replica: ReplicaId) {
+        self.faulty.insert(replica);
+    }
+
+    pub fn is_faulty(&self, replica: ReplicaId) -> bool {
+        self.faulty.contains(&replica)
+    }
+
+    // Observation.
+
+    /// The core of a running replica.
+    pub fn replica(&self, replica: ReplicaId) -> &Replica {
+        self.replicas[replica.0 as usize]
+            .core()
+            .unwrap_or_else(|| panic!("{replica} is crashed"))
+    }
+
+    pub fn sim_replica(&self, replica: ReplicaId) -> &SimReplica {
+        &self.replicas[replica.0 as usize]
+    }
+
+    pub fn is_crashed(&self, replica: ReplicaId) -> bool {
+        self.replicas[replica.0 as usize].is_crashed()
+    }
+
+    /// The running, non-faulty replicas.
+    pub fn correct_replicas(&self) -> Vec<ReplicaId> {
+        (0..self.replicas.len() as u32)
+            .map(ReplicaId)
+            .filter(|r| !self.faulty.contains(r) && !self.is_crashed(*r))
+            .collect()
+    }
+
+    pub fn replica_ids(&self) -> Vec<ReplicaId> {
+        (0..self.replicas.len() as u32).map(ReplicaId).collect()
+    }
+
+    /// The view most correct replicas are in.
+    pub fn current_view(&self) -> View {
+        self.correct_replicas()
+            .iter()
+            .map(|r| self.replica(*r).view())
+            .max()
+            .unwrap_or_default()
+    }
+
+    pub fn clients_done(&self) -> bool {
+        self.clients.iter().all(SimClient::is_done)
+    }
+
+    pub fn operations_completed(&self) -> u64 {
+        self.clients.iter().map(|c| c.completed() as u64).sum()
+    }
+
+    pub fn highest_executed(&self) -> Seq {
+        self.safety.highest_executed()
+    }
+
+    pub fn stats(&self) -> RunStats {
+        let mut stats = self.stats;
+        stats.ticks = self.now;
+        stats.operations_completed = self.operations_completed();
+        stats.operations_issued = self.clients.iter().map(|c| c.history.len() as u64).sum();
+        stats.messages_sent = self.network.stats.sent;
+        stats.messages_lost = self.network.stats.lost + self.network.stats.partitioned;
+        stats
+    }
+
+    /// Every violation the checkers found: divergence among correct replicas, and client
+    /// histories that are not linearizable.
+    pub fn violations(&self) -> Vec<Violation> {
+        let mut violations = self.safety.violations.clone();
+        violations.extend(self.linearizability_violations());
+        violations
+    }
+
+    fn linearizability_violations(&self) -> Vec<Violation> {
+        let mut by_key: BTreeMap<u8, Vec<Operation<KvOp, KvResult>>> = BTreeMap::new();
+        for client in &self.clients {
+            for operation in &client.history {
+                by_key
+                    .entry(operation.op.key())
+                    .or_default()
+                    .push(operation.clone());
+            }
+        }
+        by_key
+            .into_iter()
+            .filter_map(|(key, history)| {
+                linearizability::check(&RegisterModel::default(), &history)
+                    .err()
+                    .map(|error| Violation::NotLinearizable {
+                        key: key.to_string(),
+                        detail: format!(
+                            "{} operations, at most {} linearizable",
+                            error.operations, error.linearized_at_most
+                        ),
+                    })
+            })
+            .collect()
+    }
+
+    /// Panics with the seed and how to replay it if any checker found a violation.
+    pub fn assert_no_violations(&self, test: &str) {
+        let violations = self.violations();
+        if !violations.is_empty() {
+            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            panic!(
+                "{test}: {} violation(s) with seed {}:\n  {}\nreproduce with: RAMPART_SEED={} cargo nextest run -p rampart-testkit {test}",
+                violations.len(),
+                self.seed(),
+                list.join("\n  "),
+                self.seed()
+            );
+        }
+    }
+}
