@@ -32,7 +32,7 @@ impl PublicKey {
         Ok(())
     }
 
-    pub(crate) fn to_verifying_key(&self) -> Result<ed25519_dalek::VerifyingKey, CryptoError> {
+    pub(crate) fn to_verifying_key(self) -> Result<ed25519_dalek::VerifyingKey, CryptoError> {
         ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|error| {
             CryptoError::InvalidPublicKey {
                 reason: error.to_string(),

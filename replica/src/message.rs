@@ -303,6 +303,27 @@ impl PreparedCertificate {
     }
 }
 
+/// A commit certificate: a quorum (2f + 1) of matching COMMITs for one view, sequence
+/// number and digest, with the batch. It proves the batch is committed at that sequence
+/// number (PBFT §4.2: committed(m, v, n) holds at f + 1 correct replicas), whatever view
+/// the holder is in. Replicas relay it to peers that missed the decision, and clients use
+/// it as transferable proof of a result.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CommitCertificate {
+    pub commits: Vec<Signed<Commit>>,
+    pub batch: Arc<Batch>,
+}
+
+impl CommitCertificate {
+    /// The (view, seq, digest) the commits are for, taken from the first one; an empty
+    /// certificate has none.
+    pub fn subject(&self) -> Option<(View, Seq, Digest)> {
+        self.commits
+            .first()
+            .map(|c| (c.value.view, c.value.seq, c.value.digest))
+    }
+}
+
 /// VIEW-CHANGE (PBFT §4.4): the replica moves to `new_view`, carrying its stable
 /// checkpoint with proof (C) and, for every sequence number above it, the prepared
 /// certificate with the highest view it has (P).
@@ -371,6 +392,8 @@ pub enum Message {
         batches: Vec<Arc<Batch>>,
     },
     Status(Signed<Status>),
+    /// A decision relayed to a replica that missed it.
+    CommitCertificate(CommitCertificate),
 }
 
 impl Message {
@@ -385,6 +408,7 @@ impl Message {
             Message::ViewChange { .. } => ViewChange::KIND,
             Message::NewView { .. } => NewView::KIND,
             Message::Status(_) => Status::KIND,
+            Message::CommitCertificate(_) => "commit-certificate",
         }
     }
 
@@ -401,6 +425,7 @@ impl Message {
             Message::ViewChange { view_change, .. } => Some(view_change.value.replica),
             Message::NewView { new_view, .. } => Some(new_view.value.view.primary(replica_count)),
             Message::Status(m) => Some(m.value.replica),
+            Message::CommitCertificate(_) => None,
         }
     }
 }
@@ -634,6 +659,13 @@ impl SignatureCollector<'_> {
             Message::Commit(m) => self.add(m, self.replica_key(m.value.replica)?),
             Message::Checkpoint(m) => self.checkpoint(m),
             Message::Status(m) => self.add(m, self.replica_key(m.value.replica)?),
+            Message::CommitCertificate(certificate) => {
+                self.limit("commits", certificate.commits.len(), self.cluster.size())?;
+                for commit in &certificate.commits {
+                    self.add(commit, self.replica_key(commit.value.replica)?)?;
+                }
+                self.batch(&certificate.batch)
+            }
             Message::ViewChange {
                 view_change,
                 batches,

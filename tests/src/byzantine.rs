@@ -18,6 +18,7 @@ use rampart_replica::message::{
 };
 
 /// What a Byzantine replica can use: its own signer, the cluster id and some randomness.
+#[allow(missing_debug_implementations)]
 pub struct Context<'a> {
     pub me: ReplicaId,
     pub signer: &'a dyn Signer,
@@ -129,7 +130,7 @@ impl Behaviour for Equivocate {
         to: ReplicaId,
         message: Message,
     ) -> Vec<Message> {
-        if to.0 % 2 == 0 {
+        if to.0.is_multiple_of(2) {
             return vec![message];
         }
         let lie = match message {
@@ -354,8 +355,11 @@ impl Behaviour for WrongResults {
     }
 }
 
-/// Every behaviour, by name, for campaigns.
-pub fn all_behaviours() -> Vec<fn(ReplicaId, usize) -> Box<dyn Behaviour>> {
+/// Builds a behaviour for a replica (its id and the cluster size).
+pub type MakeBehaviour = fn(ReplicaId, usize) -> Box<dyn Behaviour>;
+
+/// Every behaviour, for campaigns and scenario sweeps.
+pub fn all_behaviours() -> Vec<MakeBehaviour> {
     vec![
         |_, _| Box::new(Silent),
         |_, _| Box::new(Equivocate),

@@ -14,11 +14,13 @@
 //! ```
 
 pub mod byzantine;
+pub mod campaign;
 pub mod checker;
 pub mod client;
 pub mod kv;
 pub mod network;
 pub mod node;
+pub mod scenarios;
 pub mod signatures;
 pub mod simulation;
 

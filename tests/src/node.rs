@@ -80,6 +80,7 @@ pub enum Event {
 }
 
 /// Where a simulated replica puts what it sends and what the checkers should see.
+#[derive(Debug)]
 pub struct Effects<'a> {
     pub now: u64,
     pub outgoing: &'a mut Vec<Envelope>,
@@ -119,6 +120,8 @@ pub struct SimReplica {
     rng: Rng,
     pub stats: ShellStats,
     pub restarts: u32,
+    /// States installed by state transfer.
+    pub state_installs: u64,
 }
 
 impl std::fmt::Debug for SimReplica {
@@ -159,6 +162,7 @@ impl SimReplica {
             rng: Rng::new(seed.rotate_left(17)),
             stats: ShellStats::default(),
             restarts: 0,
+            state_installs: 0,
         }
     }
 
@@ -516,6 +520,7 @@ impl SimReplica {
                     .expect("the core installs only the state it was just given");
                 self.app = KvStore::restore(&fetched.snapshot)
                     .expect("a snapshot that matched its digest decodes");
+                self.state_installs += 1;
                 self.durable.checkpoints.insert(
                     seq,
                     StoredCheckpoint {

@@ -269,10 +269,10 @@ impl Simulation {
         let Envelope { from, to, packet } = envelope;
         match to {
             Node::Client(index) => {
-                if let (Packet::Reply(reply), Some(replica)) = (packet, from.replica()) {
-                    if let Some(client) = self.clients.get_mut(index) {
-                        client.on_reply(self.now, replica, reply);
-                    }
+                if let (Packet::Reply(reply), Some(replica)) = (packet, from.replica())
+                    && let Some(client) = self.clients.get_mut(index)
+                {
+                    client.on_reply(self.now, replica, reply);
                 }
             }
             Node::Replica(id) | Node::Twin(id) => {
@@ -296,10 +296,11 @@ impl Simulation {
     /// is in the audience of.
     fn send_all(&mut self, outgoing: Vec<Envelope>) {
         for mut envelope in outgoing {
-            if let Node::Replica(id) = envelope.to {
-                if self.twins.contains_key(&id) && self.twin_audience.contains(&envelope.from) {
-                    envelope.to = Node::Twin(id);
-                }
+            if let Node::Replica(id) = envelope.to
+                && self.twins.contains_key(&id)
+                && self.twin_audience.contains(&envelope.from)
+            {
+                envelope.to = Node::Twin(id);
             }
             self.network.send(self.now, envelope);
         }
@@ -489,6 +490,31 @@ impl Simulation {
             .unwrap_or_default()
     }
 
+    /// One line per replica state: view (n normal, c changing), last executed, stable
+    /// checkpoint; for timelines when debugging a seed.
+    pub fn summary(&self) -> String {
+        let replicas: Vec<String> = self
+            .replica_ids()
+            .into_iter()
+            .map(|r| match self.replicas[r.0 as usize].core() {
+                None => format!("{r}:down"),
+                Some(core) => format!(
+                    "{r}:v{}{}/e{}/s{}",
+                    core.view().0,
+                    if core.is_normal() { "n" } else { "c" },
+                    core.last_executed().0,
+                    core.stable_checkpoint().seq.0
+                ),
+            })
+            .collect();
+        format!(
+            "t{} ops {} | {}",
+            self.now,
+            self.operations_completed(),
+            replicas.join(" ")
+        )
+    }
+
     pub fn clients_done(&self) -> bool {
         self.clients.iter().all(SimClient::is_done)
     }
@@ -508,6 +534,8 @@ impl Simulation {
         stats.operations_issued = self.clients.iter().map(|c| c.history.len() as u64).sum();
         stats.messages_sent = self.network.stats.sent;
         stats.messages_lost = self.network.stats.lost + self.network.stats.partitioned;
+        stats.view_changes = self.current_view().0;
+        stats.state_transfers = self.replicas.iter().map(|r| r.state_installs).sum();
         stats
     }
 

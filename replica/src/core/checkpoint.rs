@@ -175,7 +175,11 @@ impl Replica {
                 Err(Reject::InvalidCheckpointCertificate)
             };
         }
-        if certificate.seq.0 % self.config.checkpoint_interval != 0 {
+        if !certificate
+            .seq
+            .0
+            .is_multiple_of(self.config.checkpoint_interval)
+        {
             return Err(Reject::InvalidCheckpointCertificate);
         }
         let mut signers = Vec::new();

@@ -80,7 +80,7 @@ impl Config {
         };
         at_least("checkpoint_interval", self.checkpoint_interval, 1)?;
         at_least("log_window", self.log_window, 2 * self.checkpoint_interval)?;
-        if self.log_window % self.checkpoint_interval != 0 {
+        if !self.log_window.is_multiple_of(self.checkpoint_interval) {
             return Err(ConfigError::WindowNotMultiple {
                 window: self.log_window,
                 interval: self.checkpoint_interval,

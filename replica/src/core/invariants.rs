@@ -3,6 +3,7 @@
 
 use super::Replica;
 use super::checkpoint::CHECKPOINTS_PER_REPLICA_MAX;
+use super::view_change::VIEW_CHANGES_PER_REPLICA_MAX;
 
 impl Replica {
     /// Asserts the invariants of the protocol state.
@@ -39,7 +40,8 @@ impl Replica {
                 self.id,
                 slot.seq
             );
-            // While changing views, the log stays in the view being left.
+            // While changing views, the log stays in the view being left (or, after a
+            // restart during a view change, in the view being entered).
             if self.normal {
                 assert_eq!(
                     slot.view, self.view,
@@ -48,7 +50,7 @@ impl Replica {
                 );
             } else {
                 assert!(
-                    slot.view < self.view,
+                    slot.view <= self.view,
                     "{}: slot {} ahead of the view",
                     self.id,
                     slot.seq
@@ -76,6 +78,12 @@ impl Replica {
                 assert_eq!(certificate.digest(), batch.digest());
                 assert!(certificate.view() <= self.view);
                 assert_eq!(certificate.prepares.len() + 1, quorum);
+            }
+            if let Some(certificate) = &slot.decided {
+                let (_, seq, digest) = certificate.subject().expect("a certificate has commits");
+                assert_eq!(seq, slot.seq);
+                assert_eq!(digest, certificate.batch.digest());
+                assert!(certificate.commits.len() >= quorum);
             }
             assert!(slot.round.prepares.len() <= self.config.replica_count());
             assert!(slot.round.commits.len() <= self.config.replica_count());
@@ -134,10 +142,10 @@ impl Replica {
                 self.id
             );
         }
-        for view_change in self.view_changes.latest.values() {
+        for view_change in self.view_changes.all() {
             let target = view_change.signed.value.new_view;
             assert!(target > self.view || (target == self.view && !self.normal));
         }
-        assert!(self.view_changes.latest.len() <= self.config.replica_count());
+        assert!(self.view_changes.per_replica_max() <= VIEW_CHANGES_PER_REPLICA_MAX);
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use rampart_crypto::{Digest, Signed};
 
 use crate::message::{
-    Batch, Commit, PrePrepare, Prepare, PreparedCertificate, ReplicaId, Seq, View,
+    Batch, Commit, CommitCertificate, PrePrepare, Prepare, PreparedCertificate, ReplicaId, Seq,
+    View,
 };
 
 /// Agreement on one sequence number in one view.
@@ -58,6 +59,28 @@ impl Round {
                 >= quorum
     }
 
+    /// A commit certificate, if the round is committed-local: quorum matching COMMITs.
+    pub fn commit_certificate(
+        &self,
+        primary: ReplicaId,
+        quorum: usize,
+    ) -> Option<CommitCertificate> {
+        if !self.is_committed(primary, quorum) {
+            return None;
+        }
+        let digest = self.digest();
+        Some(CommitCertificate {
+            commits: self
+                .commits
+                .values()
+                .filter(|c| Some(c.value.digest) == digest)
+                .take(quorum)
+                .cloned()
+                .collect(),
+            batch: self.batch.clone()?,
+        })
+    }
+
     /// The prepared certificate, if the round is prepared: the pre-prepare and exactly
     /// quorum - 1 matching PREPAREs (the lowest replica ids, for determinism).
     pub fn prepared_certificate(
@@ -89,8 +112,9 @@ pub struct Slot {
     /// The prepared certificate with the highest view this replica has for the slot, and
     /// its batch: what the slot contributes to a VIEW-CHANGE (PBFT §4.4, the set P).
     pub prepared: Option<(PreparedCertificate, Arc<Batch>)>,
-    /// Set once committed-local (in any view): the batch to execute.
-    pub decided: Option<Arc<Batch>>,
+    /// Set once committed-local (in any view), or on receiving a commit certificate: the
+    /// proof of the decision and the batch to execute.
+    pub decided: Option<CommitCertificate>,
     /// The tick of the slot's last progress; a slot idle for a while is sent again to
     /// peers whose STATUS shows they lack it.
     pub touched_at: u64,
@@ -204,7 +228,11 @@ impl Log {
                 .as_ref()
                 .map(|(_, b)| b)
                 .filter(|b| b.digest() == digest);
-            let from_decided = slot.decided.as_ref().filter(|b| b.digest() == digest);
+            let from_decided = slot
+                .decided
+                .as_ref()
+                .map(|c| &c.batch)
+                .filter(|b| b.digest() == digest);
             from_round.or(from_prepared).or(from_decided).cloned()
         })
     }

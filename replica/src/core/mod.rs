@@ -258,6 +258,7 @@ impl Replica {
             } => self.on_view_change(view_change, batches),
             Message::NewView { new_view, batches } => self.on_new_view(new_view, batches),
             Message::Status(status) => self.on_status(from, status),
+            Message::CommitCertificate(certificate) => self.on_commit_certificate(certificate),
         }
     }
 
@@ -421,3 +422,6 @@ pub struct MemoryFootprint {
     pub waiting_requests: usize,
     pub cached_replies: usize,
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use rampart_crypto::{Digest, Signed};
 
 use super::{Action, Evidence, PersistOp, Reject, Replica, checkpoint_digest};
-use crate::message::{Batch, Commit, Message, Payload, PrePrepare, Prepare, Reply, Seq, View};
+use crate::message::{
+    Batch, Commit, CommitCertificate, Message, Payload, PrePrepare, Prepare, Reply, Seq, View,
+};
 
 impl Replica {
     /// Checks that (view, seq) can be agreed on now: the replica is in normal operation in
@@ -147,6 +149,62 @@ impl Replica {
         Ok(())
     }
 
+    /// A commit certificate relayed by a peer: a quorum of matching COMMITs proves the
+    /// batch committed at its sequence number in whatever view they are from, so it is
+    /// accepted in any view, even during a view change.
+    pub(super) fn on_commit_certificate(
+        &mut self,
+        certificate: CommitCertificate,
+    ) -> Result<(), Reject> {
+        let (_, seq, _) = self.check_commit_certificate(&certificate)?;
+        if seq <= self.low_watermark() {
+            return Err(Reject::BelowLowWatermark);
+        }
+        if seq > self.high_watermark() {
+            return Err(Reject::AboveHighWatermark);
+        }
+        let (view, now) = (self.view, self.now);
+        let slot = self.log.slot(seq, view, now);
+        if let Some(existing) = &slot.decided {
+            if existing.batch.digest() != certificate.batch.digest() {
+                // Two quorums committed different batches: more than f replicas are faulty.
+                tracing::error!(replica = %self.id, %seq, "conflicting commit certificates");
+            }
+            return Err(Reject::Duplicate);
+        }
+        slot.decided = Some(certificate.clone());
+        slot.touched_at = now;
+        self.persist(PersistOp::Decided(certificate));
+        self.execute_next();
+        Ok(())
+    }
+
+    /// Checks a commit certificate: a quorum of COMMITs from distinct replicas for one
+    /// (view, seq, digest), and the batch with that digest. Returns the subject.
+    pub(super) fn check_commit_certificate(
+        &self,
+        certificate: &CommitCertificate,
+    ) -> Result<(View, Seq, Digest), Reject> {
+        let subject = certificate
+            .subject()
+            .ok_or(Reject::InvalidCommitCertificate)?;
+        let mut signers = Vec::new();
+        for commit in &certificate.commits {
+            let c = &commit.value;
+            if (c.view, c.seq, c.digest) != subject || signers.contains(&c.replica) {
+                return Err(Reject::InvalidCommitCertificate);
+            }
+            signers.push(c.replica);
+        }
+        if signers.len() < self.quorum() {
+            return Err(Reject::InvalidCommitCertificate);
+        }
+        if certificate.batch.digest() != subject.2 {
+            return Err(Reject::WrongDigest);
+        }
+        Ok(subject)
+    }
+
     pub(super) fn record_evidence(&mut self, evidence: Evidence) {
         let culprit = evidence.culprit(self.config.replica_count());
         tracing::warn!(replica = %self.id, %culprit, ?evidence, "evidence of a faulty replica");
@@ -182,13 +240,13 @@ impl Replica {
                 replica: id,
             }));
         }
-        if !slot.prepared_in_view() {
-            if let Some(certificate) = slot.round.prepared_certificate(primary, quorum) {
-                let batch = slot.round.batch.clone().unwrap_or_else(Batch::null);
-                slot.prepared = Some((certificate.clone(), batch.clone()));
-                slot.touched_at = now;
-                persists.push(PersistOp::Prepared { certificate, batch });
-            }
+        if !slot.prepared_in_view()
+            && let Some(certificate) = slot.round.prepared_certificate(primary, quorum)
+        {
+            let batch = slot.round.batch.clone().unwrap_or_else(Batch::null);
+            slot.prepared = Some((certificate.clone(), batch.clone()));
+            slot.touched_at = now;
+            persists.push(PersistOp::Prepared { certificate, batch });
         }
         if slot.prepared_in_view() && !slot.round.commit_sent {
             slot.round.commit_sent = true;
@@ -200,10 +258,12 @@ impl Replica {
             }));
         }
         let mut decided = false;
-        if slot.decided.is_none() && slot.round.is_committed(primary, quorum) {
-            slot.decided = slot.round.batch.clone();
+        if slot.decided.is_none()
+            && let Some(certificate) = slot.round.commit_certificate(primary, quorum)
+        {
+            slot.decided = Some(certificate.clone());
             slot.touched_at = now;
-            persists.push(PersistOp::Decided { seq, digest });
+            persists.push(PersistOp::Decided(certificate));
             decided = true;
         }
         for op in persists {
@@ -225,7 +285,12 @@ impl Replica {
             return;
         }
         let seq = self.last_executed.next();
-        let Some(batch) = self.log.get(seq).and_then(|slot| slot.decided.clone()) else {
+        let Some(batch) = self
+            .log
+            .get(seq)
+            .and_then(|slot| slot.decided.as_ref())
+            .map(|certificate| certificate.batch.clone())
+        else {
             return;
         };
         let mut seen = BTreeSet::new();
@@ -236,7 +301,7 @@ impl Replica {
             .cloned()
             .collect();
         self.executing = Some(requests.iter().map(|r| r.value.key()).collect());
-        let checkpoint = seq.0 % self.config.checkpoint_interval == 0;
+        let checkpoint = seq.0.is_multiple_of(self.config.checkpoint_interval);
         self.emit(Action::Execute(super::Execution {
             seq,
             view: self.view,
@@ -285,7 +350,7 @@ impl Replica {
             self.view_changes_in_a_row = 0;
         }
         self.restart_request_timer();
-        if seq.0 % self.config.checkpoint_interval == 0 {
+        if seq.0.is_multiple_of(self.config.checkpoint_interval) {
             let app_digest =
                 app_digest.expect("the shell must report a snapshot digest at a checkpoint");
             let state_digest = checkpoint_digest(seq, app_digest, &self.clients);

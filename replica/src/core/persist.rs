@@ -15,11 +15,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use rampart_crypto::Digest;
-
 use crate::core::evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence};
 use crate::message::{
-    Batch, CheckpointCertificate, Message, PreparedCertificate, ReplicaId, Seq, View,
+    Batch, CheckpointCertificate, CommitCertificate, Message, PreparedCertificate, ReplicaId, Seq,
+    View,
 };
 
 /// One change to stable storage.
@@ -34,8 +33,8 @@ pub enum PersistOp {
         certificate: PreparedCertificate,
         batch: Arc<Batch>,
     },
-    /// The slot is committed-local with this digest.
-    Decided { seq: Seq, digest: Digest },
+    /// The slot is committed, with the proof and the batch.
+    Decided(CommitCertificate),
     /// A new stable checkpoint with its proof.
     StableCheckpoint(CheckpointCertificate),
     /// Evidence against a faulty replica.
@@ -76,7 +75,9 @@ impl MessageKey {
     /// The key of a message worth keeping; requests and STATUS are not kept.
     pub fn of(message: &Message, replica_count: usize) -> Option<MessageKey> {
         Some(match message {
-            Message::Request(_) | Message::Status(_) => return None,
+            Message::Request(_) | Message::Status(_) | Message::CommitCertificate(_) => {
+                return None;
+            }
             Message::PrePrepare { pre_prepare, .. } => MessageKey::Agreement {
                 seq: pre_prepare.value.seq,
                 view: pre_prepare.value.view,
@@ -135,7 +136,7 @@ pub struct PersistedState {
     pub normal: bool,
     pub messages: BTreeMap<MessageKey, Message>,
     pub prepared: BTreeMap<Seq, (PreparedCertificate, Arc<Batch>)>,
-    pub decided: BTreeMap<Seq, Digest>,
+    pub decided: BTreeMap<Seq, CommitCertificate>,
     pub stable: CheckpointCertificate,
     pub evidence: Vec<Evidence>,
 }
@@ -174,8 +175,12 @@ impl PersistedState {
                         .insert(seq, (certificate.clone(), batch.clone()));
                 }
             }
-            PersistOp::Decided { seq, digest } => {
-                self.decided.insert(*seq, *digest);
+            PersistOp::Decided(certificate) => {
+                if let Some((_, seq, _)) = certificate.subject() {
+                    self.decided
+                        .entry(seq)
+                        .or_insert_with(|| certificate.clone());
+                }
             }
             PersistOp::StableCheckpoint(certificate) => {
                 if certificate.seq > self.stable.seq {

@@ -46,11 +46,9 @@ impl Replica {
         for message in persisted.messages.values() {
             replica.restore_message(message);
         }
-        for (seq, digest) in persisted.decided.range(stable.next()..) {
-            let batch = replica.log.find_batch(*digest);
-            if let Some(slot) = replica.log.get_mut(*seq) {
-                slot.decided = batch;
-            }
+        for (seq, certificate) in persisted.decided.range(stable.next()..) {
+            let slot = replica.log.slot(*seq, replica.view, 0);
+            slot.decided = Some(certificate.clone());
         }
         replica.restore_primary_position();
         replica.resume();
@@ -120,19 +118,11 @@ impl Replica {
             } => {
                 let target = view_change.value.new_view;
                 let relevant = target > view || (target == view && !self.normal);
-                let newer = self
-                    .view_changes
-                    .latest
-                    .get(&view_change.value.replica)
-                    .is_none_or(|existing| existing.signed.value.new_view < target);
-                if relevant && newer {
-                    self.view_changes.latest.insert(
-                        view_change.value.replica,
-                        ReceivedViewChange {
-                            signed: view_change.clone(),
-                            batches: batches.clone(),
-                        },
-                    );
+                if relevant {
+                    self.view_changes.insert(ReceivedViewChange {
+                        signed: view_change.clone(),
+                        batches: batches.clone(),
+                    });
                 }
             }
             Message::NewView { new_view, batches } => {
@@ -158,7 +148,7 @@ impl Replica {
                     }
                 }
             }
-            Message::Request(_) | Message::Status(_) => {}
+            Message::Request(_) | Message::Status(_) | Message::CommitCertificate(_) => {}
         }
     }
 
@@ -208,15 +198,13 @@ impl Replica {
             if let Err(reason) = self.on_new_view(new_view, batches) {
                 tracing::error!(replica = %self.id, %reason, "own persisted NEW-VIEW refused");
             }
-        } else if !self.view_changes.latest.contains_key(&self.id) {
+        } else if self.view_changes.get(self.id, self.view).is_none() {
             // The VIEW-CHANGE is persisted in the same batch as the view state, so this is
             // only reached if storage lost it; send one for the same view.
             self.send_view_change();
         } else {
+            // The timer starts again only once a quorum for the view is in (PBFT §4.5.2).
             self.after_view_change_received();
-            if self.view_changes.timer_deadline.is_none() {
-                self.view_changes.timer_deadline = Some(self.now + self.view_change_timeout());
-            }
         }
         self.execute_next();
     }

@@ -39,6 +39,8 @@ pub enum Reject {
     /// A prepared certificate without a quorum of matching, distinct messages, or outside
     /// the window its VIEW-CHANGE allows.
     InvalidPreparedCertificate,
+    /// A commit certificate without a quorum of matching COMMITs from distinct replicas.
+    InvalidCommitCertificate,
     /// A VIEW-CHANGE that breaks a rule of PBFT §4.4.
     InvalidViewChange,
     /// A VIEW-CHANGE or NEW-VIEW does not carry the batch one of its certificates needs.

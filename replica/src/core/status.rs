@@ -49,7 +49,7 @@ impl Replica {
             if let Some(new_view) = self.view_changes.new_view.clone() {
                 self.relay(peer, new_view);
             }
-        } else if let Some(own) = self.view_changes.latest.get(&self.id) {
+        } else if let Some(own) = self.view_changes.get(self.id, self.view) {
             let message = Message::ViewChange {
                 view_change: own.signed.clone(),
                 batches: own.batches.clone(),
@@ -76,15 +76,25 @@ impl Replica {
         }
     }
 
+    /// Sends what the peer lacks of the slots above its last executed one: the decision
+    /// (a commit certificate) where this replica has one, whatever view either is in, and
+    /// otherwise, within a shared view, the agreement messages of slots idle for a while.
     fn help_with_slots(&mut self, peer: ReplicaId, status: &Status) {
-        if !self.normal || !status.normal || status.view != self.view {
-            return;
-        }
+        let same_view = self.normal && status.normal && status.view == self.view;
         let idle_since = self.now.saturating_sub(self.config.status_interval_ticks);
         let from = status.last_executed.max(self.low_watermark());
         let mut relays = Vec::new();
         for slot in self.log.slots_above(from) {
             if slot.touched_at > idle_since {
+                continue;
+            }
+            if let Some(certificate) = &slot.decided {
+                // The peer may be unable to finish the slot in this view (its peers moved
+                // on after deciding it earlier); the decision itself is what it needs.
+                relays.push(Message::CommitCertificate(certificate.clone()));
+                continue;
+            }
+            if !same_view {
                 continue;
             }
             let round = &slot.round;

@@ -21,10 +21,15 @@ pub(super) struct ReceivedViewChange {
     pub(super) batches: Vec<Arc<Batch>>,
 }
 
+/// How many VIEW-CHANGEs (for distinct views) are kept per replica. A replica that moved on
+/// alone must still count for the view it left, or the others could wait for a quorum
+/// that never comes; the bound keeps a faulty replica from filling memory with views.
+pub(super) const VIEW_CHANGES_PER_REPLICA_MAX: usize = 4;
+
 #[derive(Clone, Debug, Default)]
 pub(super) struct ViewChanges {
-    /// Each replica's VIEW-CHANGE for the highest view above this replica's current one.
-    pub(super) latest: BTreeMap<ReplicaId, ReceivedViewChange>,
+    /// VIEW-CHANGEs for views at or above this replica's current one, per replica and view.
+    received: BTreeMap<ReplicaId, BTreeMap<View, ReceivedViewChange>>,
     /// The NEW-VIEW that started the current view, to send to replicas left behind.
     pub(super) new_view: Option<Message>,
     /// PBFT §4.5.2: started when a quorum of VIEW-CHANGEs for the target view is in; if no
@@ -36,7 +41,52 @@ pub(super) struct ViewChanges {
 
 impl ViewChanges {
     pub(super) fn message_count(&self) -> usize {
-        self.latest.len() + usize::from(self.new_view.is_some())
+        self.received.values().map(BTreeMap::len).sum::<usize>()
+            + usize::from(self.new_view.is_some())
+    }
+
+    pub(super) fn get(&self, replica: ReplicaId, view: View) -> Option<&ReceivedViewChange> {
+        self.received.get(&replica)?.get(&view)
+    }
+
+    /// Keeps a VIEW-CHANGE, dropping the sender's lowest views beyond the bound.
+    pub(super) fn insert(&mut self, view_change: ReceivedViewChange) {
+        let replica = view_change.signed.value.replica;
+        let views = self.received.entry(replica).or_default();
+        views.insert(view_change.signed.value.new_view, view_change);
+        while views.len() > VIEW_CHANGES_PER_REPLICA_MAX {
+            views.pop_first();
+        }
+    }
+
+    /// Each replica's highest view.
+    pub(super) fn highest_views(&self) -> impl Iterator<Item = View> + '_ {
+        self.received
+            .values()
+            .filter_map(|views| views.keys().next_back().copied())
+    }
+
+    /// The VIEW-CHANGEs for `view`, in replica order.
+    pub(super) fn for_view(&self, view: View) -> impl Iterator<Item = &ReceivedViewChange> {
+        self.received
+            .values()
+            .filter_map(move |views| views.get(&view))
+    }
+
+    /// Forgets VIEW-CHANGEs for views below `view`.
+    pub(super) fn retain_from(&mut self, view: View) {
+        for views in self.received.values_mut() {
+            *views = views.split_off(&view);
+        }
+        self.received.retain(|_, views| !views.is_empty());
+    }
+
+    pub(super) fn all(&self) -> impl Iterator<Item = &ReceivedViewChange> {
+        self.received.values().flat_map(BTreeMap::values)
+    }
+
+    pub(super) fn per_replica_max(&self) -> usize {
+        self.received.values().map(BTreeMap::len).max().unwrap_or(0)
     }
 }
 
@@ -104,9 +154,7 @@ impl Replica {
         self.normal = false;
         self.requests.timer_deadline_clear();
         self.view_changes.timer_deadline = None;
-        self.view_changes
-            .latest
-            .retain(|_, vc| vc.signed.value.new_view >= view);
+        self.view_changes.retain_from(view);
         self.send_view_change();
         // Others may have reached a quorum for this view before this replica joined.
         self.after_view_change_received();
@@ -204,32 +252,26 @@ impl Replica {
         let target = view_change.new_view;
         if target < self.view || (target == self.view && self.normal) {
             // The sender is behind; the NEW-VIEW of this view brings it up to date.
-            if self.normal {
-                if let Some(new_view) = self.view_changes.new_view.clone() {
-                    self.relay(replica, new_view);
-                }
+            if self.normal
+                && let Some(new_view) = self.view_changes.new_view.clone()
+            {
+                self.relay(replica, new_view);
             }
             return Err(Reject::OldView);
         }
         self.check_view_change(view_change)?;
         // The new primary needs the batch of every prepared certificate.
         self.batches_by_digest(&batches, view_change.prepared.iter().map(|c| c.digest()))?;
-        if let Some(existing) = self.view_changes.latest.get(&replica) {
-            let existing_target = existing.signed.value.new_view;
-            if existing_target > target {
-                return Err(Reject::OldView);
+        if let Some(existing) = self.view_changes.get(replica, target) {
+            if existing.signed == signed {
+                return Err(Reject::Duplicate);
             }
-            if existing_target == target {
-                if existing.signed == signed {
-                    return Err(Reject::Duplicate);
-                }
-                let evidence = Evidence::ViewChange {
-                    first: existing.signed.clone(),
-                    second: signed,
-                };
-                self.record_evidence(evidence);
-                return Err(Reject::ConflictingMessage);
-            }
+            let evidence = Evidence::ViewChange {
+                first: existing.signed.clone(),
+                second: signed,
+            };
+            self.record_evidence(evidence);
+            return Err(Reject::ConflictingMessage);
         }
         if !self.is_own(replica) {
             self.persist(PersistOp::Message(Message::ViewChange {
@@ -238,8 +280,7 @@ impl Replica {
             }));
         }
         self.view_changes
-            .latest
-            .insert(replica, ReceivedViewChange { signed, batches });
+            .insert(ReceivedViewChange { signed, batches });
         self.after_view_change_received();
         Ok(())
     }
@@ -250,9 +291,7 @@ impl Replica {
     pub(super) fn after_view_change_received(&mut self) {
         let mut ahead: Vec<View> = self
             .view_changes
-            .latest
-            .values()
-            .map(|vc| vc.signed.value.new_view)
+            .highest_views()
             .filter(|&v| v > self.view)
             .collect();
         let weak_quorum = self.config.weak_quorum();
@@ -267,12 +306,7 @@ impl Replica {
         if self.normal {
             return;
         }
-        let votes = self
-            .view_changes
-            .latest
-            .values()
-            .filter(|vc| vc.signed.value.new_view == self.view)
-            .count();
+        let votes = self.view_changes.for_view(self.view).count();
         if votes < self.quorum() {
             return;
         }
@@ -281,7 +315,7 @@ impl Replica {
         }
         if self.is_primary()
             && self.view_changes.new_view_sent != Some(self.view)
-            && self.view_changes.latest.contains_key(&self.id)
+            && self.view_changes.get(self.id, self.view).is_some()
         {
             self.send_new_view();
         }
@@ -292,14 +326,13 @@ impl Replica {
         let view = self.view;
         let quorum = self.quorum();
         let mut chosen: Vec<&ReceivedViewChange> = Vec::with_capacity(quorum);
-        if let Some(own) = self.view_changes.latest.get(&self.id) {
+        if let Some(own) = self.view_changes.get(self.id, view) {
             chosen.push(own);
         }
         chosen.extend(
             self.view_changes
-                .latest
-                .values()
-                .filter(|vc| vc.signed.value.new_view == view && vc.signed.value.replica != self.id)
+                .for_view(view)
+                .filter(|vc| vc.signed.value.replica != self.id)
                 .take(quorum - 1),
         );
         let values: Vec<&ViewChange> = chosen.iter().map(|vc| &vc.signed.value).collect();
@@ -391,9 +424,7 @@ impl Replica {
         let pre_prepares = signed.value.pre_prepares.clone();
         self.view = view;
         self.view_changes.timer_deadline = None;
-        self.view_changes
-            .latest
-            .retain(|_, vc| vc.signed.value.new_view > view);
+        self.view_changes.retain_from(view.next());
         self.persist(PersistOp::ViewState { view, normal: true });
         if !own {
             self.persist(PersistOp::Message(new_view.clone()));

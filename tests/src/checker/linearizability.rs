@@ -93,10 +93,10 @@ impl<M: Model> Search<'_, M> {
                 continue;
             }
             let (next, result) = state.step(&operation.op);
-            if let Some((_, expected)) = &operation.completed {
-                if *expected != result {
-                    continue;
-                }
+            if let Some((_, expected)) = &operation.completed
+                && *expected != result
+            {
+                continue;
             }
             self.linearized[index] = true;
             self.depth += 1;

@@ -1,0 +1,601 @@
+//! Step tests for the protocol core: one replica, inputs fed by hand, the actions it
+//! returns checked one by one. Table-driven where a rule has many cases. No sockets, no
+//! files: signatures are real, but made in memory.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rampart_crypto::{ClusterId, Digest, KeyPair, Signable, Signed};
+
+use super::*;
+use crate::cluster::Cluster;
+use crate::message::{
+    Batch, Checkpoint, ClientId, Commit, Message, NewView, Payload, PrePrepare, Prepare, ReplicaId,
+    Request, Seq, Verified, View, ViewChange,
+};
+
+const CLUSTER: ClusterId = ClusterId(77);
+
+struct Harness {
+    keys: Vec<KeyPair>,
+    client: KeyPair,
+    config: Arc<Config>,
+}
+
+impl Harness {
+    fn new(n: usize) -> Harness {
+        let keys: Vec<KeyPair> = (0..n as u64).map(KeyPair::from_seed).collect();
+        let cluster = Cluster::new(CLUSTER, keys.iter().map(|k| k.public_key()).collect())
+            .expect("valid cluster");
+        let config = Config {
+            checkpoint_interval: 4,
+            log_window: 8,
+            batch_size_max: 4,
+            view_change_timeout_ticks: 10,
+            status_interval_ticks: 1_000,
+            ..Config::new(cluster)
+        };
+        Harness {
+            keys,
+            client: KeyPair::from_seed(1_000),
+            config: Arc::new(config),
+        }
+    }
+
+    fn replica(&self, id: u32) -> Replica {
+        Replica::new(self.config.clone(), ReplicaId(id), 0)
+    }
+
+    fn sign<T: Signable>(&self, signer: u32, value: T) -> Signed<T> {
+        Signed::sign(CLUSTER, value, &self.keys[signer as usize]).expect("signs")
+    }
+
+    fn request(&self, number: u64) -> Signed<Request> {
+        let request = Request {
+            client: ClientId(self.client.public_key()),
+            number,
+            operation: Bytes::from(format!("op {number}")),
+            read_only: false,
+        };
+        Signed::sign(CLUSTER, request, &self.client).expect("signs")
+    }
+
+    fn batch(&self, numbers: &[u64]) -> Arc<Batch> {
+        Arc::new(Batch::new(
+            numbers.iter().map(|&n| self.request(n)).collect(),
+        ))
+    }
+
+    fn pre_prepare(&self, view: u64, seq: u64, batch: &Arc<Batch>) -> Message {
+        let primary = View(view).primary(self.keys.len()).0;
+        Message::PrePrepare {
+            pre_prepare: self.sign(
+                primary,
+                PrePrepare {
+                    view: View(view),
+                    seq: Seq(seq),
+                    digest: batch.digest(),
+                },
+            ),
+            batch: batch.clone(),
+        }
+    }
+
+    fn prepare(&self, from: u32, view: u64, seq: u64, digest: Digest) -> Message {
+        Message::Prepare(self.sign(
+            from,
+            Prepare {
+                view: View(view),
+                seq: Seq(seq),
+                digest,
+                replica: ReplicaId(from),
+            },
+        ))
+    }
+
+    fn commit(&self, from: u32, view: u64, seq: u64, digest: Digest) -> Message {
+        Message::Commit(self.sign(
+            from,
+            Commit {
+                view: View(view),
+                seq: Seq(seq),
+                digest,
+                replica: ReplicaId(from),
+            },
+        ))
+    }
+
+    fn checkpoint(&self, from: u32, seq: u64, digest: Digest) -> Message {
+        Message::Checkpoint(self.sign(
+            from,
+            Checkpoint {
+                seq: Seq(seq),
+                state_digest: digest,
+                replica: ReplicaId(from),
+            },
+        ))
+    }
+}
+
+fn deliver(replica: &mut Replica, from: u32, message: Message) -> Vec<Action> {
+    replica.handle(Input::Message {
+        from: ReplicaId(from),
+        message: Verified::assume_verified(message),
+    })
+}
+
+/// Signs every payload the replica broadcast and hands it back, as the shell does.
+fn loop_back(replica: &mut Replica, keys: &[KeyPair], actions: &[Action]) -> Vec<Action> {
+    let id = replica.id();
+    let mut more = Vec::new();
+    for action in actions {
+        if let Action::Broadcast(Outbound::Sign(payload)) = action {
+            let message = payload
+                .clone()
+                .sign(CLUSTER, &keys[id.0 as usize])
+                .expect("signs");
+            more.extend(deliver(replica, id.0, message));
+        }
+    }
+    more
+}
+
+fn broadcasts(actions: &[Action]) -> Vec<&Payload> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Broadcast(Outbound::Sign(payload)) => Some(payload),
+            _ => None,
+        })
+        .collect()
+}
+
+fn executions(actions: &[Action]) -> Vec<&Execution> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Execute(execution) => Some(execution),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rejected(replica: &Replica, reason: Reject) -> u64 {
+    replica.rejects().get(&reason).copied().unwrap_or(0)
+}
+
+#[test]
+fn a_backup_accepts_a_valid_pre_prepare_and_prepares_it() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let batch = h.batch(&[1]);
+    let actions = deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch));
+    // PBFT §4.2: the pre-prepare is made durable before the PREPARE leaves.
+    let persist = actions.iter().position(|a| matches!(a, Action::Persist(_)));
+    let prepare = actions.iter().position(|a| {
+        matches!(a, Action::Broadcast(Outbound::Sign(Payload::Prepare(p))) if p.digest == batch.digest())
+    });
+    assert!(
+        persist.is_some() && prepare.is_some() && persist < prepare,
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn pre_prepares_that_break_a_rule_are_refused_with_a_reason() {
+    let h = Harness::new(4);
+    let batch = h.batch(&[1]);
+    let mut wrong_digest = h.pre_prepare(1, 1, &batch);
+    if let Message::PrePrepare { batch: b, .. } = &mut wrong_digest {
+        *b = h.batch(&[2]);
+    }
+    let read_only = {
+        let mut request = h.request(3);
+        request.value.read_only = true;
+        let request = Signed::sign(CLUSTER, request.value, &h.client).expect("signs");
+        Arc::new(Batch::new(vec![request]))
+    };
+    let cases: Vec<(&str, Message, Reject)> = vec![
+        ("old view", h.pre_prepare(0, 1, &batch), Reject::OldView),
+        (
+            "future view",
+            h.pre_prepare(2, 1, &batch),
+            Reject::FutureView,
+        ),
+        (
+            "above the high watermark",
+            h.pre_prepare(1, 9, &batch),
+            Reject::AboveHighWatermark,
+        ),
+        (
+            "at the low watermark",
+            h.pre_prepare(1, 0, &batch),
+            Reject::BelowLowWatermark,
+        ),
+        ("digest of another batch", wrong_digest, Reject::WrongDigest),
+        (
+            "read-only request in a batch",
+            h.pre_prepare(1, 1, &read_only),
+            Reject::ReadOnlyInBatch,
+        ),
+    ];
+    for (case, message, reason) in cases {
+        // A backup in view 1 (the cases for view 0 are "old").
+        let mut backup = h.replica(2);
+        backup.view = View(1);
+        let actions = deliver(&mut backup, 1, message);
+        assert!(broadcasts(&actions).is_empty(), "{case}: {actions:?}");
+        assert_eq!(
+            rejected(&backup, reason),
+            1,
+            "{case}: {:?}",
+            backup.rejects()
+        );
+    }
+}
+
+#[test]
+fn an_equivocating_primary_is_caught_and_kept_as_evidence() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    deliver(&mut backup, 0, h.pre_prepare(0, 1, &h.batch(&[1])));
+    let actions = deliver(&mut backup, 0, h.pre_prepare(0, 1, &h.batch(&[2])));
+    assert_eq!(rejected(&backup, Reject::ConflictingPrePrepare), 1);
+    assert_eq!(backup.evidence().against(ReplicaId(0)).len(), 1);
+    assert!(actions.iter().any(|a| matches!(a, Action::Persist(ops) if ops.iter().any(|op| matches!(op, PersistOp::Evidence(_))))));
+    // The first digest stays.
+    let slot = backup.log().get(Seq(1)).expect("slot");
+    assert_eq!(slot.round.digest(), Some(h.batch(&[1]).digest()));
+}
+
+#[test]
+fn prepares_from_the_primary_and_conflicting_votes_are_refused() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let digest = h.batch(&[1]).digest();
+    deliver(&mut backup, 0, h.prepare(0, 0, 1, digest));
+    assert_eq!(rejected(&backup, Reject::PrepareFromPrimary), 1);
+    deliver(&mut backup, 2, h.prepare(2, 0, 1, digest));
+    deliver(&mut backup, 2, h.prepare(2, 0, 1, Digest::of(b"other")));
+    assert_eq!(rejected(&backup, Reject::ConflictingMessage), 1);
+    assert_eq!(backup.evidence().against(ReplicaId(2)).len(), 1);
+    deliver(&mut backup, 2, h.prepare(2, 0, 1, digest));
+    assert_eq!(rejected(&backup, Reject::Duplicate), 1);
+}
+
+/// Drives one replica through PRE-PREPARE, PREPARE and COMMIT for `seq`.
+fn commit_slot(h: &Harness, replica: &mut Replica, seq: u64, batch: &Arc<Batch>) -> Vec<Action> {
+    let digest = batch.digest();
+    let mut all = Vec::new();
+    let actions = deliver(replica, 0, h.pre_prepare(0, seq, batch));
+    all.extend(loop_back(replica, &h.keys, &actions));
+    all.extend(actions);
+    for from in [2, 3] {
+        let actions = deliver(replica, from, h.prepare(from, 0, seq, digest));
+        all.extend(loop_back(replica, &h.keys, &actions));
+        all.extend(actions);
+    }
+    for from in [0, 2] {
+        all.extend(deliver(replica, from, h.commit(from, 0, seq, digest)));
+    }
+    all
+}
+
+#[test]
+fn prepared_leads_to_commit_and_committed_to_execution() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let batch = h.batch(&[1, 2]);
+    let actions = commit_slot(&h, &mut backup, 1, &batch);
+    assert!(
+        broadcasts(&actions)
+            .iter()
+            .any(|p| matches!(p, Payload::Commit(c) if c.seq == Seq(1)))
+    );
+    let executed = executions(&actions);
+    assert_eq!(executed.len(), 1, "{actions:?}");
+    assert_eq!(executed[0].seq, Seq(1));
+    assert_eq!(executed[0].requests.len(), 2);
+    assert_eq!(executed[0].digest, batch.digest());
+}
+
+#[test]
+fn execution_is_strictly_in_sequence_order() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let second = commit_slot(&h, &mut backup, 2, &h.batch(&[2]));
+    assert!(
+        executions(&second).is_empty(),
+        "sequence number 2 ran before 1"
+    );
+    let first = commit_slot(&h, &mut backup, 1, &h.batch(&[1]));
+    assert_eq!(executions(&first).len(), 1);
+    let next = backup.handle(Input::Executed {
+        seq: Seq(1),
+        results: vec![Bytes::from_static(b"r1")],
+        app_digest: None,
+    });
+    let executed = executions(&next);
+    assert_eq!(executed.len(), 1);
+    assert_eq!(executed[0].seq, Seq(2));
+}
+
+#[test]
+fn retransmissions_are_answered_from_the_reply_cache_and_executed_once() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    commit_slot(&h, &mut backup, 1, &h.batch(&[1]));
+    backup.handle(Input::Executed {
+        seq: Seq(1),
+        results: vec![Bytes::from_static(b"result")],
+        app_digest: None,
+    });
+    let actions = backup.handle(Input::Request(Verified::assume_verified(h.request(1))));
+    let replies: Vec<_> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Reply(reply) => Some(reply),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].result, Bytes::from_static(b"result"));
+    assert_eq!(replies[0].seq, Seq(1));
+    // The same request ordered again at a later sequence number is not executed again.
+    let again = commit_slot(&h, &mut backup, 2, &h.batch(&[1]));
+    let executed = executions(&again);
+    assert_eq!(executed.len(), 1);
+    assert!(executed[0].requests.is_empty());
+}
+
+#[test]
+fn a_backup_forwards_requests_to_the_primary_and_times_it() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let actions = backup.handle(Input::Request(Verified::assume_verified(h.request(1))));
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Send {
+            to: ReplicaId(0),
+            message: Outbound::Relay(Message::Request(_))
+        }
+    )));
+    // PBFT §4.5.2: when the timer expires, the backup starts a view change to view 1.
+    let mut view_change = None;
+    for _ in 0..h.config.view_change_timeout_ticks {
+        let actions = backup.handle(Input::Tick);
+        view_change = view_change.or(broadcasts(&actions).into_iter().find_map(|p| match p {
+            Payload::ViewChange { view_change, .. } => Some(view_change.clone()),
+            _ => None,
+        }));
+    }
+    let view_change = view_change.expect("a VIEW-CHANGE after the timeout");
+    assert_eq!(view_change.new_view, View(1));
+    assert!(!backup.is_normal());
+}
+
+#[test]
+fn the_primary_batches_and_pipelines_requests() {
+    let h = Harness::new(4);
+    let mut primary = h.replica(0);
+    let mut pre_prepares = Vec::new();
+    for number in 1..=6 {
+        let actions = primary.handle(Input::Request(Verified::assume_verified(h.request(number))));
+        for payload in broadcasts(&actions) {
+            if let Payload::PrePrepare { pre_prepare, batch } = payload {
+                pre_prepares.push((pre_prepare.seq, batch.len()));
+            }
+        }
+    }
+    // batch_delay_ticks is 0: each request goes out at once, each at the next sequence
+    // number, without waiting for the previous ones to commit.
+    assert_eq!(
+        pre_prepares,
+        (1..=6).map(|s| (Seq(s), 1)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_quorum_of_checkpoints_makes_it_stable_and_collects_garbage() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    for seq in 1..=4 {
+        commit_slot(&h, &mut backup, seq, &h.batch(&[seq]));
+        let app_digest = (seq == 4).then(|| Digest::of(b"app"));
+        let actions = backup.handle(Input::Executed {
+            seq: Seq(seq),
+            results: vec![Bytes::new()],
+            app_digest,
+        });
+        if seq == 4 {
+            assert!(
+                actions
+                    .iter()
+                    .any(|a| matches!(a, Action::StoreCheckpoint { seq: Seq(4), .. }))
+            );
+            loop_back(&mut backup, &h.keys, &actions);
+        }
+    }
+    let digest = checkpoint_digest(Seq(4), Digest::of(b"app"), backup.client_table());
+    assert_eq!(backup.log().len(), 4);
+    deliver(&mut backup, 2, h.checkpoint(2, 4, digest));
+    // Two matching (own and r2) are not a quorum of three.
+    assert_eq!(backup.stable_checkpoint().seq, Seq(0));
+    let actions = deliver(&mut backup, 3, h.checkpoint(3, 4, digest));
+    assert_eq!(backup.stable_checkpoint().seq, Seq(4));
+    assert_eq!(
+        backup.log().len(),
+        0,
+        "the log below the stable checkpoint is discarded"
+    );
+    assert!(actions.iter().any(|a| matches!(a, Action::Persist(ops) if ops.contains(&PersistOp::PruneBelow { seq: Seq(4) }))));
+    // Checkpoints off the interval are refused.
+    deliver(&mut backup, 3, h.checkpoint(3, 6, digest));
+    assert_eq!(rejected(&backup, Reject::NotCheckpointBoundary), 1);
+}
+
+#[test]
+fn a_replica_behind_the_stable_checkpoint_fetches_and_checks_the_state() {
+    let h = Harness::new(4);
+    let mut lagging = h.replica(3);
+    let table = ClientTable::default();
+    let digest = checkpoint_digest(Seq(4), Digest::of(b"app"), &table);
+    for from in [0, 1] {
+        deliver(&mut lagging, from, h.checkpoint(from, 4, digest));
+    }
+    let actions = deliver(&mut lagging, 2, h.checkpoint(2, 4, digest));
+    let fetch = actions.iter().find_map(|a| match a {
+        Action::FetchState {
+            seq,
+            state_digest,
+            from,
+        } => Some((*seq, *state_digest, from.clone())),
+        _ => None,
+    });
+    let (seq, state_digest, sources) = fetch.expect("a state fetch");
+    assert_eq!((seq, state_digest), (Seq(4), digest));
+    assert_eq!(sources.len(), 3);
+    // A state that does not match the digest a quorum signed is refused and asked again.
+    let actions = lagging.handle(Input::StateFetched {
+        seq: Seq(4),
+        from: sources[0],
+        app_digest: Digest::of(b"forged"),
+        client_table: table.clone(),
+    });
+    assert_eq!(rejected(&lagging, Reject::StateDigestMismatch), 1);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::FetchState { .. }))
+    );
+    let actions = lagging.handle(Input::StateFetched {
+        seq: Seq(4),
+        from: sources[1],
+        app_digest: Digest::of(b"app"),
+        client_table: table,
+    });
+    assert!(actions.contains(&Action::InstallState {
+        seq: Seq(4),
+        state_digest: digest
+    }));
+    assert_eq!(lagging.last_executed(), Seq(4));
+    assert!(!lagging.is_transferring());
+}
+
+fn view_change_message(h: &Harness, from: u32, view: u64) -> Message {
+    let view_change = ViewChange {
+        new_view: View(view),
+        replica: ReplicaId(from),
+        checkpoint: crate::message::CheckpointCertificate::genesis(),
+        prepared: Vec::new(),
+    };
+    Message::ViewChange {
+        view_change: h.sign(from, view_change),
+        batches: Vec::new(),
+    }
+}
+
+#[test]
+fn f_plus_one_view_changes_make_a_replica_join_the_higher_view() {
+    let h = Harness::new(4);
+    let mut replica = h.replica(3);
+    deliver(&mut replica, 1, view_change_message(&h, 1, 1));
+    assert!(
+        replica.is_normal(),
+        "one VIEW-CHANGE could come from a faulty replica"
+    );
+    let actions = deliver(&mut replica, 2, view_change_message(&h, 2, 1));
+    assert!(!replica.is_normal());
+    assert_eq!(replica.view(), View(1));
+    assert!(broadcasts(&actions).iter().any(
+        |p| matches!(p, Payload::ViewChange { view_change, .. } if view_change.new_view == View(1))
+    ));
+}
+
+#[test]
+fn the_new_primary_sends_new_view_and_backups_check_it() {
+    let h = Harness::new(4);
+    let mut new_primary = h.replica(1);
+    let mut actions = Vec::new();
+    for from in [2, 3] {
+        actions.extend(deliver(
+            &mut new_primary,
+            from,
+            view_change_message(&h, from, 1),
+        ));
+    }
+    // Having joined, its own VIEW-CHANGE comes back signed, completing the quorum.
+    let more = loop_back(&mut new_primary, &h.keys, &actions);
+    let new_view = broadcasts(&more)
+        .into_iter()
+        .find_map(|p| match p {
+            Payload::NewView { .. } => Some(p.clone()),
+            _ => None,
+        })
+        .expect("a NEW-VIEW");
+    let signed = new_view.sign(CLUSTER, &h.keys[1]).expect("signs");
+
+    // A backup in view change to view 1 accepts it.
+    let mut backup = h.replica(2);
+    deliver(&mut backup, 1, view_change_message(&h, 1, 1));
+    deliver(&mut backup, 3, view_change_message(&h, 3, 1));
+    assert!(!backup.is_normal());
+    deliver(&mut backup, 1, signed.clone());
+    assert!(backup.is_normal());
+    assert_eq!(backup.view(), View(1));
+
+    // A NEW-VIEW whose O does not follow from its VIEW-CHANGEs is refused.
+    let Message::NewView { new_view, batches } = signed else {
+        unreachable!()
+    };
+    let mut forged = new_view.value.clone();
+    forged.pre_prepares.push(h.sign(
+        1,
+        PrePrepare {
+            view: View(1),
+            seq: Seq(1),
+            digest: Digest::of(b"invented"),
+        },
+    ));
+    let forged = Message::NewView {
+        new_view: h.sign::<NewView>(1, forged),
+        batches,
+    };
+    let mut other = h.replica(3);
+    deliver(&mut other, 1, view_change_message(&h, 1, 1));
+    deliver(&mut other, 2, view_change_message(&h, 2, 1));
+    deliver(&mut other, 1, forged);
+    assert_eq!(rejected(&other, Reject::NewViewMismatch), 1);
+    assert!(!other.is_normal());
+}
+
+#[test]
+fn a_recovered_replica_resumes_without_contradicting_itself() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let mut persisted = PersistedState::default();
+    let batch = h.batch(&[1]);
+    let actions = deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch));
+    for action in &actions {
+        match action {
+            Action::Persist(ops) => ops.iter().for_each(|op| persisted.apply(op, 4)),
+            Action::Broadcast(Outbound::Sign(payload)) => {
+                let message = payload.clone().sign(CLUSTER, &h.keys[1]).expect("signs");
+                persisted.insert_message(&message, 4);
+            }
+            _ => {}
+        }
+    }
+    let (recovered, actions) = Replica::recover(
+        h.config.clone(),
+        ReplicaId(1),
+        0,
+        &persisted,
+        Restored::default(),
+    );
+    // The prepare it had sent is known; nothing new or different is sent for slot 1.
+    let slot = recovered.log().get(Seq(1)).expect("slot restored");
+    assert!(slot.round.prepare_sent);
+    assert_eq!(slot.round.digest(), Some(batch.digest()));
+    assert!(broadcasts(&actions).is_empty(), "{actions:?}");
+}

@@ -1,0 +1,67 @@
+//! The seeded random campaign, and its negative control.
+
+use rampart_testkit::campaign::{Plan, run_campaign, run_plan};
+
+/// The default run covers 600 seeds in two halves, so the two halves run in parallel.
+const SEEDS_PER_HALF: u64 = 300;
+
+fn campaign(seeds: std::ops::Range<u64>) {
+    let report = run_campaign(seeds, Plan::generate);
+    println!("campaign: {report}");
+    assert!(
+        report.violations.is_empty(),
+        "campaign found {} violation(s); each is printed above with its seed",
+        report.violations.len()
+    );
+}
+
+#[test]
+fn campaign_seeds_0_to_299() {
+    campaign(0..SEEDS_PER_HALF);
+}
+
+#[test]
+fn campaign_seeds_300_to_599() {
+    campaign(SEEDS_PER_HALF..2 * SEEDS_PER_HALF);
+}
+
+/// With f + 1 Twins the cluster has more faults than PBFT tolerates; the checkers must see
+/// the damage. A campaign that could not fail would prove nothing.
+#[test]
+fn negative_control_f_plus_one_twins_break_safety() {
+    let report = run_campaign(0..20, Plan::beyond_tolerance);
+    let violated = report.seeds_with_safety_violations();
+    println!(
+        "negative control: {report}; {} of {} seeds violated safety",
+        violated.len(),
+        report.seeds
+    );
+    assert!(
+        !violated.is_empty(),
+        "f + 1 Twins never broke safety: the checkers cannot see divergence"
+    );
+}
+
+/// Replays one seed of the campaign: `RAMPART_SEED=<seed> cargo nextest run -p
+/// rampart-testkit replay_seed`.
+#[test]
+fn replay_seed() {
+    let Some(seed) = std::env::var("RAMPART_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return;
+    };
+    let plan = Plan::generate(seed);
+    println!(
+        "seed {seed}: {} replicas, faults {:?}",
+        plan.config.replicas, plan.faults
+    );
+    let report = run_plan(&plan);
+    println!("stats {:?}", report.stats);
+    assert!(
+        report.violations.is_empty(),
+        "violations: {:?}",
+        report.violations
+    );
+}
