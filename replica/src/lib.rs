@@ -6,6 +6,7 @@
 //! - [`cluster`]: the cluster description shared by replicas and clients.
 
 pub mod app;
+pub mod apps;
 pub mod cluster;
 pub mod core;
 pub mod message;
