@@ -5,6 +5,8 @@
 //! - [`message`]: the messages, their signatures and their verification;
 //! - [`cluster`]: the cluster description shared by replicas and clients.
 
+pub mod app;
+pub mod apps;
 pub mod cluster;
 pub mod core;
 pub mod message;

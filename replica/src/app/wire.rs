@@ -1,0 +1,99 @@
+//! The wire format of typed applications, and the helpers clients use to speak it.
+//!
+//! An operation is the bincode encoding of the application's `Command` (or `Query`); a
+//! result is the encoding of a [`Response`]: the output, or the [`CommandError`] that kept
+//! the operation from reaching the application.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::typed::Application;
+use crate::message::{DecodeError, encode};
+
+/// The most memory, in bytes, that decoding one operation or result may claim.
+///
+/// Bincode trusts the length prefixes of strings and byte strings and allocates what
+/// they claim before reading, so without a bound a few crafted bytes (a length near
+/// `u64::MAX`) make the decoder panic or abort on allocation, and a committed operation
+/// would do that on every replica at once. Bincode counts claimed memory (eight bytes per
+/// `u64`, the length of each string), so the bound sits well above the replicas' limit
+/// on operation size.
+pub const DECODED_BYTES_MAX: usize = 64 << 20;
+
+/// What a typed application returns for every operation.
+pub type Response<T> = Result<T, CommandError>;
+
+/// Why an operation did not reach the application. Part of the replicated result, so it
+/// holds only facts that are the same on every replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum CommandError {
+    #[error(
+        "the replicas could not decode the {length}-byte command; check that the client \
+         and the replicas use the same application and version"
+    )]
+    UndecodableCommand { length: u64 },
+    #[error(
+        "the replicas could not decode the {length}-byte query; check that the client \
+         and the replicas use the same application and version"
+    )]
+    UndecodableQuery { length: u64 },
+}
+
+/// Why a client could not get an output from a result.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the operation was refused: {error}")]
+    Refused { error: CommandError },
+    #[error("cannot decode the result: {reason}")]
+    Undecodable { reason: String },
+}
+
+/// The operation bytes of a command, for a client request.
+pub fn encode_command<A: Application>(command: &A::Command) -> Bytes {
+    Bytes::from(encode(command))
+}
+
+/// The operation bytes of a query, for a read-only client request.
+pub fn encode_query<A: Application>(query: &A::Query) -> Bytes {
+    Bytes::from(encode(query))
+}
+
+/// The output of a command, from the result the replicas agreed on.
+pub fn decode_output<A: Application>(result: &[u8]) -> Result<A::Output, ReplyError> {
+    decode_response(result)
+}
+
+/// The output of a query, from the result the replicas agreed on.
+pub fn decode_query_output<A: Application>(result: &[u8]) -> Result<A::QueryOutput, ReplyError> {
+    decode_response(result)
+}
+
+/// Decodes bytes from an untrusted source (an operation from a client, a result from a
+/// replica) within [`DECODED_BYTES_MAX`], refusing trailing bytes. The format is that of
+/// [`crate::message::encode`]: bincode's standard configuration.
+pub(super) fn decode_bounded<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, DecodeError> {
+    let config = bincode::config::standard().with_limit::<DECODED_BYTES_MAX>();
+    let (value, read) =
+        bincode::serde::decode_from_slice(bytes, config).map_err(|error| DecodeError {
+            what,
+            reason: error.to_string(),
+        })?;
+    if read != bytes.len() {
+        return Err(DecodeError {
+            what,
+            reason: format!("{} trailing bytes", bytes.len() - read),
+        });
+    }
+    Ok(value)
+}
+
+fn decode_response<T: serde::de::DeserializeOwned>(result: &[u8]) -> Result<T, ReplyError> {
+    let response: Response<T> =
+        decode_bounded("application result", result).map_err(|error| ReplyError::Undecodable {
+            reason: error.to_string(),
+        })?;
+    response.map_err(|error| ReplyError::Refused { error })
+}
