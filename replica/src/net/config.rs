@@ -1,6 +1,6 @@
 //! Transport configuration for replicas and clients.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use rampart_crypto::PublicKey;
@@ -54,6 +54,57 @@ impl TransportConfig {
             handshake_timeout: timing.handshake_timeout,
             idle_timeout: timing.idle_timeout,
             allowed_clients: None,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            queue_frames: self.queue_frames,
+            inbound_frames: self.inbound_frames,
+        }
+    }
+
+    pub(crate) fn timing(&self) -> Timing {
+        Timing {
+            reconnect_min: self.reconnect_min,
+            reconnect_max: self.reconnect_max,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+}
+
+/// How a client's transport dials and buffers.
+#[derive(Debug, Clone)]
+pub struct ClientTransportConfig {
+    /// The local UDP address to send from; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Every replica's address, in replica-id order.
+    pub replica_addresses: Vec<SocketAddr>,
+    pub max_frame_bytes: usize,
+    pub queue_frames: usize,
+    pub inbound_frames: usize,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl ClientTransportConfig {
+    /// A configuration with the default limits and timings, sending from any local address.
+    pub fn new(replica_addresses: Vec<SocketAddr>) -> ClientTransportConfig {
+        let timing = Timing::default();
+        ClientTransportConfig {
+            bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            replica_addresses,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            queue_frames: 256,
+            inbound_frames: 1024,
+            reconnect_min: timing.reconnect_min,
+            reconnect_max: timing.reconnect_max,
+            handshake_timeout: timing.handshake_timeout,
+            idle_timeout: timing.idle_timeout,
         }
     }
 

@@ -35,6 +35,7 @@
 
 mod admission;
 mod backoff;
+mod client_transport;
 mod config;
 mod endpoint;
 mod error;
@@ -48,7 +49,8 @@ mod tasks;
 mod tls;
 mod verifier;
 
-pub use config::{DEFAULT_MAX_FRAME_BYTES, TransportConfig};
+pub use client_transport::ClientTransport;
+pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, TransportConfig};
 pub use error::{Peer, SendError, TransportError};
 pub use replica_transport::{Inbound, ReplicaTransport};
 pub use stats::TransportStats;
