@@ -49,6 +49,9 @@ mod tasks;
 mod tls;
 mod verifier;
 
+#[cfg(test)]
+mod tests;
+
 pub use client_transport::ClientTransport;
 pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, TransportConfig};
 pub use error::{Peer, SendError, TransportError};
