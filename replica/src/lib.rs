@@ -10,3 +10,4 @@ pub mod apps;
 pub mod cluster;
 pub mod core;
 pub mod message;
+pub mod net;

@@ -1,0 +1,141 @@
+//! Admission: who may connect to a replica, and in which role.
+//!
+//! The TLS handshake proves which key a peer holds (see [`super::verifier`]); admission
+//! then decides what that key may do, from the ALPN protocol the peer asked for, before
+//! anything is read from the connection.
+
+use std::sync::Arc;
+
+use quinn::ConnectionError;
+use rampart_crypto::PublicKey;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::error::Peer;
+use super::link::{Delivery, close_code, serve};
+use super::replica_transport::{ClientLink, Inbound, ReplicaLink, Shared};
+use super::tls::{self, ALPN_CLIENT, ALPN_REPLICA};
+
+/// Accepts connection attempts; each handshake runs in its own task so a slow or silent
+/// peer cannot hold up the others.
+pub(super) async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let shared_for_task = Arc::clone(&shared);
+        shared
+            .context
+            .tasks
+            .spawn(async move { shared_for_task.admit(incoming).await });
+    }
+}
+
+impl Shared {
+    fn refuse(&self, connection: &quinn::Connection, key: Option<PublicKey>, reason: &str) {
+        self.context.counters.handshake_refused();
+        let key = key.map(|key| key.short()).unwrap_or_default();
+        warn!(remote = %connection.remote_address(), key, reason, "refused a connection");
+        connection.close(close_code::REFUSED, reason.as_bytes());
+    }
+
+    /// Completes the handshake, then admits the peer in the role its ALPN protocol asks
+    /// for, if its key may have that role.
+    async fn admit(self: Arc<Self>, incoming: quinn::Incoming) {
+        let remote = incoming.remote_address();
+        let connection = match tokio::time::timeout(self.timing.handshake_timeout, incoming).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(ConnectionError::TransportError(error))) => {
+                // Raised on our side: the client verifier refused the certificate.
+                self.context.counters.handshake_refused();
+                warn!(%remote, %error, "refused a peer during the handshake");
+                return;
+            }
+            Ok(Err(error)) => {
+                debug!(%remote, %error, "an incoming handshake failed");
+                return;
+            }
+            Err(_) => {
+                debug!(%remote, "an incoming handshake timed out");
+                return;
+            }
+        };
+        // The client verifier made a certificate naming a valid ed25519 key mandatory, so
+        // `None` here would be a bug in rustls or in our configuration; refuse regardless.
+        let Some(key) = tls::peer_key(&connection) else {
+            self.refuse(&connection, None, "no usable certificate");
+            return;
+        };
+        match tls::negotiated_protocol(&connection).as_deref() {
+            Some(ALPN_REPLICA) => self.admit_replica(connection, key),
+            Some(ALPN_CLIENT) => self.admit_client(connection, key).await,
+            _ => self.refuse(&connection, Some(key), "unknown application protocol"),
+        }
+    }
+
+    fn admit_replica(&self, connection: quinn::Connection, key: PublicKey) {
+        let Some(peer) = self.cluster.replica_with_key(&key) else {
+            self.refuse(&connection, Some(key), "the key is not a replica's");
+            return;
+        };
+        // Only lower ids dial higher ones; anything else would make a second connection
+        // for the pair (or a connection to ourselves, from someone holding our key).
+        let accepted = match self.replicas.get(peer.0 as usize).and_then(Option::as_ref) {
+            Some(ReplicaLink {
+                accepted: Some(accepted),
+                ..
+            }) => accepted,
+            Some(_) => {
+                self.refuse(
+                    &connection,
+                    Some(key),
+                    "a replica with a higher id dialed; the lower id dials",
+                );
+                return;
+            }
+            None => {
+                self.refuse(&connection, Some(key), "the key is this replica's own");
+                return;
+            }
+        };
+        self.context.counters.connection_established();
+        info!(peer = %peer, remote = %connection.remote_address(), "replica connected");
+        if let Some(previous) = accepted.send_replace(Some(connection)) {
+            previous.close(close_code::REPLACED, b"replaced by a newer connection");
+        }
+    }
+
+    /// Serves a client's connection in this task until it ends. A client that connects
+    /// again replaces its previous connection.
+    async fn admit_client(&self, connection: quinn::Connection, key: PublicKey) {
+        let (queue, mut queue_receiver) = mpsc::channel(self.limits.queue_frames);
+        let link = ClientLink {
+            queue,
+            connection: connection.clone(),
+        };
+        if let Some(previous) = self.lock_clients().insert(key, link) {
+            previous
+                .connection
+                .close(close_code::REPLACED, b"replaced by a newer connection");
+        }
+        self.context.counters.connection_established();
+        let peer = Peer::Client(key);
+        debug!(%peer, remote = %connection.remote_address(), "client connected");
+        let delivery = Delivery {
+            sink: self.inbound.clone(),
+            wrap: Arc::new(move |frame| Inbound::Client { from: key, frame }),
+        };
+        serve(
+            &connection,
+            peer,
+            &mut queue_receiver,
+            delivery,
+            &self.context,
+        )
+        .await;
+        let mut clients = self.lock_clients();
+        if clients
+            .get(&key)
+            .is_some_and(|link| link.connection.stable_id() == connection.stable_id())
+        {
+            clients.remove(&key);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Transport configuration for replicas and clients.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use rampart_crypto::PublicKey;
+
+use super::error::TransportError;
+
+/// The largest frame accepted unless configured otherwise: 16 MiB, enough for a batch of
+/// requests or a state-transfer chunk.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// How a replica's transport listens, dials and buffers.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// The UDP address to listen on. Port 0 picks a free port; see
+    /// [`super::ReplicaTransport::local_addr`].
+    pub listen: SocketAddr,
+    /// Every replica's address, in replica-id order (this replica's own entry is unused).
+    pub replica_addresses: Vec<SocketAddr>,
+    /// Frames longer than this are refused, both when sending and when receiving.
+    pub max_frame_bytes: usize,
+    /// Capacity of each peer's outbound queue, in frames.
+    pub queue_frames: usize,
+    /// Capacity of the single inbound channel, in frames.
+    pub inbound_frames: usize,
+    /// The first delay before redialing a lost peer; it doubles on every failure.
+    pub reconnect_min: Duration,
+    /// The longest delay between two dials of the same peer.
+    pub reconnect_max: Duration,
+    /// How long a dial may take before it is abandoned and retried.
+    pub handshake_timeout: Duration,
+    /// A connection with no traffic for this long is considered dead. Keep-alives are sent
+    /// at a third of it, so only a silent peer or a broken path reaches it.
+    pub idle_timeout: Duration,
+    /// If set, only these clients (and the replicas) may connect; otherwise any client with a
+    /// valid ed25519 key may.
+    pub allowed_clients: Option<Vec<PublicKey>>,
+}
+
+impl TransportConfig {
+    /// A configuration with the default limits and timings.
+    pub fn new(listen: SocketAddr, replica_addresses: Vec<SocketAddr>) -> TransportConfig {
+        let timing = Timing::default();
+        TransportConfig {
+            listen,
+            replica_addresses,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            queue_frames: 1024,
+            inbound_frames: 4096,
+            reconnect_min: timing.reconnect_min,
+            reconnect_max: timing.reconnect_max,
+            handshake_timeout: timing.handshake_timeout,
+            idle_timeout: timing.idle_timeout,
+            allowed_clients: None,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            queue_frames: self.queue_frames,
+            inbound_frames: self.inbound_frames,
+        }
+    }
+
+    pub(crate) fn timing(&self) -> Timing {
+        Timing {
+            reconnect_min: self.reconnect_min,
+            reconnect_max: self.reconnect_max,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+}
+
+/// How a client's transport dials and buffers.
+#[derive(Debug, Clone)]
+pub struct ClientTransportConfig {
+    /// The local UDP address to send from; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Every replica's address, in replica-id order.
+    pub replica_addresses: Vec<SocketAddr>,
+    pub max_frame_bytes: usize,
+    pub queue_frames: usize,
+    pub inbound_frames: usize,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl ClientTransportConfig {
+    /// A configuration with the default limits and timings, sending from any local address.
+    pub fn new(replica_addresses: Vec<SocketAddr>) -> ClientTransportConfig {
+        let timing = Timing::default();
+        ClientTransportConfig {
+            bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            replica_addresses,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            queue_frames: 256,
+            inbound_frames: 1024,
+            reconnect_min: timing.reconnect_min,
+            reconnect_max: timing.reconnect_max,
+            handshake_timeout: timing.handshake_timeout,
+            idle_timeout: timing.idle_timeout,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            queue_frames: self.queue_frames,
+            inbound_frames: self.inbound_frames,
+        }
+    }
+
+    pub(crate) fn timing(&self) -> Timing {
+        Timing {
+            reconnect_min: self.reconnect_min,
+            reconnect_max: self.reconnect_max,
+            handshake_timeout: self.handshake_timeout,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+}
+
+/// Sizes shared by both kinds of transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_frame_bytes: usize,
+    pub(crate) queue_frames: usize,
+    pub(crate) inbound_frames: usize,
+}
+
+impl Limits {
+    pub(crate) fn validate(&self) -> Result<(), TransportError> {
+        let invalid = |reason: String| Err(TransportError::InvalidConfig { reason });
+        // The length prefix is a u32.
+        if self.max_frame_bytes > u32::MAX as usize {
+            return invalid(format!(
+                "max_frame_bytes is {}, more than a frame's u32 length prefix can express",
+                self.max_frame_bytes
+            ));
+        }
+        if self.queue_frames == 0 || self.inbound_frames == 0 {
+            return invalid("queue_frames and inbound_frames must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Timings shared by both kinds of transport.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) reconnect_min: Duration,
+    pub(crate) reconnect_max: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timing {
+    pub(crate) fn validate(&self) -> Result<(), TransportError> {
+        let invalid = |reason: &str| {
+            Err(TransportError::InvalidConfig {
+                reason: reason.to_string(),
+            })
+        };
+        if self.reconnect_min.is_zero() || self.reconnect_min > self.reconnect_max {
+            return invalid("reconnect_min must be positive and at most reconnect_max");
+        }
+        if self.handshake_timeout.is_zero() || self.idle_timeout.is_zero() {
+            return invalid("handshake_timeout and idle_timeout must be positive");
+        }
+        Ok(())
+    }
+}

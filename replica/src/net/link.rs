@@ -1,0 +1,326 @@
+//! A link to one peer: its outbound queue, the connection it currently uses, and the tasks
+//! that move frames in both directions.
+//!
+//! Each side of a connection opens one long-lived unidirectional stream and writes its
+//! frames there in queue order, so frames between two processes keep their order for as
+//! long as the connection lives. Frames queued or in flight when a connection is lost are
+//! lost with it; PBFT recovers from message loss by retransmission and view changes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use quinn::{ConnectError, ConnectionError, VarInt};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::backoff::Backoff;
+use super::config::Timing;
+use super::error::Peer;
+use super::frame::{FrameError, read_frame, write_frame};
+use super::stats::Counters;
+use super::tasks::{AbortOnDrop, Tasks};
+use super::tls::SERVER_NAME;
+
+/// QUIC application error codes a Rampart transport closes connections with.
+pub(crate) mod close_code {
+    use quinn::VarInt;
+
+    /// The transport is shutting down.
+    pub(crate) const SHUTDOWN: VarInt = VarInt::from_u32(0);
+    /// The peer's key may not take the role it asked for.
+    pub(crate) const REFUSED: VarInt = VarInt::from_u32(1);
+    /// The peer sent a frame longer than the maximum.
+    pub(crate) const FRAME_TOO_LARGE: VarInt = VarInt::from_u32(2);
+    /// A newer connection from the same peer replaced this one.
+    pub(crate) const REPLACED: VarInt = VarInt::from_u32(3);
+    /// A stream broke (reset, stopped, or ended inside a frame); both sides start afresh.
+    pub(crate) const STREAM_BROKEN: VarInt = VarInt::from_u32(4);
+}
+
+/// Where the frames read from a peer go: the transport's single inbound channel, each frame
+/// wrapped with who sent it.
+pub(crate) struct Delivery<T> {
+    pub(crate) sink: mpsc::Sender<T>,
+    pub(crate) wrap: Arc<dyn Fn(Bytes) -> T + Send + Sync>,
+}
+
+impl<T> Clone for Delivery<T> {
+    fn clone(&self) -> Delivery<T> {
+        Delivery {
+            sink: self.sink.clone(),
+            wrap: Arc::clone(&self.wrap),
+        }
+    }
+}
+
+/// What every link of one transport shares.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkContext {
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) tasks: Arc<Tasks>,
+    pub(crate) max_frame_bytes: usize,
+}
+
+/// Why [`serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The connection is gone; a new one may take its place.
+    Lost,
+    /// The transport is shutting down (the queue's sending side is gone).
+    ShutDown,
+}
+
+fn close(connection: &quinn::Connection, code: VarInt, reason: &'static str) {
+    connection.close(code, reason.as_bytes());
+}
+
+/// Carries frames over `connection` until it ends: queued frames out on one stream, the
+/// peer's frames in to `delivery`. Closes the connection before returning, so the peer
+/// notices at once and both sides start afresh.
+pub(crate) async fn serve<T: Send + 'static>(
+    connection: &quinn::Connection,
+    peer: Peer,
+    queue: &mut mpsc::Receiver<Bytes>,
+    delivery: Delivery<T>,
+    context: &LinkContext,
+) -> Ended {
+    let _reader = AbortOnDrop(context.tasks.spawn(read_connection(
+        connection.clone(),
+        peer,
+        delivery,
+        context.clone(),
+    )));
+    let mut stream = match connection.open_uni().await {
+        Ok(stream) => stream,
+        Err(error) => {
+            debug!(%peer, %error, "could not open a stream");
+            return Ended::Lost;
+        }
+    };
+    let ended = loop {
+        let frame = tokio::select! {
+            frame = queue.recv() => frame,
+            reason = connection.closed() => {
+                log_closed(peer, &reason);
+                break Ended::Lost;
+            }
+        };
+        let Some(frame) = frame else {
+            break Ended::ShutDown;
+        };
+        match write_frame(&mut stream, &frame).await {
+            Ok(()) => context.counters.frame_sent(),
+            Err(error) => {
+                context.counters.frame_dropped();
+                match connection.close_reason() {
+                    Some(reason) => log_closed(peer, &reason),
+                    None => debug!(%peer, %error, "writing a frame failed"),
+                }
+                close(connection, close_code::STREAM_BROKEN, "stream broken");
+                break Ended::Lost;
+            }
+        }
+    };
+    if ended == Ended::ShutDown {
+        close(connection, close_code::SHUTDOWN, "shutting down");
+    }
+    ended
+}
+
+fn log_closed(peer: Peer, reason: &ConnectionError) {
+    match reason {
+        ConnectionError::ApplicationClosed(close)
+            if close.error_code == close_code::FRAME_TOO_LARGE =>
+        {
+            warn!(%peer, "the peer refused a frame of ours as too large; check max_frame_bytes")
+        }
+        ConnectionError::ApplicationClosed(close) if close.error_code == close_code::REFUSED => {
+            warn!(%peer, "the peer refused our identity for the role we asked for")
+        }
+        _ => debug!(%peer, %reason, "connection closed"),
+    }
+}
+
+/// Reads the peer's frames from `connection` and delivers them, waiting while the inbound
+/// channel is full so that QUIC flow control slows the peer down.
+async fn read_connection<T: Send + 'static>(
+    connection: quinn::Connection,
+    peer: Peer,
+    delivery: Delivery<T>,
+    context: LinkContext,
+) {
+    // The peer may have one unidirectional stream open at a time (see `tls`), so streams
+    // are read one after the other.
+    while let Ok(mut stream) = connection.accept_uni().await {
+        loop {
+            match read_frame(&mut stream, context.max_frame_bytes).await {
+                Ok(Some(frame)) => {
+                    if delivery.sink.send((delivery.wrap)(frame)).await.is_err() {
+                        // Nobody listens any more: the transport is going away.
+                        return;
+                    }
+                    context.counters.frame_received();
+                }
+                Ok(None) => break,
+                Err(FrameError::TooLarge {
+                    length,
+                    max_frame_bytes,
+                }) => {
+                    context.counters.frame_oversized();
+                    warn!(
+                        %peer, length, max_frame_bytes,
+                        "refused an oversized frame before reading it; closing the connection"
+                    );
+                    close(&connection, close_code::FRAME_TOO_LARGE, "frame too large");
+                    return;
+                }
+                Err(error) => {
+                    if connection.close_reason().is_none() {
+                        debug!(%peer, %error, "reading a frame failed; closing the connection");
+                        close(&connection, close_code::STREAM_BROKEN, "stream broken");
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// How to reach one peer by dialing it.
+#[derive(Debug, Clone)]
+pub(crate) struct Dialer {
+    pub(crate) endpoint: quinn::Endpoint,
+    pub(crate) config: quinn::ClientConfig,
+    pub(crate) address: SocketAddr,
+    pub(crate) peer: Peer,
+    pub(crate) timing: Timing,
+}
+
+/// The outcome of one dial.
+enum Dial {
+    Connected(quinn::Connection),
+    Failed,
+    EndpointClosed,
+}
+
+impl Dialer {
+    async fn dial(&self, counters: &Counters) -> Dial {
+        let peer = self.peer;
+        let address = self.address;
+        let connecting = match self
+            .endpoint
+            .connect_with(self.config.clone(), address, SERVER_NAME)
+        {
+            Ok(connecting) => connecting,
+            Err(ConnectError::EndpointStopping) => return Dial::EndpointClosed,
+            Err(error) => {
+                warn!(%peer, %address, %error, "cannot dial");
+                return Dial::Failed;
+            }
+        };
+        match tokio::time::timeout(self.timing.handshake_timeout, connecting).await {
+            Ok(Ok(connection)) => Dial::Connected(connection),
+            Ok(Err(ConnectionError::TransportError(error))) => {
+                // Raised on our side during the handshake: most often our verifier
+                // refusing a certificate that does not name the peer's pinned key.
+                counters.handshake_refused();
+                warn!(%peer, %address, %error, "refused the peer during the handshake");
+                Dial::Failed
+            }
+            Ok(Err(error)) => {
+                debug!(%peer, %address, %error, "dial failed");
+                Dial::Failed
+            }
+            Err(_) => {
+                debug!(%peer, %address, "dial timed out");
+                Dial::Failed
+            }
+        }
+    }
+}
+
+/// Keeps a connection to the peer open for as long as the transport lives: dials, serves
+/// the connection until it is lost, and dials again after an exponential backoff.
+///
+/// The delay returns to the minimum only after a connection that stayed up for at least
+/// the maximum delay, so a peer that accepts and at once drops us cannot make us spin.
+pub(crate) async fn run_dialer<T: Send + 'static>(
+    dialer: Dialer,
+    mut queue: mpsc::Receiver<Bytes>,
+    delivery: Delivery<T>,
+    context: LinkContext,
+) {
+    let mut backoff = Backoff::new(dialer.timing.reconnect_min, dialer.timing.reconnect_max);
+    loop {
+        match dialer.dial(&context.counters).await {
+            Dial::Connected(connection) => {
+                context.counters.connection_established();
+                info!(peer = %dialer.peer, address = %dialer.address, "connected");
+                let started = Instant::now();
+                let ended = serve(
+                    &connection,
+                    dialer.peer,
+                    &mut queue,
+                    delivery.clone(),
+                    &context,
+                )
+                .await;
+                if ended == Ended::ShutDown {
+                    return;
+                }
+                if started.elapsed() >= backoff.max() {
+                    backoff.reset();
+                }
+            }
+            Dial::Failed => {}
+            Dial::EndpointClosed => return,
+        }
+        if queue.is_closed() {
+            return;
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
+
+/// Serves the connections a peer dials to us, always the newest one: the accept loop
+/// publishes each new connection in `connections` (closing the one it replaces).
+pub(crate) async fn run_accepted<T: Send + 'static>(
+    peer: Peer,
+    mut connections: watch::Receiver<Option<quinn::Connection>>,
+    mut queue: mpsc::Receiver<Bytes>,
+    delivery: Delivery<T>,
+    context: LinkContext,
+) {
+    loop {
+        let connection = loop {
+            let current = connections.borrow_and_update().clone();
+            if let Some(connection) = current
+                && connection.close_reason().is_none()
+            {
+                break connection;
+            }
+            if connections.changed().await.is_err() {
+                return;
+            }
+        };
+        let replaced = tokio::select! {
+            ended = serve(&connection, peer, &mut queue, delivery.clone(), &context) => {
+                if ended == Ended::ShutDown {
+                    return;
+                }
+                false
+            }
+            changed = connections.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                true
+            }
+        };
+        if replaced {
+            debug!(%peer, "a newer connection replaced the current one");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The replica side of the transport: links to every other replica, and the connections
+//! clients make to this replica.
+//!
+//! Exactly one connection joins each pair of replicas, and both use it in both directions:
+//! the replica with the lower id dials, the higher one accepts. The dialer redials a lost
+//! connection with backoff; the acceptor serves whichever connection from that replica is
+//! newest, closing the one it replaces (the peer restarted, or the path broke and the
+//! dialer noticed first). Who may connect, and in which role, is [`super::admission`]'s
+//! business.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use rampart_crypto::{KeyPair, PublicKey};
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use super::admission::accept_loop;
+use super::config::{Limits, Timing, TransportConfig};
+use super::endpoint::{Endpoint, StopOnDrop};
+use super::error::{Peer, SendError, TransportError};
+use super::identity::TlsIdentity;
+use super::link::{Delivery, Dialer, LinkContext, run_accepted, run_dialer};
+use super::queue::enqueue;
+use super::stats::{Counters, TransportStats};
+use super::tasks::Tasks;
+use super::tls::{self, ALPN_REPLICA};
+use crate::cluster::Cluster;
+use crate::message::ReplicaId;
+
+/// A frame received by a replica, with who sent it. A replica is known by its id, a client
+/// by its key; either was proved by the TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    Replica { from: ReplicaId, frame: Bytes },
+    Client { from: PublicKey, frame: Bytes },
+}
+
+/// A replica's QUIC transport: bytes in, bytes out, authenticated peers; it knows nothing
+/// of PBFT. See the [module documentation](super) for the guarantees.
+#[derive(Debug)]
+pub struct ReplicaTransport {
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    _stop_on_drop: StopOnDrop,
+}
+
+/// The link to one other replica.
+#[derive(Debug)]
+pub(super) struct ReplicaLink {
+    pub(super) queue: mpsc::Sender<Bytes>,
+    /// For replicas that dial us (lower ids): where new connections are handed over.
+    pub(super) accepted: Option<watch::Sender<Option<quinn::Connection>>>,
+}
+
+/// The link to one connected client.
+#[derive(Debug)]
+pub(super) struct ClientLink {
+    pub(super) queue: mpsc::Sender<Bytes>,
+    pub(super) connection: quinn::Connection,
+}
+
+/// What the transport's handle and its tasks share.
+pub(super) struct Shared {
+    pub(super) me: ReplicaId,
+    pub(super) cluster: Cluster,
+    /// Indexed by replica id; `None` for this replica.
+    pub(super) replicas: Vec<Option<ReplicaLink>>,
+    pub(super) clients: Mutex<HashMap<PublicKey, ClientLink>>,
+    pub(super) inbound: mpsc::Sender<Inbound>,
+    pub(super) limits: Limits,
+    pub(super) timing: Timing,
+    pub(super) context: LinkContext,
+}
+
+impl Shared {
+    pub(super) fn lock_clients(&self) -> MutexGuard<'_, HashMap<PublicKey, ClientLink>> {
+        // The map stays consistent at every step, so a poisoned lock is still usable.
+        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("me", &self.me)
+            .field("replicas", &self.replicas.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplicaTransport {
+    /// Binds `config.listen`, starts dialing the replicas with higher ids and accepting the
+    /// others and clients. Returns the transport and the channel of everything received.
+    ///
+    /// `key` must be the key `cluster` lists for `me`.
+    pub async fn start(
+        me: ReplicaId,
+        key: &KeyPair,
+        cluster: &Cluster,
+        config: TransportConfig,
+    ) -> Result<(ReplicaTransport, mpsc::Receiver<Inbound>), TransportError> {
+        let limits = config.limits();
+        let timing = config.timing();
+        limits.validate()?;
+        timing.validate()?;
+        check_membership(me, key, cluster, &config)?;
+
+        let identity = TlsIdentity::new(key)?;
+        // With an allow-list, the TLS layer already refuses anyone who is neither a replica
+        // nor an allowed client; the replica role itself is checked after the handshake.
+        let allowed = config.allowed_clients.as_ref().map(|clients| {
+            let mut allowed = cluster.replicas.clone();
+            allowed.extend(clients.iter().copied());
+            allowed
+        });
+        let server = tls::server_config(&identity, allowed, &timing)?;
+        let endpoint = Endpoint::bind(config.listen, Some(server))?;
+
+        let tasks = Arc::new(Tasks::default());
+        let context = LinkContext {
+            counters: Arc::new(Counters::default()),
+            tasks: Arc::clone(&tasks),
+            max_frame_bytes: limits.max_frame_bytes,
+        };
+        let (inbound, inbound_receiver) = mpsc::channel(limits.inbound_frames);
+
+        let mut replicas = Vec::with_capacity(cluster.size());
+        let mut link_tasks = Vec::new();
+        for peer in cluster.replica_ids() {
+            if peer == me {
+                replicas.push(None);
+                continue;
+            }
+            let (queue, queue_receiver) = mpsc::channel(limits.queue_frames);
+            let delivery = Delivery {
+                sink: inbound.clone(),
+                wrap: Arc::new(move |frame| Inbound::Replica { from: peer, frame }),
+            };
+            let accepted = if me < peer {
+                let expected = cluster.replicas[peer.0 as usize];
+                let dialer = Dialer {
+                    endpoint: endpoint.quic.clone(),
+                    config: tls::client_config(&identity, expected, ALPN_REPLICA, &timing)?,
+                    address: config.replica_addresses[peer.0 as usize],
+                    peer: Peer::Replica(peer),
+                    timing,
+                };
+                link_tasks.push(Box::pin(run_dialer(
+                    dialer,
+                    queue_receiver,
+                    delivery,
+                    context.clone(),
+                )) as LinkTask);
+                None
+            } else {
+                let (accepted, connections) = watch::channel(None);
+                link_tasks.push(Box::pin(run_accepted(
+                    Peer::Replica(peer),
+                    connections,
+                    queue_receiver,
+                    delivery,
+                    context.clone(),
+                )));
+                Some(accepted)
+            };
+            replicas.push(Some(ReplicaLink { queue, accepted }));
+        }
+
+        let shared = Arc::new(Shared {
+            me,
+            cluster: cluster.clone(),
+            replicas,
+            clients: Mutex::new(HashMap::new()),
+            inbound,
+            limits,
+            timing,
+            context,
+        });
+        for task in link_tasks {
+            tasks.spawn(task);
+        }
+        tasks.spawn(accept_loop(endpoint.quic.clone(), Arc::clone(&shared)));
+        info!(replica = %me, address = %endpoint.local_addr, "transport listening");
+
+        let stop_on_drop = StopOnDrop::new(tasks, &endpoint);
+        let transport = ReplicaTransport {
+            shared,
+            endpoint,
+            _stop_on_drop: stop_on_drop,
+        };
+        Ok((transport, inbound_receiver))
+    }
+
+    /// Queues `frame` for replica `to` and returns at once. A full queue drops the frame
+    /// (`SendError::QueueFull`): PBFT tolerates loss, and a slow peer must not stall us.
+    pub fn send(&self, to: ReplicaId, frame: Bytes) -> Result<(), SendError> {
+        let link = self
+            .shared
+            .replicas
+            .get(to.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(SendError::UnknownReplica { replica: to })?;
+        enqueue(
+            &link.queue,
+            Peer::Replica(to),
+            frame,
+            &self.shared.limits,
+            &self.shared.context.counters,
+        )
+    }
+
+    /// Queues `frame` for a connected client, over the connection it made to us; same
+    /// semantics as [`ReplicaTransport::send`].
+    pub fn send_to_client(&self, client: PublicKey, frame: Bytes) -> Result<(), SendError> {
+        let clients = self.shared.lock_clients();
+        let link = clients
+            .get(&client)
+            .ok_or(SendError::ClientNotConnected { client })?;
+        enqueue(
+            &link.queue,
+            Peer::Client(client),
+            frame,
+            &self.shared.limits,
+            &self.shared.context.counters,
+        )
+    }
+
+    /// The address the transport listens on, with the real port when `listen` had port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint.local_addr
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        self.shared.context.counters.snapshot()
+    }
+
+    /// Closes every connection (peers are told), stops every task, and returns once the
+    /// UDP port is free again, so a restarted replica can bind it. A dial still pending to
+    /// an unreachable replica must wait out QUIC's draining period first (about three
+    /// probe timeouts, a few seconds without a measured round-trip time).
+    pub async fn shutdown(self) {
+        let ReplicaTransport {
+            shared,
+            endpoint,
+            _stop_on_drop,
+        } = self;
+        endpoint.close_connections();
+        shared.context.tasks.shutdown().await;
+        endpoint.wait_idle().await;
+        // The links hold connection handles, and those hold the socket.
+        drop(shared);
+        drop(_stop_on_drop);
+        endpoint.release().await;
+    }
+}
+
+type LinkTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn check_membership(
+    me: ReplicaId,
+    key: &KeyPair,
+    cluster: &Cluster,
+    config: &TransportConfig,
+) -> Result<(), TransportError> {
+    let invalid = |reason: String| Err(TransportError::InvalidConfig { reason });
+    if let Err(error) = cluster.validate() {
+        return invalid(error.to_string());
+    }
+    match cluster.key(me) {
+        None => {
+            return invalid(format!(
+                "{me} is not in the cluster, which has {} replicas",
+                cluster.size()
+            ));
+        }
+        Some(listed) if listed != key.public_key() => {
+            return invalid(format!(
+                "the cluster lists key {} for {me}, but this process has key {}",
+                listed.short(),
+                key.public_key().short()
+            ));
+        }
+        Some(_) => {}
+    }
+    if config.replica_addresses.len() != cluster.size() {
+        return invalid(format!(
+            "replica_addresses has {} entries for a cluster of {} replicas",
+            config.replica_addresses.len(),
+            cluster.size()
+        ));
+    }
+    Ok(())
+}

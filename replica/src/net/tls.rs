@@ -1,0 +1,107 @@
+//! QUIC endpoint configurations: TLS 1.3 with pinned ed25519 identities, and the QUIC
+//! limits every Rampart connection shares.
+
+use std::sync::Arc;
+
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::rustls;
+use quinn::{IdleTimeout, VarInt};
+use rampart_crypto::PublicKey;
+
+use super::config::Timing;
+use super::error::TransportError;
+use super::identity::TlsIdentity;
+use super::verifier::{ClientKeyVerifier, PinnedServerVerifier};
+
+/// The ALPN protocol a replica dials another replica with.
+pub(crate) const ALPN_REPLICA: &[u8] = b"rampart-replica/1";
+/// The ALPN protocol a client dials a replica with.
+pub(crate) const ALPN_CLIENT: &[u8] = b"rampart-client/1";
+
+/// The server name sent when dialing. Nobody checks it (the key is pinned instead), but
+/// TLS requires one.
+pub(crate) const SERVER_NAME: &str = "rampart";
+
+fn tls_error(error: impl std::fmt::Display) -> TransportError {
+    TransportError::Tls {
+        reason: error.to_string(),
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The QUIC limits of a Rampart connection: each side opens one long-lived unidirectional
+/// stream, so a peer gets no bidirectional streams and a single unidirectional one, which
+/// also bounds the reader tasks a Byzantine peer can make us run.
+fn quic_transport(timing: &Timing) -> Result<Arc<quinn::TransportConfig>, TransportError> {
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_concurrent_bidi_streams(VarInt::from_u32(0));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(1));
+    transport.max_idle_timeout(Some(
+        IdleTimeout::try_from(timing.idle_timeout).map_err(tls_error)?,
+    ));
+    transport.keep_alive_interval(Some(timing.idle_timeout / 3));
+    Ok(Arc::new(transport))
+}
+
+/// The server side of a replica: accepts replicas and clients, each with a certificate
+/// naming a valid ed25519 key (restricted to `allowed` keys when given).
+pub(crate) fn server_config(
+    identity: &TlsIdentity,
+    allowed: Option<Vec<PublicKey>>,
+    timing: &Timing,
+) -> Result<quinn::ServerConfig, TransportError> {
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_error)?
+        .with_client_cert_verifier(Arc::new(ClientKeyVerifier::new(allowed)))
+        .with_single_cert(identity.chain(), identity.private_key())
+        .map_err(tls_error)?;
+    tls.alpn_protocols = vec![ALPN_REPLICA.to_vec(), ALPN_CLIENT.to_vec()];
+    let quic = QuicServerConfig::try_from(Arc::new(tls)).map_err(tls_error)?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    config.transport_config(quic_transport(timing)?);
+    Ok(config)
+}
+
+/// The dialing side towards one replica: presents our certificate, speaks `alpn`, and
+/// accepts only a server whose certificate names `expected`.
+pub(crate) fn client_config(
+    identity: &TlsIdentity,
+    expected: PublicKey,
+    alpn: &[u8],
+    timing: &Timing,
+) -> Result<quinn::ClientConfig, TransportError> {
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(tls_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedServerVerifier::new(expected)))
+        .with_client_auth_cert(identity.chain(), identity.private_key())
+        .map_err(tls_error)?;
+    tls.alpn_protocols = vec![alpn.to_vec()];
+    let quic = QuicClientConfig::try_from(Arc::new(tls)).map_err(tls_error)?;
+    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    config.transport_config(quic_transport(timing)?);
+    Ok(config)
+}
+
+/// The ALPN protocol a connection negotiated, if any.
+pub(crate) fn negotiated_protocol(connection: &quinn::Connection) -> Option<Vec<u8>> {
+    connection
+        .handshake_data()?
+        .downcast::<quinn::crypto::rustls::HandshakeData>()
+        .ok()?
+        .protocol
+}
+
+/// The key named by the certificate the peer presented, if it presented one.
+pub(crate) fn peer_key(connection: &quinn::Connection) -> Option<PublicKey> {
+    let chain = connection
+        .peer_identity()?
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .ok()?;
+    super::identity::public_key_of(chain.first()?).ok()
+}
