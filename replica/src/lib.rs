@@ -8,3 +8,4 @@
 pub mod cluster;
 pub mod core;
 pub mod message;
+pub mod store;
