@@ -6,7 +6,9 @@ use crate::core::{MessageKey, PersistOp};
 use crate::message::{Message, Seq, View};
 
 use super::index::Index;
-use super::layout::{self, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, STABLE_KEY, VIEW_KEY};
+use super::layout::{
+    self, CHECKPOINTS, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, SNAPSHOTS, STABLE_KEY, VIEW_KEY,
+};
 use super::{Store, StoreError, record};
 
 impl Store {
@@ -123,9 +125,10 @@ impl Store {
     }
 
     /// PBFT §4.3 garbage collection at stable checkpoint `seq`: the messages, prepared
-    /// certificates and decisions up to `seq`.
+    /// certificates and decisions up to `seq`, and every checkpoint state older than the
+    /// newest one at or below `seq`.
     fn prune_below(
-        &self,
+        &mut self,
         batch: &mut WriteBatch,
         index: &mut Index,
         seq: Seq,
@@ -138,6 +141,20 @@ impl Store {
         self.delete_range(batch, DECIDED, layout::seq_keys_up_to(seq))?;
         index.prepared_views.retain(|prepared, _| *prepared > seq);
 
+        let Some(kept) = index.checkpoint_kept_at(seq) else {
+            return Ok(());
+        };
+        // Summaries, reply caches and chunks are all keyed by sequence number first, so
+        // one range per column family removes every older checkpoint state.
+        let older = (layout::seq_key(Seq(0)), layout::seq_key(kept));
+        self.delete_range(batch, CHECKPOINTS, older)?;
+        self.delete_range(batch, SNAPSHOTS, older)?;
+        index.checkpoints.retain(|stored| *stored >= kept);
+        // A transfer of an older state than one kept is pointless now, and the range
+        // delete just took the chunks it wrote.
+        if let Some(writer) = self.incoming.take_if(|w| w.seq() < kept) {
+            batch.delete_cf(self.cf(META)?, layout::partial_key(writer.seq()));
+        }
         Ok(())
     }
 
@@ -362,7 +379,16 @@ mod tests {
                 ops.push(PersistOp::PruneViewsBelow { view });
             }
             if seq.0 % CHECKPOINT_INTERVAL == 0 {
-                let state_digest = fixture::digest(seq.0);
+                let snapshot = vec![seq.0 as u8; 64 << 10];
+                let table = crate::core::ClientTable::default();
+                let state_digest = crate::core::checkpoint_digest(
+                    seq,
+                    rampart_crypto::Digest::of(&snapshot),
+                    &table,
+                );
+                store
+                    .put_checkpoint(seq, state_digest, &table, &snapshot)
+                    .expect("stores checkpoint");
                 for replica in 0..4 {
                     ops.push(PersistOp::Message(fixture::checkpoint(
                         seq,
@@ -386,9 +412,13 @@ mod tests {
             }
         }
         assert_eq!(store.load().expect("loads"), model);
-        // At most one checkpoint interval of slots (11 records each) and a few view-change
-        // records are ever on disk, however long the run.
-        assert!(records_max <= 11 * 10 + 8, "{records_max} records at most");
+        // At most one checkpoint interval of slots (11 records each), a few view-change
+        // records, and two checkpoint states (the kept one and the newest, 2 records and a
+        // chunk each) are ever on disk, however long the run.
+        assert!(
+            records_max <= 11 * 10 + 8 + 3 * 2,
+            "{records_max} records at most"
+        );
         for cf in COLUMN_FAMILIES {
             assert!(
                 fixture::count(&store, cf) <= 120,

@@ -4,6 +4,10 @@
 
 use std::path::PathBuf;
 
+use rampart_crypto::Digest;
+
+use crate::message::Seq;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,6 +62,51 @@ pub enum StoreError {
     /// A column family the store opened is gone: a bug, not a disk problem.
     #[error("column family `{cf}` is missing from the open store")]
     MissingColumnFamily { cf: &'static str },
+
+    /// A different checkpoint state is already stored at this sequence number. Two states
+    /// for one sequence number mean the application is not deterministic.
+    #[error(
+        "a checkpoint state with digest {stored} is stored at {seq}, refusing another with \
+         digest {offered}"
+    )]
+    ConflictingCheckpoint {
+        seq: Seq,
+        stored: Digest,
+        offered: Digest,
+    },
+
+    /// The snapshot and reply cache do not hash to the state digest they are stored under.
+    #[error(
+        "the checkpoint state for {seq} has digest {computed}, not the expected {expected}; \
+         it was not stored"
+    )]
+    StateDigestMismatch {
+        seq: Seq,
+        expected: Digest,
+        computed: Digest,
+    },
+
+    /// A snapshot being written did not have the length announced for it.
+    #[error(
+        "the snapshot for {seq} was announced as {expected_len} bytes but {received_len} arrived"
+    )]
+    SnapshotLengthMismatch {
+        seq: Seq,
+        expected_len: u64,
+        received_len: u64,
+    },
+
+    /// A transfer was begun for a checkpoint state the store already holds.
+    #[error("a checkpoint state for {seq} is stored already; there is nothing to transfer")]
+    CheckpointExists { seq: Seq },
+
+    /// A chunk or the end of an incoming snapshot arrived with no transfer under way.
+    #[error("no incoming snapshot is being written")]
+    NoIncomingSnapshot,
+
+    /// Two writers for one sequence number at once.
+    #[error("a snapshot for {seq} is already being written")]
+    SnapshotInProgress { seq: Seq },
 }
 
 impl StoreError {

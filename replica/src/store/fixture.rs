@@ -8,10 +8,10 @@ use bytes::Bytes;
 
 use rampart_crypto::{ClusterId, Digest, KeyPair, Signed};
 
-use crate::core::{Evidence, PersistOp, Rng};
+use crate::core::{ClientTable, Evidence, PersistOp, Rng};
 use crate::message::{
     Batch, Checkpoint, CheckpointCertificate, ClientId, Commit, Message, Payload, PrePrepare,
-    Prepare, PreparedCertificate, ReplicaId, Request, Seq, Status, View, ViewChange,
+    Prepare, PreparedCertificate, ReplicaId, Request, RequestKey, Seq, Status, View, ViewChange,
 };
 
 use super::{Store, StoreIdentity, StoreOptions};
@@ -57,6 +57,24 @@ pub fn record_count(store: &Store) -> usize {
         .filter(|cf| **cf != super::layout::META)
         .map(|cf| count(store, cf))
         .sum()
+}
+
+/// Pseudo-random bytes, so that a misplaced chunk shows.
+pub fn snapshot_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+/// A reply cache with one entry, different for each sequence number.
+pub fn client_table(seq: Seq) -> ClientTable {
+    let mut table = ClientTable::default();
+    let client = ClientId(KeyPair::from_seed(100).public_key());
+    let key = RequestKey {
+        client,
+        number: seq.0,
+    };
+    table.record(key, seq, Bytes::from_static(b"ok"), 4);
+    table
 }
 
 pub fn digest(n: u64) -> Digest {

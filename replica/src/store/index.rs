@@ -5,7 +5,7 @@
 //! certificate is replaced only by one of a higher or equal view, the stable checkpoint
 //! only moves forward, evidence is capped per culprit. The index holds exactly what those
 //! conditions look at (message keys, prepared views, the stable sequence number, the
-//! evidence list). It is small:
+//! evidence list) plus the sequence numbers of stored checkpoint states. It is small:
 //! keys and numbers, never message bodies, batches or snapshots.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,10 +21,11 @@ pub struct Index {
     /// In arrival order: an entry's position is its key. Evidence is never deleted and is
     /// bounded per culprit, so the list stays short.
     pub evidence: Vec<Evidence>,
+    pub checkpoints: BTreeSet<Seq>,
 }
 
 impl Index {
-    pub fn of(state: &PersistedState) -> Index {
+    pub fn of(state: &PersistedState, checkpoints: BTreeSet<Seq>) -> Index {
         Index {
             messages: state.messages.keys().copied().collect(),
             prepared_views: state
@@ -34,6 +35,7 @@ impl Index {
                 .collect(),
             stable_seq: state.stable.seq,
             evidence: state.evidence.clone(),
+            checkpoints,
         }
     }
 
@@ -53,5 +55,11 @@ impl Index {
             .filter(|e| e.culprit(replica_count) == culprit)
             .count();
         count < EVIDENCE_PER_REPLICA_MAX && !self.evidence.contains(evidence)
+    }
+
+    /// The checkpoint state garbage collection at stable checkpoint `seq` keeps: the newest
+    /// at or below it, so the replica always has a state to restore from.
+    pub fn checkpoint_kept_at(&self, seq: Seq) -> Option<Seq> {
+        self.checkpoints.range(..=seq).next_back().copied()
     }
 }

@@ -10,7 +10,7 @@ use crate::message::{ReplicaId, Seq, View};
 
 use super::StoreError;
 
-/// Identity, view state and stable checkpoint.
+/// Identity, view state, stable checkpoint, and markers of snapshots being written.
 pub const META: &str = "meta";
 /// Protocol messages, keyed by [`MessageKey`].
 pub const MESSAGES: &str = "messages";
@@ -40,6 +40,8 @@ pub const COLUMN_FAMILIES: [&str; 7] = [
 pub const IDENTITY_KEY: &[u8] = b"identity";
 pub const VIEW_KEY: &[u8] = b"view";
 pub const STABLE_KEY: &[u8] = b"stable";
+/// Prefix of the marker of a snapshot being written (followed by its sequence number).
+pub const PARTIAL_PREFIX: &[u8] = b"partial/";
 
 /// The tags of [`MessageKey`] variants, in declaration order (which is their order).
 const TAG_AGREEMENT: u8 = 0;
@@ -88,6 +90,40 @@ pub fn decode_position_key(key: &[u8]) -> Result<u64, StoreError> {
 fn decode_u64_key(cf: &'static str, key: &[u8]) -> Result<u64, StoreError> {
     let bytes: [u8; 8] = key.try_into().map_err(|_| malformed_key(cf, key))?;
     Ok(u64::from_be_bytes(bytes))
+}
+
+pub fn partial_key(seq: Seq) -> Vec<u8> {
+    [PARTIAL_PREFIX, &seq_key(seq)].concat()
+}
+
+pub fn chunk_key(seq: Seq, index: u32) -> [u8; 12] {
+    let mut key = [0; 12];
+    key[..8].copy_from_slice(&seq_key(seq));
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The key of a checkpoint state's summary (sizes and digests).
+pub fn summary_key(seq: Seq) -> [u8; 9] {
+    checkpoint_key(seq, 0)
+}
+
+/// The key of a checkpoint state's reply cache, apart from the summary because it can be
+/// large and streaming a snapshot needs only the summary.
+pub fn client_table_key(seq: Seq) -> [u8; 9] {
+    checkpoint_key(seq, 1)
+}
+
+fn checkpoint_key(seq: Seq, part: u8) -> [u8; 9] {
+    let mut key = [part; 9];
+    key[..8].copy_from_slice(&seq_key(seq));
+    key
+}
+
+/// The chunk keys of the snapshot at `seq`.
+pub fn chunk_range_of(seq: Seq) -> (Vec<u8>, Vec<u8>) {
+    let prefix = seq_key(seq);
+    (prefix.to_vec(), end_of_prefix(&prefix, 12))
 }
 
 /// The longest encoded [`MessageKey`]: an agreement key.
@@ -307,6 +343,9 @@ mod tests {
         assert_eq!(end_of_prefix(&[0xff, 0xff], 4), vec![0xff; 5]);
         let (from, to) = seq_keys_up_to(Seq(u64::MAX));
         assert!(from.as_slice() < to.as_slice() && [0xff; 8].as_slice() < to.as_slice());
+        let (from, to) = chunk_range_of(Seq(u64::MAX));
+        let last_chunk = chunk_key(Seq(u64::MAX), u32::MAX);
+        assert!(from.as_slice() <= last_chunk.as_slice() && last_chunk.as_slice() < to.as_slice());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::core::{Evidence, MessageKey, PersistedState};
 use crate::message::{Batch, CheckpointCertificate, Message, PreparedCertificate, View};
 
 use super::layout::{self, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, STABLE_KEY, VIEW_KEY};
-use super::{Store, StoreError, record};
+use super::{Store, StoreError, Visit, record};
 
 fn mismatch(cf: &'static str, key: &[u8], reason: &str) -> StoreError {
     StoreError::Corrupted {
@@ -31,7 +31,7 @@ impl Store {
             state.stable = stable;
         }
         let replica_count = self.replica_count;
-        self.for_each(MESSAGES, |key, value| {
+        self.for_each(MESSAGES, &[], |key, value| {
             let message_key = layout::decode_message_key(key)?;
             let message: Message = record::open(MESSAGES, key, value)?;
             if MessageKey::of(&message, replica_count) != Some(message_key) {
@@ -42,9 +42,9 @@ impl Store {
                 ));
             }
             state.messages.insert(message_key, message);
-            Ok(())
+            Ok(Visit::Continue)
         })?;
-        self.for_each(PREPARED, |key, value| {
+        self.for_each(PREPARED, &[], |key, value| {
             let seq = layout::decode_seq_key(PREPARED, key)?;
             let (certificate, batch): (PreparedCertificate, Arc<Batch>) =
                 record::open(PREPARED, key, value)?;
@@ -56,16 +56,16 @@ impl Store {
                 ));
             }
             state.prepared.insert(seq, (certificate, batch));
-            Ok(())
+            Ok(Visit::Continue)
         })?;
-        self.for_each(DECIDED, |key, value| {
+        self.for_each(DECIDED, &[], |key, value| {
             let seq = layout::decode_seq_key(DECIDED, key)?;
             state
                 .decided
                 .insert(seq, record::open::<Digest>(DECIDED, key, value)?);
-            Ok(())
+            Ok(Visit::Continue)
         })?;
-        self.for_each(EVIDENCE, |key, value| {
+        self.for_each(EVIDENCE, &[], |key, value| {
             // Evidence is never deleted, so positions run 0, 1, 2, ... without gaps; a gap
             // means a record went missing.
             let position = layout::decode_position_key(key)?;
@@ -75,7 +75,7 @@ impl Store {
             state
                 .evidence
                 .push(record::open::<Evidence>(EVIDENCE, key, value)?);
-            Ok(())
+            Ok(Visit::Continue)
         })?;
         Ok(state)
     }

@@ -6,9 +6,9 @@
 //! One column family per kind of record (`layout.rs`): `meta` (identity, view state, stable
 //! checkpoint), `messages` (by [`MessageKey`](crate::core::MessageKey), encoded so that
 //! byte order is key order), `prepared`, `decided`, `evidence`, `checkpoints` (checkpoint
-//! state metadata and reply caches) and `snapshots` (application snapshots in chunks,
-//! keyed by sequence number and chunk index, so a large snapshot is never one value and
-//! streams to peers a chunk at a time).
+//! state metadata and reply caches) and `snapshots` (application snapshots in chunks of
+//! [`SNAPSHOT_CHUNK_BYTES`], keyed by sequence number and chunk index, so a large snapshot
+//! is never one value and streams to peers a chunk at a time).
 //!
 //! # Atomicity
 //!
@@ -24,10 +24,20 @@
 //!
 //! Garbage collection deletes from disk, so space stays bounded over a long run. Records
 //! that leave in key order (everything up to a stable sequence number; VIEW-CHANGEs and
-//! NEW-VIEWs below a view) go with range deletes: one tombstone, whatever the number of
-//! records. Agreement messages of old views are spread over the sequence numbers, so
+//! NEW-VIEWs below a view; old checkpoint states and their chunks) go with range deletes:
+//! one tombstone, whatever the number of records, which matters for snapshots of hundreds
+//! of chunks. Agreement messages of old views are spread over the sequence numbers, so
 //! they are deleted one by one, using the index to find them. Compaction then drops the
 //! deleted records and the tombstones.
+//!
+//! # Checkpoint states
+//!
+//! [`Store::put_checkpoint`] and the incoming writer ([`Store::begin_incoming`],
+//! [`Store::write_incoming_chunk`], [`Store::finish_incoming`]) write a snapshot a chunk
+//! at a time and make the state visible only when it is complete and its parts hash to
+//! its state digest, taking the application digest to be the SHA-256 of the snapshot
+//! (see `checkpoint.rs`). Garbage collection keeps the newest state at or below the
+//! stable checkpoint, so the replica always has one to restore from.
 //!
 //! # Integrity
 //!
@@ -57,11 +67,13 @@
 //! Every error is fatal for the replica: the caller stops rather than continue on storage
 //! it cannot trust.
 
+mod checkpoint;
 mod commit;
 mod error;
 #[cfg(test)]
 mod fixture;
 mod identity;
+mod incoming;
 mod index;
 mod layout;
 mod load;
@@ -73,11 +85,13 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamily, DB, IteratorMode, WriteBatch, WriteOptions};
 
+pub use checkpoint::{CheckpointMeta, SNAPSHOT_CHUNK_BYTES};
 pub use error::StoreError;
 pub use identity::{FORMAT_VERSION, StoreIdentity};
 pub use options::StoreOptions;
 
 use identity::IdentityRecord;
+use incoming::SnapshotWriter;
 use index::Index;
 use layout::{COLUMN_FAMILIES, IDENTITY_KEY, META};
 
@@ -90,6 +104,8 @@ pub struct Store {
     /// What is on disk, in brief. `None` after a failed write, when the store no longer
     /// knows what RocksDB kept; the next commit rebuilds it from disk.
     index: Option<Index>,
+    /// A snapshot arriving by state transfer, not yet complete.
+    incoming: Option<SnapshotWriter>,
 }
 
 impl fmt::Debug for Store {
@@ -126,8 +142,10 @@ impl Store {
             options,
             replica_count,
             index: None,
+            incoming: None,
         };
         store.check_identity(identity)?;
+        store.discard_partial_snapshots()?;
         store.index = Some(store.read_index()?);
         Ok(store)
     }
@@ -214,15 +232,20 @@ impl Store {
             .transpose()
     }
 
-    /// Calls `visit` with every key and value of a column family, in key order.
+    /// Calls `visit` with every key and value of a column family, in key order, starting
+    /// at `from`.
     fn for_each(
         &self,
         cf_name: &'static str,
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+        from: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<Visit, StoreError>,
     ) -> Result<(), StoreError> {
-        for entry in self.db.iterator_cf(self.cf(cf_name)?, IteratorMode::Start) {
+        let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
+        for entry in self.db.iterator_cf(self.cf(cf_name)?, mode) {
             let (key, value) = entry.map_err(StoreError::io("reading records"))?;
-            visit(&key, &value)?;
+            if visit(&key, &value)? == Visit::Stop {
+                break;
+            }
         }
         Ok(())
     }
@@ -262,8 +285,15 @@ impl Store {
 
     /// The index of what is on disk, read from disk.
     fn read_index(&self) -> Result<Index, StoreError> {
-        Ok(Index::of(&self.load()?))
+        Ok(Index::of(&self.load()?, self.checkpoint_seqs()?))
     }
+}
+
+/// Whether [`Store::for_each`] goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Visit {
+    Continue,
+    Stop,
 }
 
 /// Refuses a RocksDB database that is not a Rampart store before opening it: opening would
