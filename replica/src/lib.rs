@@ -3,7 +3,9 @@
 //!
 //! - [`core`]: the protocol as a sans-IO state machine;
 //! - [`message`]: the messages, their signatures and their verification;
-//! - [`cluster`]: the cluster description shared by replicas and clients.
+//! - [`cluster`]: the cluster description shared by replicas and clients;
+//! - [`app`] and [`apps`]: the application interface and the applications Rampart ships;
+//! - [`net`]: the QUIC transport; [`store`]: durable storage on RocksDB.
 
 pub mod app;
 pub mod apps;
@@ -11,3 +13,4 @@ pub mod cluster;
 pub mod core;
 pub mod message;
 pub mod net;
+pub mod store;

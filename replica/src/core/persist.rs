@@ -176,10 +176,10 @@ impl PersistedState {
                 }
             }
             PersistOp::Decided(certificate) => {
+                // Two certificates for one sequence number prove the same decision (PBFT's
+                // safety); the last one is kept.
                 if let Some((_, seq, _)) = certificate.subject() {
-                    self.decided
-                        .entry(seq)
-                        .or_insert_with(|| certificate.clone());
+                    self.decided.insert(seq, certificate.clone());
                 }
             }
             PersistOp::StableCheckpoint(certificate) => {

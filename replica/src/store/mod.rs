@@ -1,0 +1,319 @@
+//! Durable storage on RocksDB (design §5): the protocol state a replica must not forget,
+//! and the checkpoint states it restores from and serves to peers.
+//!
+//! # Layout
+//!
+//! One column family per kind of record (`layout.rs`): `meta` (identity, view state, stable
+//! checkpoint), `messages` (by [`MessageKey`](crate::core::MessageKey), encoded so that
+//! byte order is key order), `prepared`, `decided`, `evidence`, `checkpoints` (checkpoint
+//! state metadata and reply caches) and `snapshots` (application snapshots in chunks of
+//! [`SNAPSHOT_CHUNK_BYTES`], keyed by sequence number and chunk index, so a large snapshot
+//! is never one value and streams to peers a chunk at a time).
+//!
+//! # Atomicity
+//!
+//! [`Store::commit`] writes everything one core input produced as one RocksDB write batch,
+//! synced when [`StoreOptions::sync`] is set: after a crash either all of it is there or
+//! none of it. Its effect equals `PersistedState::apply` on each operation followed by
+//! `PersistedState::insert_message` on each own message (see
+//! [`PersistedState`](crate::core::PersistedState)), and [`Store::load`] rebuilds exactly
+//! that state. An in-memory index of keys (`index.rs`) decides the conditional operations
+//! (first message stays, prepared only by a higher or equal view, ...) without reads.
+//!
+//! # Pruning
+//!
+//! Garbage collection deletes from disk, so space stays bounded over a long run. Records
+//! that leave in key order (everything up to a stable sequence number; VIEW-CHANGEs and
+//! NEW-VIEWs below a view; old checkpoint states and their chunks) go with range deletes:
+//! one tombstone, whatever the number of records, which matters for snapshots of hundreds
+//! of chunks. Agreement messages of old views are spread over the sequence numbers, so
+//! they are deleted one by one, using the index to find them. Compaction then drops the
+//! deleted records and the tombstones.
+//!
+//! # Checkpoint states
+//!
+//! [`Store::put_checkpoint`] and the incoming writer ([`Store::begin_incoming`],
+//! [`Store::write_incoming_chunk`], [`Store::finish_incoming`]) write a snapshot a chunk
+//! at a time and make the state visible only when it is complete and its parts hash to
+//! its state digest, taking the application digest to be the SHA-256 of the snapshot
+//! (see `checkpoint.rs`). Garbage collection keeps the newest state at or below the
+//! stable checkpoint, so the replica always has one to restore from.
+//!
+//! # Integrity
+//!
+//! Every value carries a checksum over its column family, key and payload (`record.rs`); a
+//! mismatch is [`StoreError::Corrupted`], never a wrong value. An identity record
+//! (`identity.rs`) ties the directory to one replica of one cluster and a format version.
+//!
+//! # RocksDB configuration (`options.rs`)
+//!
+//! - **Write-ahead log recovery: `TolerateCorruptedTailRecords`.** A crash in the middle
+//!   of a write leaves an incomplete record at the end of the newest WAL file; on reopen
+//!   that record is dropped and every earlier one is kept. The dropped write was never
+//!   reported as done, so the replica never acted on it. Damage anywhere else in the WAL
+//!   fails the open instead: `PointInTime` would silently cut the log at the damage and
+//!   lose synced writes after it, and a replica that forgets a message it has sent can
+//!   contradict it later, which is Byzantine behaviour.
+//! - **Modest memory.** Write buffers of 4 MiB for the protocol records, 16 MiB for
+//!   snapshot chunks (so a write buffer holds many chunks), two per column family, and at most 64 MiB across all of them. `max_total_wal_size` (64 MiB)
+//!   makes RocksDB flush a column family that holds an old WAL file alive, so the WAL
+//!   stays bounded even when the protocol column families see few writes.
+//! - **No compression**: the library is linked without compression codecs; protocol
+//!   records are mostly signatures and digests, which do not compress anyway.
+//! - **Dynamic level sizes**, so that after pruning the tree stays small and space of
+//!   deleted records is reclaimed by compaction without a large fixed level layout.
+//! - **Two background jobs**: the host runs the replica's own threads too.
+//!
+//! Every error is fatal for the replica: the caller stops rather than continue on storage
+//! it cannot trust.
+
+mod checkpoint;
+mod commit;
+mod error;
+#[cfg(test)]
+mod fixture;
+mod identity;
+mod incoming;
+mod index;
+mod layout;
+mod load;
+mod options;
+mod record;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rocksdb::{ColumnFamily, DB, IteratorMode, WriteBatch, WriteOptions};
+
+pub use checkpoint::{CheckpointMeta, SNAPSHOT_CHUNK_BYTES};
+pub use error::StoreError;
+pub use identity::{FORMAT_VERSION, StoreIdentity};
+pub use options::StoreOptions;
+
+use identity::IdentityRecord;
+use incoming::SnapshotWriter;
+use index::Index;
+use layout::{COLUMN_FAMILIES, IDENTITY_KEY, META};
+
+/// A replica's durable storage.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    options: StoreOptions,
+    replica_count: usize,
+    /// What is on disk, in brief. `None` after a failed write, when the store no longer
+    /// knows what RocksDB kept; the next commit rebuilds it from disk.
+    index: Option<Index>,
+    /// A snapshot arriving by state transfer, not yet complete.
+    incoming: Option<SnapshotWriter>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .field("replica_count", &self.replica_count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store in `path`, creating it on first use for `identity`. Refuses a
+    /// directory written for another replica or cluster, or in a newer format
+    /// ([`StoreError::ForeignDirectory`]), and a store whose records fail their checksums
+    /// ([`StoreError::Corrupted`]): opening reads every protocol record once.
+    pub fn open(
+        path: &Path,
+        identity: &StoreIdentity,
+        options: StoreOptions,
+        replica_count: usize,
+    ) -> Result<Store, StoreError> {
+        refuse_other_databases(path, identity)?;
+        let db = DB::open_cf_descriptors(
+            &options::database_options(),
+            path,
+            options::column_families(),
+        )
+        .map_err(StoreError::io("opening the database"))?;
+        let mut store = Store {
+            db,
+            path: path.to_owned(),
+            options,
+            replica_count,
+            index: None,
+            incoming: None,
+        };
+        store.check_identity(identity)?;
+        store.discard_partial_snapshots()?;
+        store.index = Some(store.read_index()?);
+        Ok(store)
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The space the store takes on disk: its live table files and write-ahead log.
+    pub fn disk_usage_bytes(&self) -> Result<u64, StoreError> {
+        let tables: u64 = self
+            .db
+            .live_files()
+            .map_err(StoreError::io("listing table files"))?
+            .iter()
+            .map(|file| file.size as u64)
+            .sum();
+        let read_error = |source| StoreError::File {
+            operation: "measuring the write-ahead log",
+            path: self.path.clone(),
+            source,
+        };
+        let mut wal = 0;
+        for entry in std::fs::read_dir(&self.path).map_err(read_error)? {
+            let entry = entry.map_err(read_error)?;
+            if entry.file_name().to_string_lossy().ends_with(".log") {
+                wal += entry.metadata().map_err(read_error)?.len();
+            }
+        }
+        Ok(tables + wal)
+    }
+
+    /// Flushes and compacts every column family now, so deleted records stop taking space.
+    /// RocksDB does this by itself over time; this is for tests and maintenance.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        for name in COLUMN_FAMILIES {
+            let cf = self.cf(name)?;
+            self.db
+                .flush_cf(cf)
+                .map_err(StoreError::io("flushing before compaction"))?;
+            self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(name)
+            .ok_or(StoreError::MissingColumnFamily { cf: name })
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        let mut options = WriteOptions::default();
+        options.set_sync(self.options.sync);
+        options
+    }
+
+    /// Writes a batch atomically (synced if so configured). After a failure the index is
+    /// dropped: what RocksDB kept of the batch is then known only to RocksDB.
+    fn write(&mut self, batch: WriteBatch, operation: &'static str) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .write_opt(batch, &self.write_options())
+            .map_err(StoreError::io(operation));
+        if result.is_err() {
+            self.index = None;
+        }
+        result
+    }
+
+    /// Reads one record, checking its checksum.
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        cf_name: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        let value = self
+            .db
+            .get_pinned_cf(self.cf(cf_name)?, key)
+            .map_err(StoreError::io("reading a record"))?;
+        value
+            .map(|value| record::open(cf_name, key, &value))
+            .transpose()
+    }
+
+    /// Calls `visit` with every key and value of a column family, in key order, starting
+    /// at `from`.
+    fn for_each(
+        &self,
+        cf_name: &'static str,
+        from: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<Visit, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
+        for entry in self.db.iterator_cf(self.cf(cf_name)?, mode) {
+            let (key, value) = entry.map_err(StoreError::io("reading records"))?;
+            if visit(&key, &value)? == Visit::Stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        for name in COLUMN_FAMILIES {
+            let mut first = self.db.iterator_cf(self.cf(name)?, IteratorMode::Start);
+            if let Some(entry) = first.next() {
+                entry.map_err(StoreError::io("reading records"))?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes the identity record into a new store, or checks the one there.
+    fn check_identity(&mut self, identity: &StoreIdentity) -> Result<(), StoreError> {
+        if let Some(found) = self.get::<IdentityRecord>(META, IDENTITY_KEY)? {
+            return found.check(identity, &self.path);
+        }
+        if !self.is_empty()? {
+            return Err(StoreError::ForeignDirectory {
+                path: self.path.clone(),
+                expected: IdentityRecord::current(identity).to_string(),
+                found: "a store with records but no identity record".to_owned(),
+            });
+        }
+        let mut batch = WriteBatch::default();
+        let record = IdentityRecord::current(identity);
+        batch.put_cf(
+            self.cf(META)?,
+            IDENTITY_KEY,
+            record::seal(META, IDENTITY_KEY, &record),
+        );
+        self.write(batch, "writing the identity record")
+    }
+
+    /// The index of what is on disk, read from disk.
+    fn read_index(&self) -> Result<Index, StoreError> {
+        Ok(Index::of(&self.load()?, self.checkpoint_seqs()?))
+    }
+}
+
+/// Whether [`Store::for_each`] goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Visit {
+    Continue,
+    Stop,
+}
+
+/// Refuses a RocksDB database that is not a Rampart store before opening it: opening would
+/// add Rampart's column families to it.
+fn refuse_other_databases(path: &Path, identity: &StoreIdentity) -> Result<(), StoreError> {
+    if !path.join("CURRENT").exists() {
+        return Ok(());
+    }
+    let names = DB::list_cf(&rocksdb::Options::default(), path)
+        .map_err(StoreError::io("listing column families"))?;
+    let foreign: Vec<&String> = names
+        .iter()
+        .filter(|name| *name != "default" && !COLUMN_FAMILIES.contains(&name.as_str()))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::ForeignDirectory {
+        path: path.to_owned(),
+        expected: IdentityRecord::current(identity).to_string(),
+        found: format!("a RocksDB database with other column families {foreign:?}"),
+    })
+}
