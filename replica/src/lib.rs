@@ -11,6 +11,8 @@ pub mod app;
 pub mod apps;
 pub mod cluster;
 pub mod core;
+pub mod fault;
 pub mod message;
 pub mod net;
 pub mod store;
+pub mod wire;

@@ -770,14 +770,18 @@ pub struct DecodeError {
     pub reason: String,
 }
 
-/// Decodes a value, refusing trailing bytes.
+/// The most memory one decoded value may claim. Bincode allocates what a length prefix
+/// says before reading it; without a limit, a few crafted bytes could ask for exabytes.
+pub const DECODED_BYTES_MAX: usize = 64 << 20;
+
+/// Decodes a value, refusing trailing bytes and anything that would claim more than
+/// [`DECODED_BYTES_MAX`] of memory.
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, DecodeError> {
+    let config = bincode::config::standard().with_limit::<DECODED_BYTES_MAX>();
     let (value, read) =
-        bincode::serde::decode_from_slice(bytes, bincode_config()).map_err(|error| {
-            DecodeError {
-                what,
-                reason: error.to_string(),
-            }
+        bincode::serde::decode_from_slice(bytes, config).map_err(|error| DecodeError {
+            what,
+            reason: error.to_string(),
         })?;
     if read != bytes.len() {
         return Err(DecodeError {
@@ -930,6 +934,18 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode::<Message>("message", &longer).is_err());
+    }
+
+    #[test]
+    fn crafted_length_prefixes_are_refused_without_allocating() {
+        // A request whose operation claims u64::MAX bytes.
+        let mut bytes = vec![0u8; 32];
+        bytes.extend_from_slice(&[0x01, 0xff]);
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode::<Request>("request", &bytes).is_err());
+        let mut message = vec![0x00];
+        message.extend_from_slice(&bytes);
+        assert!(decode::<Message>("message", &message).is_err());
     }
 
     #[test]

@@ -7,76 +7,15 @@
 //! the simulation itself, see [`crate::Simulation::add_twin`].
 
 use std::collections::{BTreeSet, VecDeque};
-use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rampart_crypto::{ClusterId, Digest, Signable, Signature, Signed, Signer};
-use rampart_replica::core::Rng;
+use rampart_crypto::Signature;
 use rampart_replica::message::{
     Batch, Checkpoint, Commit, Message, PrePrepare, Prepare, ReplicaId, Reply,
 };
 
-/// What a Byzantine replica can use: its own signer, the cluster id and some randomness.
-#[allow(missing_debug_implementations)]
-pub struct Context<'a> {
-    pub me: ReplicaId,
-    pub signer: &'a dyn Signer,
-    pub cluster: ClusterId,
-    pub replica_count: usize,
-    pub rng: &'a mut Rng,
-    pub now: u64,
-}
-
-impl Context<'_> {
-    fn sign<T: Signable>(&self, value: T) -> Signed<T> {
-        Signed::sign(self.cluster, value, self.signer)
-            .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"))
-    }
-
-    fn random_digest(&mut self) -> Digest {
-        Digest::of(&self.rng.next_u64().to_le_bytes())
-    }
-}
-
-/// A way of being faulty.
-pub trait Behaviour: fmt::Debug + Send {
-    fn name(&self) -> &'static str;
-
-    /// What really leaves for `to` when the honest core sends `message` to it.
-    fn outbound(
-        &mut self,
-        context: &mut Context<'_>,
-        to: ReplicaId,
-        message: Message,
-    ) -> Vec<Message>;
-
-    /// Extra messages this replica sends on a tick, and to whom.
-    fn on_tick(&mut self, _context: &mut Context<'_>) -> Vec<(ReplicaId, Message)> {
-        Vec::new()
-    }
-
-    /// Sees every message the replica receives.
-    fn observe(&mut self, _message: &Message) {}
-
-    /// The reply a client really gets, if any.
-    fn reply(&mut self, _context: &mut Context<'_>, reply: Reply) -> Option<Reply> {
-        Some(reply)
-    }
-
-    /// Whether the replica serves state transfers, and whether it corrupts what it serves.
-    fn state_transfer(&self) -> StateService {
-        StateService::Honest
-    }
-}
-
-/// How a replica answers state transfer requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StateService {
-    Honest,
-    Silent,
-    Corrupt,
-}
+pub use rampart_replica::fault::{Behaviour, Context, StateService};
 
 /// Says nothing at all: no protocol messages, no replies, no state.
 #[derive(Debug, Default)]

@@ -1,0 +1,76 @@
+//! Frames on the wire: what replicas send each other, what clients send replicas, and what
+//! replicas answer. Each frame is one bincode value ([`crate::message::encode`]) inside
+//! one length-framed transport frame.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use rampart_crypto::{Digest, Signed};
+
+use crate::core::ClientTable;
+use crate::message::{Commit, Message, Reply, Request, Seq};
+
+/// Between replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerFrame {
+    /// A protocol message (signed by its authors).
+    Protocol(Message),
+    /// State transfer: chunk `index` of the state of checkpoint `seq`, please.
+    StateRequest { seq: Seq, index: u32 },
+    /// State transfer: one chunk of a checkpoint's state.
+    StateChunk(StateChunk),
+    /// State transfer: the peer does not hold that checkpoint (any more).
+    StateUnavailable { seq: Seq },
+}
+
+/// One chunk of a checkpoint's state. The receiver checks the whole state against the
+/// digest a quorum signed before installing it, so chunks need no signatures of their own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChunk {
+    pub seq: Seq,
+    pub index: u32,
+    pub chunk_count: u32,
+    pub snapshot_len: u64,
+    /// The reply cache of the checkpoint, in the first chunk only.
+    pub client_table: Option<ClientTable>,
+    pub data: Bytes,
+}
+
+/// From a client to a replica.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientFrame {
+    /// A request to order (or, if `read_only`, to answer from the current state). With
+    /// `certify`, the reply carries the commit certificate of the request's sequence
+    /// number.
+    Request {
+        request: Signed<Request>,
+        certify: bool,
+    },
+}
+
+/// From a replica to a client. Replies travel over the client's authenticated QUIC
+/// connection, so they are not signed one by one; a client that needs transferable proof
+/// asks for a commit certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicaFrame {
+    Reply {
+        reply: Reply,
+        /// Answered from the current state without ordering (PBFT §5.1.3); `reply.seq` is
+        /// then the last sequence number the replica had executed.
+        read_only: bool,
+        certificate: Option<CommitProof>,
+    },
+    /// The replica refused the request and says why (for example an invalid signature or
+    /// an operation over the size limit).
+    Refused { number: u64, reason: String },
+}
+
+/// What proves a request was committed: a quorum of COMMITs for its sequence number, and
+/// the digests of every request in the batch, which hash to the committed digest and hold
+/// the request's own digest at `position`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitProof {
+    pub commits: Vec<Signed<Commit>>,
+    pub request_digests: Vec<Digest>,
+    pub position: u32,
+}
