@@ -14,5 +14,6 @@ pub mod core;
 pub mod fault;
 pub mod message;
 pub mod net;
+pub mod node;
 pub mod store;
 pub mod wire;

@@ -1,0 +1,77 @@
+//! The configuration of one replica process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rampart_crypto::PublicKey;
+
+use crate::core;
+use crate::message::ReplicaId;
+use crate::net::DEFAULT_MAX_FRAME_BYTES;
+
+/// Everything a replica needs besides its key and its application.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This replica's index in the cluster description.
+    pub replica: ReplicaId,
+    /// The protocol parameters, including the cluster description.
+    pub protocol: core::Config,
+    /// Every replica's address, by replica id.
+    pub addresses: Vec<SocketAddr>,
+    /// Where to listen; usually this replica's entry in `addresses`.
+    pub listen: SocketAddr,
+    /// The RocksDB data directory.
+    pub data_dir: PathBuf,
+    /// Sync every write batch to disk before anything that depends on it is sent (the
+    /// default). Off, a crash of the machine (not just the process) can lose the last
+    /// batches.
+    pub sync: bool,
+    /// The length of one protocol tick.
+    pub tick: Duration,
+    /// Threads that verify signatures; 0 means one per core.
+    pub verify_threads: usize,
+    /// The largest frame accepted from a peer or client.
+    pub max_frame_bytes: usize,
+    /// If set, only these clients may connect.
+    pub allowed_clients: Option<Vec<PublicKey>>,
+    /// Seed of the core's random choices (which peer to fetch state from first).
+    pub seed: u64,
+}
+
+impl NodeConfig {
+    /// A configuration with the usual defaults: 10 ms ticks, synced writes, one verifier
+    /// thread per core.
+    pub fn new(
+        replica: ReplicaId,
+        protocol: core::Config,
+        addresses: Vec<SocketAddr>,
+        data_dir: PathBuf,
+    ) -> NodeConfig {
+        let listen = addresses
+            .get(replica.0 as usize)
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        NodeConfig {
+            replica,
+            protocol,
+            addresses,
+            listen,
+            data_dir,
+            sync: true,
+            tick: Duration::from_millis(10),
+            verify_threads: 0,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            allowed_clients: None,
+            seed: u64::from(replica.0),
+        }
+    }
+
+    pub(super) fn verifier_threads(&self) -> usize {
+        if self.verify_threads > 0 {
+            self.verify_threads
+        } else {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The node runtime: one replica process. It drives the protocol core with ticks and
+//! verified messages, carries out its actions over QUIC and RocksDB, executes committed
+//! batches on the application, and answers clients.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), rampart_replica::node::NodeError> {
+//! use rampart_replica::apps::kv::KvStore;
+//! use rampart_replica::app::Typed;
+//! use rampart_replica::node::{Node, NodeConfig};
+//! # let (config, key): (NodeConfig, rampart_crypto::KeyPair) = unimplemented!();
+//! let node = Node::builder(config)
+//!     .key(key)
+//!     .application(Typed::new(KvStore::new()))
+//!     .start()
+//!     .await?;
+//! // ... serve until asked to stop ...
+//! node.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Threads: the transport runs on the caller's tokio runtime; signatures are verified on
+//! blocking worker threads (`verify.rs`); the core, the application and the store live on
+//! one OS thread (`shell.rs`), so neither RocksDB nor the application ever blocks the
+//! async runtime.
+
+mod config;
+mod shell;
+mod status;
+mod transfer;
+mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use rampart_crypto::{Ed25519, KeyPair, PublicKey, Verifier};
+
+use crate::app::{AppError, StateMachine};
+use crate::core::{ConfigError, Replica, Restored};
+use crate::fault::Behaviour;
+use crate::message::{ReplicaId, Seq};
+use crate::net::{ReplicaTransport, TransportConfig, TransportError};
+use crate::store::{Store, StoreError, StoreIdentity, StoreOptions};
+
+pub use config::NodeConfig;
+pub use status::NodeStatus;
+pub use transfer::SNAPSHOT_BYTES_MAX;
+pub use verify::InboundCounters;
+
+use shell::Shell;
+use verify::{Checker, CoreInput, dispatch};
+
+/// How many verified inputs may wait for the core thread; beyond it the verifier threads
+/// wait, and the transport pushes back on the senders.
+const CORE_QUEUE_INPUTS: usize = 16_384;
+
+/// Why a replica cannot start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("the node is missing its {what}; call NodeBuilder::{what}(..) before start()")]
+    Incomplete { what: &'static str },
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(
+        "replica {replica}: the key file holds public key {found}, but the cluster lists {expected} for this replica; use the key file written for replica {replica}"
+    )]
+    KeyMismatch {
+        replica: u32,
+        expected: String,
+        found: String,
+    },
+    #[error("replica id {replica} is not in a cluster of {size} replicas")]
+    UnknownReplica { replica: u32, size: usize },
+    #[error(
+        "{addresses} replica addresses for a cluster of {replicas}; list one address per replica"
+    )]
+    AddressCount { addresses: usize, replicas: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("the application refused its stored state: {0}")]
+    App(#[from] AppError),
+    #[error("the state of checkpoint {seq} vanished from the store while being installed")]
+    StateVanished { seq: Seq },
+    #[error("the replica thread could not start: {reason}")]
+    Thread { reason: String },
+    #[error("the replica thread panicked")]
+    Panicked,
+}
+
+/// Builds a node: configuration, key, application, and optionally a data directory and a
+/// fault-injection behaviour (tests only).
+#[allow(missing_debug_implementations)]
+pub struct NodeBuilder {
+    config: NodeConfig,
+    key: Option<KeyPair>,
+    application: Option<Box<dyn StateMachine>>,
+    behaviour: Option<Box<dyn Behaviour>>,
+}
+
+impl NodeBuilder {
+    pub fn key(mut self, key: KeyPair) -> NodeBuilder {
+        self.key = Some(key);
+        self
+    }
+
+    /// The replicated application, in its genesis state; a restarting replica restores it
+    /// from its newest stored checkpoint.
+    pub fn application(mut self, application: impl StateMachine) -> NodeBuilder {
+        self.application = Some(Box::new(application));
+        self
+    }
+
+    /// Overrides the configuration's data directory.
+    pub fn data_dir(mut self, path: impl Into<PathBuf>) -> NodeBuilder {
+        self.config.data_dir = path.into();
+        self
+    }
+
+    /// Makes this replica Byzantine, for fault-injection tests. Never in production.
+    pub fn behaviour(mut self, behaviour: Box<dyn Behaviour>) -> NodeBuilder {
+        self.behaviour = Some(behaviour);
+        self
+    }
+
+    /// Opens the store, recovers from it, binds the transport and starts the replica.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let NodeBuilder {
+            config,
+            key,
+            application,
+            behaviour,
+        } = self;
+        let key = key.ok_or(NodeError::Incomplete { what: "key" })?;
+        let mut app = application.ok_or(NodeError::Incomplete {
+            what: "application",
+        })?;
+        config.protocol.validate()?;
+        let cluster = config.protocol.cluster.clone();
+        let id = config.replica;
+        let expected = cluster.key(id).ok_or(NodeError::UnknownReplica {
+            replica: id.0,
+            size: cluster.size(),
+        })?;
+        if expected != key.public_key() {
+            return Err(NodeError::KeyMismatch {
+                replica: id.0,
+                expected: expected.to_string(),
+                found: key.public_key().to_string(),
+            });
+        }
+        if config.addresses.len() != cluster.size() {
+            return Err(NodeError::AddressCount {
+                addresses: config.addresses.len(),
+                replicas: cluster.size(),
+            });
+        }
+
+        // Recovery: the newest checkpoint state restores the application; the core
+        // rebuilds itself from everything else the store holds.
+        let identity = StoreIdentity {
+            cluster: cluster.id,
+            replica: id,
+            key: key.public_key(),
+        };
+        let options = StoreOptions { sync: config.sync };
+        let store = Store::open(&config.data_dir, &identity, options, cluster.size())?;
+        let persisted = store.load()?;
+        let restored = match store.latest_checkpoint()? {
+            Some(meta) => {
+                let snapshot = store
+                    .read_snapshot(meta.seq)?
+                    .ok_or(NodeError::StateVanished { seq: meta.seq })?;
+                app.restore(&snapshot)?;
+                Restored {
+                    seq: meta.seq,
+                    client_table: meta.client_table,
+                }
+            }
+            None => Restored::default(),
+        };
+        tracing::info!(
+            replica = %id, view = %persisted.view, checkpoint = %restored.seq,
+            data_dir = %config.data_dir.display(), "replica starting"
+        );
+        let protocol = Arc::new(config.protocol.clone());
+        let (core, actions) =
+            Replica::recover(protocol.clone(), id, config.seed, &persisted, restored);
+
+        let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
+        transport_config.max_frame_bytes = config.max_frame_bytes;
+        transport_config.allowed_clients = config.allowed_clients.clone();
+        let (transport, inbound) =
+            ReplicaTransport::start(id, &key, &cluster, transport_config).await?;
+        let transport = Arc::new(transport);
+        let local_addr = transport.local_addr();
+
+        let (status_sender, status) = watch::channel(NodeStatus {
+            replica: id,
+            running: true,
+            normal: true,
+            ..NodeStatus::default()
+        });
+        let (to_core, from_dispatch) = sync_channel(CORE_QUEUE_INPUTS);
+        let counters = Arc::new(InboundCounters::default());
+        let verifier: Arc<dyn Verifier> = Arc::new(Ed25519::new());
+        let checker = Arc::new(Checker {
+            cluster: cluster.clone(),
+            limits: protocol.limits(),
+            verifier,
+            counters: counters.clone(),
+        });
+        let dispatcher = tokio::spawn(dispatch(
+            inbound,
+            to_core.clone(),
+            checker,
+            config.verifier_threads(),
+        ));
+
+        let mut shell = Shell::new(
+            id,
+            core,
+            app,
+            store,
+            Arc::new(key),
+            transport.clone(),
+            behaviour,
+            config.tick,
+            status_sender,
+            config.seed,
+        );
+        // The recovery actions run before anything else: they resume half-done work.
+        shell.resume(actions)?;
+        let core_thread = std::thread::Builder::new()
+            .name(format!("rampart-replica-{}", id.0))
+            .spawn(move || shell.run(from_dispatch))
+            .map_err(|error| NodeError::Thread {
+                reason: error.to_string(),
+            })?;
+        Ok(Node {
+            id,
+            local_addr,
+            public_key: expected,
+            status,
+            counters,
+            to_core,
+            core_thread: Some(core_thread),
+            dispatcher,
+            transport,
+        })
+    }
+}
+
+/// A running replica.
+#[derive(Debug)]
+pub struct Node {
+    id: ReplicaId,
+    local_addr: std::net::SocketAddr,
+    public_key: PublicKey,
+    status: watch::Receiver<NodeStatus>,
+    counters: Arc<InboundCounters>,
+    to_core: SyncSender<CoreInput>,
+    core_thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
+    dispatcher: JoinHandle<()>,
+    transport: Arc<ReplicaTransport>,
+}
+
+impl Node {
+    /// Starts building a node with this configuration.
+    pub fn builder(config: NodeConfig) -> NodeBuilder {
+        NodeBuilder {
+            config,
+            key: None,
+            application: None,
+            behaviour: None,
+        }
+    }
+
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.public_key
+    }
+
+    /// The address the transport listens on (useful with port 0).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local_addr
+    }
+
+    /// The replica's latest published state.
+    pub fn status(&self) -> NodeStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status the replica publishes.
+    pub fn watch_status(&self) -> watch::Receiver<NodeStatus> {
+        self.status.clone()
+    }
+
+    /// Counters of the inbound pipeline (undecodable frames, invalid signatures, ...).
+    pub fn inbound_counters(&self) -> &InboundCounters {
+        &self.counters
+    }
+
+    /// The transport's counters.
+    pub fn transport_stats(&self) -> crate::net::TransportStats {
+        self.transport.stats()
+    }
+
+    /// Resolves when the replica stops on its own (a storage failure); returns why.
+    pub async fn failed(&self) -> String {
+        let mut status = self.status.clone();
+        loop {
+            if let Some(reason) = status.borrow().failed.clone() {
+                return reason;
+            }
+            if status.changed().await.is_err() {
+                return "the replica stopped".to_string();
+            }
+        }
+    }
+
+    /// Stops the replica: the core thread finishes its round (making it durable), then the
+    /// transport closes. Returns the error that stopped the replica earlier, if any.
+    pub async fn shutdown(mut self) -> Result<(), NodeError> {
+        let _ = self.to_core.send(CoreInput::Stop);
+        self.dispatcher.abort();
+        let result = match self.core_thread.take() {
+            Some(thread) => tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .map_err(|_| NodeError::Panicked)?
+                .map_err(|_| NodeError::Panicked)?,
+            None => Ok(()),
+        };
+        let _ = self.dispatcher.await;
+        match Arc::try_unwrap(self.transport) {
+            Ok(transport) => transport.shutdown().await,
+            Err(_) => tracing::warn!("transport still shared at shutdown"),
+        }
+        result
+    }
+}

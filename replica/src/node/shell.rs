@@ -1,0 +1,502 @@
+//! The shell: the thread that owns the protocol core, the application and the store, and
+//! carries out the core's actions.
+//!
+//! Rules it keeps:
+//! - **persist before send**: everything one round of inputs made durable (the core's
+//!   `Persist` operations and every signed message this replica broadcast) goes to disk in
+//!   one atomic write batch before any message of that round leaves (group commit);
+//! - own broadcasts are signed here and handed back to the core, which keeps them for
+//!   certificates;
+//! - committed batches run on the application strictly in order; checkpoints snapshot it;
+//! - signature verification never runs here (see `verify.rs`); RocksDB and the application
+//!   do, which is why this is an OS thread and not an async task.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use rampart_crypto::{Digest, KeyPair, PublicKey, Signed};
+
+use crate::app::{ApplyContext, StateMachine};
+use crate::core::{Action, Input, Outbound, PersistOp, Replica, Rng};
+use crate::fault::{Behaviour, Context};
+use crate::message::{
+    Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, encode, request_digest,
+};
+use crate::net::ReplicaTransport;
+use crate::store::Store;
+use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
+
+use super::NodeError;
+use super::status::NodeStatus;
+use super::transfer::Transfer;
+use super::verify::CoreInput;
+
+/// The most inputs handled before one group commit.
+const INPUTS_PER_ROUND_MAX: usize = 512;
+
+/// How many certified replies may be pending; beyond it the oldest requests lose their
+/// certificate (the client then gets one from another replica, or retries).
+const CERTIFY_PENDING_MAX: usize = 65_536;
+
+/// Something to send once the round is durable.
+#[derive(Debug)]
+enum Outgoing {
+    /// A protocol message, to one replica or (None) to all others.
+    Protocol {
+        to: Option<ReplicaId>,
+        message: Message,
+    },
+    Peer {
+        to: ReplicaId,
+        frame: PeerFrame,
+    },
+    Client {
+        client: PublicKey,
+        frame: ReplicaFrame,
+    },
+}
+
+pub(super) struct Shell {
+    pub(super) id: ReplicaId,
+    pub(super) core: Replica,
+    pub(super) app: Box<dyn StateMachine>,
+    pub(super) store: Store,
+    pub(super) key: Arc<KeyPair>,
+    pub(super) transport: Arc<ReplicaTransport>,
+    pub(super) behaviour: Option<Box<dyn Behaviour>>,
+    pub(super) rng: Rng,
+    pub(super) tick: std::time::Duration,
+    pub(super) status: watch::Sender<NodeStatus>,
+    pub(super) transfer: Transfer,
+    /// The snapshot taken at the last checkpoint, until the core says to store it.
+    taken_snapshot: Option<(Seq, Vec<u8>)>,
+    /// Requests whose client asked for a commit certificate with the reply.
+    certify: BTreeSet<RequestKey>,
+    pending_ops: Vec<PersistOp>,
+    pending_own: Vec<Message>,
+    outgoing: Vec<Outgoing>,
+}
+
+impl Shell {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        id: ReplicaId,
+        core: Replica,
+        app: Box<dyn StateMachine>,
+        store: Store,
+        key: Arc<KeyPair>,
+        transport: Arc<ReplicaTransport>,
+        behaviour: Option<Box<dyn Behaviour>>,
+        tick: std::time::Duration,
+        status: watch::Sender<NodeStatus>,
+        seed: u64,
+    ) -> Shell {
+        Shell {
+            id,
+            core,
+            app,
+            store,
+            key,
+            transport,
+            behaviour,
+            rng: Rng::new(seed),
+            tick,
+            status,
+            transfer: Transfer::default(),
+            taken_snapshot: None,
+            certify: BTreeSet::new(),
+            pending_ops: Vec::new(),
+            pending_own: Vec::new(),
+            outgoing: Vec::new(),
+        }
+    }
+
+    /// Runs until told to stop or until storage fails (then it refuses to go on: a
+    /// replica that cannot persist must not send).
+    pub(super) fn run(mut self, inputs: Receiver<CoreInput>) -> Result<(), NodeError> {
+        let result = self.run_loop(&inputs);
+        if let Err(error) = &result {
+            tracing::error!(replica = %self.id, %error, "replica stopped");
+            self.status
+                .send_modify(|status| status.failed = Some(error.to_string()));
+        }
+        self.status.send_modify(|status| status.running = false);
+        result
+    }
+
+    fn run_loop(&mut self, inputs: &Receiver<CoreInput>) -> Result<(), NodeError> {
+        self.flush()?;
+        self.publish_status();
+        let mut next_tick = Instant::now() + self.tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match inputs.recv_timeout(wait) {
+                Ok(CoreInput::Stop) => return self.flush(),
+                Ok(input) => {
+                    self.accept(input)?;
+                    for _ in 1..INPUTS_PER_ROUND_MAX {
+                        match inputs.try_recv() {
+                            Ok(CoreInput::Stop) => return self.flush(),
+                            Ok(input) => self.accept(input)?,
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return self.flush(),
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.feed(Input::Tick)?;
+                self.behaviour_tick();
+                // Catch up by one tick at a time, but never fall behind by more than one.
+                next_tick = (next_tick + self.tick).max(now);
+                self.publish_status();
+            }
+            self.flush()?;
+        }
+    }
+
+    fn accept(&mut self, input: CoreInput) -> Result<(), NodeError> {
+        match input {
+            CoreInput::Message { from, message } => {
+                if let Some(behaviour) = self.behaviour.as_mut() {
+                    behaviour.observe(&message);
+                }
+                self.feed(Input::Message { from, message })
+            }
+            CoreInput::Request { request, certify } => {
+                if request.value.read_only {
+                    self.answer_read_only(&request);
+                    return Ok(());
+                }
+                if certify {
+                    if self.certify.len() >= CERTIFY_PENDING_MAX {
+                        self.certify.pop_first();
+                    }
+                    self.certify.insert(request.value.key());
+                }
+                self.feed(Input::Request(request))
+            }
+            CoreInput::Refused {
+                client,
+                number,
+                reason,
+            } => {
+                self.outgoing.push(Outgoing::Client {
+                    client,
+                    frame: ReplicaFrame::Refused { number, reason },
+                });
+                Ok(())
+            }
+            CoreInput::StateRequest { from, seq, index } => self.serve_state(from, seq, index),
+            CoreInput::StateChunk { from, chunk } => self.on_state_chunk(from, chunk),
+            CoreInput::StateUnavailable { from, seq } => {
+                self.on_state_unavailable(from, seq);
+                Ok(())
+            }
+            CoreInput::Stop => Ok(()),
+        }
+    }
+
+    /// PBFT §5.1.3: a read-only request is answered at once from the current state.
+    fn answer_read_only(&mut self, request: &Signed<Request>) {
+        let result = self
+            .app
+            .query(&request.value.client, &request.value.operation);
+        let reply = Reply {
+            view: self.core.view(),
+            seq: self.core.last_executed(),
+            client: request.value.client,
+            number: request.value.number,
+            replica: self.id,
+            result: Bytes::from(result),
+        };
+        self.push_reply(reply, true);
+    }
+
+    /// Carries out the actions recovery produced, and everything that follows from them.
+    pub(super) fn resume(&mut self, actions: Vec<Action>) -> Result<(), NodeError> {
+        let mut queue = VecDeque::new();
+        self.carry_out(actions, &mut queue)?;
+        while let Some(input) = queue.pop_front() {
+            let actions = self.core.handle(input);
+            self.carry_out(actions, &mut queue)?;
+        }
+        Ok(())
+    }
+
+    /// Hands one input to the core and carries out everything that follows.
+    pub(super) fn feed(&mut self, input: Input) -> Result<(), NodeError> {
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            let actions = self.core.handle(input);
+            self.carry_out(actions, &mut queue)?;
+        }
+        Ok(())
+    }
+
+    fn sign(&self, payload: Payload) -> Message {
+        let cluster = self.core.config().cluster.id;
+        payload
+            .sign(cluster, self.key.as_ref())
+            .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"))
+    }
+
+    fn carry_out(
+        &mut self,
+        actions: Vec<Action>,
+        queue: &mut VecDeque<Input>,
+    ) -> Result<(), NodeError> {
+        for action in actions {
+            match action {
+                Action::Persist(ops) => self.pending_ops.extend(ops),
+                Action::Broadcast(Outbound::Sign(payload)) => {
+                    let status = matches!(payload, Payload::Status(_));
+                    let message = self.sign(payload);
+                    if !status {
+                        self.pending_own.push(message.clone());
+                    }
+                    queue.push_back(Input::Message {
+                        from: self.id,
+                        message: Verified::assume_verified(message.clone()),
+                    });
+                    self.outgoing.push(Outgoing::Protocol { to: None, message });
+                }
+                Action::Broadcast(Outbound::Relay(message)) => {
+                    self.outgoing.push(Outgoing::Protocol { to: None, message });
+                }
+                Action::Send { to, message } => {
+                    let message = match message {
+                        Outbound::Sign(payload) => self.sign(payload),
+                        Outbound::Relay(message) => message,
+                    };
+                    self.outgoing.push(Outgoing::Protocol {
+                        to: Some(to),
+                        message,
+                    });
+                }
+                Action::Execute(execution) => {
+                    let results = execution
+                        .requests
+                        .iter()
+                        .map(|request| {
+                            let context = ApplyContext {
+                                client: request.value.client,
+                                request_number: request.value.number,
+                                seq: execution.seq,
+                            };
+                            Bytes::from(self.app.apply(&context, &request.value.operation))
+                        })
+                        .collect();
+                    let app_digest = execution.checkpoint.then(|| {
+                        let snapshot = self.app.snapshot();
+                        let digest = Digest::of(&snapshot);
+                        self.taken_snapshot = Some((execution.seq, snapshot));
+                        digest
+                    });
+                    queue.push_back(Input::Executed {
+                        seq: execution.seq,
+                        results,
+                        app_digest,
+                    });
+                }
+                Action::Reply(reply) => self.push_reply(reply, false),
+                Action::StoreCheckpoint {
+                    seq,
+                    state_digest,
+                    client_table,
+                } => {
+                    let snapshot = match self.taken_snapshot.take() {
+                        Some((taken, snapshot)) if taken == seq => snapshot,
+                        _ => unreachable!("the core stores a checkpoint right after taking it"),
+                    };
+                    self.store
+                        .put_checkpoint(seq, state_digest, &client_table, &snapshot)?;
+                }
+                Action::FetchState {
+                    seq,
+                    state_digest,
+                    from,
+                } => self.start_fetch(seq, state_digest, from)?,
+                Action::InstallState { seq, state_digest } => {
+                    self.install_state(seq, state_digest)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_reply(&mut self, mut reply: Reply, read_only: bool) {
+        if let Some(behaviour) = self.behaviour.as_mut() {
+            let mut context = Context {
+                me: self.id,
+                signer: self.key.as_ref(),
+                cluster: self.core.config().cluster.id,
+                replica_count: self.core.config().replica_count(),
+                rng: &mut self.rng,
+                now: self.core.now(),
+            };
+            match behaviour.reply(&mut context, reply) {
+                Some(changed) => reply = changed,
+                None => return,
+            }
+        }
+        let key = RequestKey {
+            client: reply.client,
+            number: reply.number,
+        };
+        let certificate = if !read_only && self.certify.remove(&key) {
+            self.commit_proof(reply.seq, key)
+        } else {
+            None
+        };
+        self.outgoing.push(Outgoing::Client {
+            client: reply.client.0,
+            frame: ReplicaFrame::Reply {
+                reply,
+                read_only,
+                certificate,
+            },
+        });
+    }
+
+    /// The commit certificate of `seq` and the place of `key` in its batch, if the log
+    /// still holds the decision.
+    fn commit_proof(&self, seq: Seq, key: RequestKey) -> Option<CommitProof> {
+        let certificate = self.core.log().get(seq)?.decided.as_ref()?;
+        let position = certificate
+            .batch
+            .requests
+            .iter()
+            .position(|r| r.value.key() == key)?;
+        Some(CommitProof {
+            commits: certificate.commits.clone(),
+            request_digests: certificate
+                .batch
+                .requests
+                .iter()
+                .map(request_digest)
+                .collect(),
+            position: position as u32,
+        })
+    }
+
+    fn behaviour_tick(&mut self) {
+        let Some(behaviour) = self.behaviour.as_mut() else {
+            return;
+        };
+        let mut context = Context {
+            me: self.id,
+            signer: self.key.as_ref(),
+            cluster: self.core.config().cluster.id,
+            replica_count: self.core.config().replica_count(),
+            rng: &mut self.rng,
+            now: self.core.now(),
+        };
+        for (to, message) in behaviour.on_tick(&mut context) {
+            // Already rewritten by the behaviour: sent as is.
+            let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
+            let _ = self.transport.send(to, frame);
+        }
+    }
+
+    pub(super) fn queue_peer(&mut self, to: ReplicaId, frame: PeerFrame) {
+        self.outgoing.push(Outgoing::Peer { to, frame });
+    }
+
+    /// Makes the round durable, then sends what it produced.
+    pub(super) fn flush(&mut self) -> Result<(), NodeError> {
+        if !self.pending_ops.is_empty() || !self.pending_own.is_empty() {
+            self.store.commit(&self.pending_ops, &self.pending_own)?;
+            self.pending_ops.clear();
+            self.pending_own.clear();
+        }
+        for outgoing in std::mem::take(&mut self.outgoing) {
+            self.send(outgoing);
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, outgoing: Outgoing) {
+        match outgoing {
+            Outgoing::Protocol { to, message } => {
+                let targets: Vec<ReplicaId> = match to {
+                    Some(to) => vec![to],
+                    None => self
+                        .core
+                        .config()
+                        .cluster
+                        .replica_ids()
+                        .filter(|&r| r != self.id)
+                        .collect(),
+                };
+                if self.behaviour.is_none() {
+                    // One encoding, shared by every target.
+                    let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
+                    for target in targets {
+                        self.send_frame(target, frame.clone());
+                    }
+                    return;
+                }
+                for target in targets {
+                    let messages = self.rewrite(target, message.clone());
+                    for message in messages {
+                        let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
+                        self.send_frame(target, frame);
+                    }
+                }
+            }
+            Outgoing::Peer { to, frame } => {
+                self.send_frame(to, Bytes::from(encode(&frame)));
+            }
+            Outgoing::Client { client, frame } => {
+                let frame = Bytes::from(encode(&frame));
+                if let Err(error) = self.transport.send_to_client(client, frame) {
+                    tracing::debug!(client = %client.short(), %error, "reply not sent");
+                }
+            }
+        }
+    }
+
+    fn rewrite(&mut self, target: ReplicaId, message: Message) -> Vec<Message> {
+        let Some(behaviour) = self.behaviour.as_mut() else {
+            return vec![message];
+        };
+        let mut context = Context {
+            me: self.id,
+            signer: self.key.as_ref(),
+            cluster: self.core.config().cluster.id,
+            replica_count: self.core.config().replica_count(),
+            rng: &mut self.rng,
+            now: self.core.now(),
+        };
+        behaviour.outbound(&mut context, target, message)
+    }
+
+    fn send_frame(&self, to: ReplicaId, frame: Bytes) {
+        if let Err(error) = self.transport.send(to, frame) {
+            // PBFT tolerates loss; STATUS-driven retransmission recovers what is dropped.
+            tracing::debug!(replica = %self.id, %to, %error, "frame not sent");
+        }
+    }
+
+    pub(super) fn publish_status(&self) {
+        let core = &self.core;
+        self.status.send_modify(|status| {
+            status.view = core.view();
+            status.normal = core.is_normal();
+            status.primary = core.current_primary();
+            status.last_executed = core.last_executed();
+            status.stable_checkpoint = core.stable_checkpoint().seq;
+            status.transferring = core.is_transferring();
+            status.rejects = core.rejects().values().sum();
+            status.evidence = core.evidence().len();
+        });
+    }
+}

@@ -1,0 +1,24 @@
+//! What a running replica reports about itself.
+
+use crate::message::{ReplicaId, Seq, View};
+
+/// A snapshot of a replica's state, published after every round of inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStatus {
+    pub replica: ReplicaId,
+    /// false once the replica stopped (shut down or failed).
+    pub running: bool,
+    /// Why the replica stopped on its own (for example a storage error).
+    pub failed: Option<String>,
+    pub view: View,
+    /// false while changing views.
+    pub normal: bool,
+    pub primary: ReplicaId,
+    pub last_executed: Seq,
+    pub stable_checkpoint: Seq,
+    pub transferring: bool,
+    /// Inputs the core refused, all reasons together.
+    pub rejects: u64,
+    /// Pieces of evidence of faulty replicas held.
+    pub evidence: usize,
+}

@@ -1,0 +1,278 @@
+//! The inbound pipeline: frames from the transport are decoded and their signatures
+//! verified in batches on worker threads, never on the thread that runs the core. What
+//! fails is dropped, logged and counted; what passes reaches the core as [`Verified`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use bytes::Bytes;
+use tokio::sync::{Semaphore, mpsc};
+
+use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
+
+use crate::cluster::Cluster;
+use crate::message::{
+    Limits, Message, ReplicaId, Request, Seq, Verified, decode, signature_checks,
+};
+use crate::net::Inbound;
+use crate::wire::{ClientFrame, PeerFrame, StateChunk};
+
+/// What the core thread receives.
+#[derive(Debug)]
+pub(super) enum CoreInput {
+    Message {
+        from: ReplicaId,
+        message: Verified<Message>,
+    },
+    Request {
+        request: Verified<Signed<Request>>,
+        certify: bool,
+    },
+    /// A client frame that could not be accepted; the client hears why.
+    Refused {
+        client: PublicKey,
+        number: u64,
+        reason: String,
+    },
+    StateRequest {
+        from: ReplicaId,
+        seq: Seq,
+        index: u32,
+    },
+    StateChunk {
+        from: ReplicaId,
+        chunk: StateChunk,
+    },
+    StateUnavailable {
+        from: ReplicaId,
+        seq: Seq,
+    },
+    Stop,
+}
+
+/// Counters of what the pipeline refused.
+#[derive(Debug, Default)]
+pub struct InboundCounters {
+    pub frames_undecodable: AtomicU64,
+    pub messages_refused: AtomicU64,
+    pub signatures_invalid: AtomicU64,
+    pub messages_verified: AtomicU64,
+}
+
+/// Decodes and verifies frames; owned by the worker threads.
+#[derive(Debug)]
+pub(super) struct Checker {
+    pub(super) cluster: Cluster,
+    pub(super) limits: Limits,
+    pub(super) verifier: Arc<dyn Verifier>,
+    pub(super) counters: Arc<InboundCounters>,
+}
+
+/// One decoded frame waiting for its signatures to be checked.
+enum Pending {
+    Message {
+        from: ReplicaId,
+        message: Message,
+        checks: Vec<SignatureCheck>,
+    },
+    Request {
+        client: PublicKey,
+        request: Signed<Request>,
+        certify: bool,
+        checks: Vec<SignatureCheck>,
+    },
+    Ready(CoreInput),
+}
+
+impl Checker {
+    /// Decodes, checks limits and verifies a batch of frames: one batch verification for
+    /// all of them, falling back to one per frame only if the batch fails.
+    pub(super) fn check(&self, frames: Vec<Inbound>) -> Vec<CoreInput> {
+        let pending: Vec<Pending> = frames.into_iter().filter_map(|f| self.decode(f)).collect();
+        let all: Vec<SignatureCheck> = pending
+            .iter()
+            .flat_map(|p| match p {
+                Pending::Message { checks, .. } | Pending::Request { checks, .. } => checks.clone(),
+                Pending::Ready(_) => Vec::new(),
+            })
+            .collect();
+        let all_valid = self.verifier.verify_batch(&all).is_ok();
+        pending
+            .into_iter()
+            .filter_map(|p| self.finish(p, all_valid))
+            .collect()
+    }
+
+    fn finish(&self, pending: Pending, all_valid: bool) -> Option<CoreInput> {
+        let valid =
+            |checks: &[SignatureCheck]| all_valid || self.verifier.verify_batch(checks).is_ok();
+        match pending {
+            Pending::Ready(input) => Some(input),
+            Pending::Message {
+                from,
+                message,
+                checks,
+            } => {
+                if valid(&checks) {
+                    self.counters
+                        .messages_verified
+                        .fetch_add(1, Ordering::Relaxed);
+                    Some(CoreInput::Message {
+                        from,
+                        message: Verified::assume_verified(message),
+                    })
+                } else {
+                    self.counters
+                        .signatures_invalid
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%from, kind = message.kind(), "invalid signature: message dropped");
+                    None
+                }
+            }
+            Pending::Request {
+                client,
+                request,
+                certify,
+                checks,
+            } => {
+                if valid(&checks) {
+                    Some(CoreInput::Request {
+                        request: Verified::assume_verified(request),
+                        certify,
+                    })
+                } else {
+                    self.counters
+                        .signatures_invalid
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(client = %client.short(), "invalid request signature");
+                    Some(CoreInput::Refused {
+                        client,
+                        number: request.value.number,
+                        reason: "the request's signature does not verify against its client key"
+                            .to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    fn decode(&self, frame: Inbound) -> Option<Pending> {
+        match frame {
+            Inbound::Replica { from, frame } => self.decode_peer(from, &frame),
+            Inbound::Client { from, frame } => self.decode_client(from, &frame),
+        }
+    }
+
+    fn undecodable(&self, who: &str, error: impl std::fmt::Display) -> Option<Pending> {
+        self.counters
+            .frames_undecodable
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(from = who, %error, "undecodable frame dropped");
+        None
+    }
+
+    fn decode_peer(&self, from: ReplicaId, frame: &Bytes) -> Option<Pending> {
+        let frame: PeerFrame = match decode("peer frame", frame) {
+            Ok(frame) => frame,
+            Err(error) => return self.undecodable(&from.to_string(), error),
+        };
+        Some(match frame {
+            PeerFrame::Protocol(message) => {
+                match signature_checks(&message, &self.cluster, &self.limits) {
+                    Ok(checks) => Pending::Message {
+                        from,
+                        message,
+                        checks,
+                    },
+                    Err(error) => {
+                        self.counters
+                            .messages_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%from, %error, "message refused");
+                        return None;
+                    }
+                }
+            }
+            PeerFrame::StateRequest { seq, index } => {
+                Pending::Ready(CoreInput::StateRequest { from, seq, index })
+            }
+            PeerFrame::StateChunk(chunk) => Pending::Ready(CoreInput::StateChunk { from, chunk }),
+            PeerFrame::StateUnavailable { seq } => {
+                Pending::Ready(CoreInput::StateUnavailable { from, seq })
+            }
+        })
+    }
+
+    fn decode_client(&self, client: PublicKey, frame: &Bytes) -> Option<Pending> {
+        let frame: ClientFrame = match decode("client frame", frame) {
+            Ok(frame) => frame,
+            Err(error) => return self.undecodable(&client.short(), error),
+        };
+        let ClientFrame::Request { request, certify } = frame;
+        let message = Message::Request(request);
+        match signature_checks(&message, &self.cluster, &self.limits) {
+            Ok(checks) => {
+                let Message::Request(request) = message else {
+                    unreachable!("built as a request above");
+                };
+                Some(Pending::Request {
+                    client,
+                    request,
+                    certify,
+                    checks,
+                })
+            }
+            Err(error) => {
+                self.counters
+                    .messages_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                let Message::Request(request) = message else {
+                    unreachable!("built as a request above");
+                };
+                Some(Pending::Ready(CoreInput::Refused {
+                    client,
+                    number: request.value.number,
+                    reason: error.to_string(),
+                }))
+            }
+        }
+    }
+}
+
+/// The most frames verified together.
+const BATCH_FRAMES_MAX: usize = 256;
+
+/// Reads the transport, cuts batches, and verifies each on a blocking worker thread; at
+/// most `threads` batches are verified at a time, so a flood of frames queues (and pushes
+/// back through QUIC flow control) instead of spawning threads without bound.
+pub(super) async fn dispatch(
+    mut inbound: mpsc::Receiver<Inbound>,
+    to_core: SyncSender<CoreInput>,
+    checker: Arc<Checker>,
+    threads: usize,
+) {
+    let permits = Arc::new(Semaphore::new(threads.max(1)));
+    while let Some(first) = inbound.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_FRAMES_MAX {
+            match inbound.try_recv() {
+                Ok(frame) => batch.push(frame),
+                Err(_) => break,
+            }
+        }
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let checker = checker.clone();
+        let to_core = to_core.clone();
+        tokio::task::spawn_blocking(move || {
+            for input in checker.check(batch) {
+                if to_core.send(input).is_err() {
+                    break;
+                }
+            }
+            drop(permit);
+        });
+    }
+}

@@ -1,0 +1,106 @@
+//! Four replica nodes over real QUIC on 127.0.0.1, driven by a raw client transport.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rampart_crypto::{ClusterId, KeyPair, Signed};
+use rampart_replica::app::{Typed, decode_output, encode_command};
+use rampart_replica::apps::kv::{Command, KvStore, Output};
+use rampart_replica::cluster::Cluster;
+use rampart_replica::core::Config;
+use rampart_replica::message::{ClientId, ReplicaId, Request, decode, encode};
+use rampart_replica::net::{ClientTransport, ClientTransportConfig};
+use rampart_replica::node::{Node, NodeConfig};
+use rampart_replica::wire::{ClientFrame, ReplicaFrame};
+
+fn free_ports(count: usize) -> Vec<SocketAddr> {
+    let sockets: Vec<UdpSocket> = (0..count)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().expect("addr"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_nodes_commit_a_clients_commands() {
+    let keys: Vec<KeyPair> = (0..4).map(|i| KeyPair::from_seed(500 + i)).collect();
+    let cluster =
+        Cluster::new(ClusterId(5), keys.iter().map(|k| k.public_key()).collect()).expect("cluster");
+    let addresses = free_ports(4);
+    let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let mut nodes = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let mut config = NodeConfig::new(
+            ReplicaId(i as u32),
+            Config::new(cluster.clone()),
+            addresses.clone(),
+            dirs[i].path().to_path_buf(),
+        );
+        config.sync = false;
+        let node = Node::builder(config)
+            .key(key.clone())
+            .application(Typed::new(KvStore::new()))
+            .start()
+            .await
+            .expect("node starts");
+        nodes.push(node);
+    }
+    let client_key = KeyPair::from_seed(9_000);
+    let (transport, mut replies) = ClientTransport::start(
+        &client_key,
+        &cluster,
+        ClientTransportConfig::new(addresses.clone()),
+    )
+    .await
+    .expect("client transport");
+    for number in 1..=20u64 {
+        let command = Command::Put {
+            key: Bytes::from(format!("k{}", number % 3)),
+            value: Bytes::from(format!("v{number}")),
+        };
+        let request = Request {
+            client: ClientId(client_key.public_key()),
+            number,
+            operation: encode_command::<KvStore>(&command),
+            read_only: false,
+        };
+        let request = Signed::sign(cluster.id, request, &client_key).expect("signs");
+        let frame = Bytes::from(encode(&ClientFrame::Request {
+            request,
+            certify: false,
+        }));
+        for replica in 0..4 {
+            let _ = transport.send(ReplicaId(replica), frame.clone());
+        }
+        let mut matching = std::collections::BTreeMap::new();
+        loop {
+            let (from, frame) = tokio::time::timeout(Duration::from_secs(20), replies.recv())
+                .await
+                .expect("a reply in time")
+                .expect("transport open");
+            let ReplicaFrame::Reply { reply, .. } = decode("reply", &frame).expect("decodes")
+            else {
+                panic!("refused");
+            };
+            if reply.number != number {
+                continue;
+            }
+            matching.insert(from, reply.result.clone());
+            let agree = matching.values().filter(|r| **r == reply.result).count();
+            if agree >= 2 {
+                let output = decode_output::<KvStore>(&reply.result).expect("output");
+                assert!(matches!(output, Output::Put { .. }));
+                break;
+            }
+        }
+    }
+    transport.shutdown().await;
+    for node in nodes {
+        let status = node.status();
+        assert!(status.last_executed.0 >= 1, "{status:?}");
+        node.shutdown().await.expect("clean shutdown");
+    }
+}
