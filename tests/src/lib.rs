@@ -20,6 +20,7 @@ pub mod client;
 pub mod kv;
 pub mod network;
 pub mod node;
+pub mod real;
 pub mod scenarios;
 pub mod signatures;
 pub mod simulation;

@@ -77,6 +77,8 @@ pub(super) struct Shell {
     taken_snapshot: Option<(Seq, Vec<u8>)>,
     /// Requests whose client asked for a commit certificate with the reply.
     certify: BTreeSet<RequestKey>,
+    /// The newest checkpoint taken or installed, for the status.
+    pub(super) last_checkpoint: Option<(Seq, Digest)>,
     pending_ops: Vec<PersistOp>,
     pending_own: Vec<Message>,
     outgoing: Vec<Outgoing>,
@@ -110,6 +112,7 @@ impl Shell {
             transfer: Transfer::default(),
             taken_snapshot: None,
             certify: BTreeSet::new(),
+            last_checkpoint: None,
             pending_ops: Vec::new(),
             pending_own: Vec::new(),
             outgoing: Vec::new(),
@@ -318,6 +321,7 @@ impl Shell {
                     };
                     self.store
                         .put_checkpoint(seq, state_digest, &client_table, &snapshot)?;
+                    self.last_checkpoint = Some((seq, state_digest));
                 }
                 Action::FetchState {
                     seq,
@@ -497,6 +501,7 @@ impl Shell {
             status.transferring = core.is_transferring();
             status.rejects = core.rejects().values().sum();
             status.evidence = core.evidence().len();
+            status.last_checkpoint = self.last_checkpoint;
         });
     }
 }

@@ -1,5 +1,7 @@
 //! What a running replica reports about itself.
 
+use rampart_crypto::Digest;
+
 use crate::message::{ReplicaId, Seq, View};
 
 /// A snapshot of a replica's state, published after every round of inputs.
@@ -21,4 +23,7 @@ pub struct NodeStatus {
     pub rejects: u64,
     /// Pieces of evidence of faulty replicas held.
     pub evidence: usize,
+    /// The newest checkpoint this replica took or installed, with its state digest:
+    /// correct replicas agree on the digest of every sequence number.
+    pub last_checkpoint: Option<(Seq, Digest)>,
 }

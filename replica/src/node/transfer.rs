@@ -85,9 +85,10 @@ impl Shell {
 
     fn abort_fetch(&mut self) -> Result<(), NodeError> {
         if let Some(fetch) = self.transfer.fetch.take()
-            && fetch.begun {
-                self.store.abort_incoming()?;
-            }
+            && fetch.begun
+        {
+            self.store.abort_incoming()?;
+        }
         Ok(())
     }
 
@@ -210,6 +211,7 @@ impl Shell {
             .read_snapshot(seq)?
             .ok_or(NodeError::StateVanished { seq })?;
         self.app.restore(&snapshot)?;
+        self.last_checkpoint = Some((seq, state_digest));
         tracing::info!(replica = %self.id, %seq, bytes = snapshot.len(), "installed a fetched state");
         Ok(())
     }
@@ -243,9 +245,10 @@ impl Shell {
             return Ok(());
         };
         if service == StateService::Corrupt
-            && let Some(byte) = data.first_mut() {
-                *byte ^= 0xff;
-            }
+            && let Some(byte) = data.first_mut()
+        {
+            *byte ^= 0xff;
+        }
         let chunk = StateChunk {
             seq,
             index,
