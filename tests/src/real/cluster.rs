@@ -207,12 +207,11 @@ impl LocalCluster {
             let mut last: Option<Seq> = None;
             loop {
                 let checkpoint = status.borrow().last_checkpoint;
-                if let Some((seq, digest)) = checkpoint {
-                    if last != Some(seq) {
+                if let Some((seq, digest)) = checkpoint
+                    && last != Some(seq) {
                         last = Some(seq);
                         lock(&safety).checkpoint(replica, seq, digest);
                     }
-                }
                 if status.changed().await.is_err() {
                     return;
                 }
