@@ -136,6 +136,10 @@ pub struct Reply {
     pub result: Bytes,
 }
 
+impl Signable for Reply {
+    const KIND: &'static str = "reply";
+}
+
 /// The requests a PRE-PREPARE orders, in execution order. An empty batch is PBFT's null
 /// request, used to fill gaps in a new view.
 #[derive(Default, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use rampart_crypto::{Digest, Signed};
+use rampart_crypto::{Digest, Signature, Signed};
 
 use crate::core::ClientTable;
 use crate::message::{Commit, Message, Reply, Request, Seq};
@@ -58,7 +58,12 @@ pub enum ReplicaFrame {
         /// Answered from the current state without ordering (PBFT §5.1.3); `reply.seq` is
         /// then the last sequence number the replica had executed.
         read_only: bool,
+        /// For a request sent with `certify`: the commit certificate of its sequence
+        /// number (from this replica's log, if it still holds it) ...
         certificate: Option<CommitProof>,
+        /// ... and this replica's signature over the reply, so that f + 1 of them prove
+        /// the result to anyone, offline.
+        signature: Option<Signature>,
     },
     /// The replica refused the request and says why (for example an invalid signature or
     /// an operation over the size limit).

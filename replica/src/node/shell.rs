@@ -355,10 +355,13 @@ impl Shell {
             client: reply.client,
             number: reply.number,
         };
-        let certificate = if !read_only && self.certify.remove(&key) {
-            self.commit_proof(reply.seq, key)
+        let (certificate, signature) = if !read_only && self.certify.remove(&key) {
+            let cluster = self.core.config().cluster.id;
+            let signed = Signed::sign(cluster, reply.clone(), self.key.as_ref())
+                .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"));
+            (self.commit_proof(reply.seq, key), Some(signed.signature))
         } else {
-            None
+            (None, None)
         };
         self.outgoing.push(Outgoing::Client {
             client: reply.client.0,
@@ -366,6 +369,7 @@ impl Shell {
                 reply,
                 read_only,
                 certificate,
+                signature,
             },
         });
     }
