@@ -199,11 +199,15 @@ impl Replica {
             if in_flight >= self.config.in_flight_max {
                 return;
             }
-            // Drop executed and already assigned requests from the front of the queue.
+            // Executed or already assigned requests are skipped lazily, from the front,
+            // so a busy primary does not scan its whole queue for every batch.
             let requests = &mut self.requests;
-            requests.queue.retain(|key| {
+            let fresh = |key: &RequestKey| {
                 requests.waiting.contains_key(key) && !requests.assigned.contains(key)
-            });
+            };
+            while requests.queue.front().is_some_and(|key| !fresh(key)) {
+                requests.queue.pop_front();
+            }
             let Some(oldest) = requests
                 .queue
                 .front()
@@ -211,13 +215,22 @@ impl Replica {
             else {
                 return;
             };
+            // The queue may still hold a few stale keys further back; counting them only
+            // makes a batch go out a little early.
             let full = requests.queue.len() >= self.config.batch_size_max;
             let waited = self.now.saturating_sub(oldest.received_at);
             if !full && waited < self.config.batch_delay_ticks {
                 return;
             }
-            let take = requests.queue.len().min(self.config.batch_size_max);
-            let keys: Vec<RequestKey> = requests.queue.drain(..take).collect();
+            let mut keys: Vec<RequestKey> = Vec::with_capacity(self.config.batch_size_max);
+            while keys.len() < self.config.batch_size_max {
+                let Some(key) = requests.queue.pop_front() else {
+                    break;
+                };
+                if requests.waiting.contains_key(&key) && !requests.assigned.contains(&key) {
+                    keys.push(key);
+                }
+            }
             let batch: Vec<Signed<Request>> = keys
                 .iter()
                 .filter_map(|key| requests.waiting.get(key).map(|w| w.request.clone()))
