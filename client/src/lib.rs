@@ -43,6 +43,8 @@ mod window;
 
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod tests;
 
 pub use certificate::{Certificate, CertificateError, VerifiedCommit};
 pub use client::Client;
