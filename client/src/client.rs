@@ -1,0 +1,342 @@
+//! The client: connects to the replicas, sends requests, and accepts a result once enough
+//! replicas agree on it (PBFT §4.1, §5.1.3).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant, sleep, sleep_until, timeout, timeout_at};
+use tracing::{debug, info, warn};
+
+use rampart_crypto::{KeyPair, Signed};
+use rampart_replica::message::{ClientId, ReplicaId, Request, View, encode};
+use rampart_replica::net::{ClientTransport, SendError};
+use rampart_replica::wire::ClientFrame;
+
+use crate::certificate::Certificate;
+use crate::config::ClientConfig;
+use crate::error::ClientError;
+use crate::in_flight::InFlight;
+use crate::pending::{Kind, Outcome};
+use crate::router;
+use crate::shared::Shared;
+use crate::stats::ClientStats;
+use crate::window::Window;
+
+/// How often `connect` looks at the transport's connection counter while it waits.
+const CONNECT_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A connection to a Rampart cluster, identified by its key.
+///
+/// Every method takes `&self`: share one client between tasks (in an `Arc`) and make
+/// concurrent calls; each gets its own request number. Up to `window` requests are in
+/// flight at once, and further calls wait for room. Every call is cancel-safe: dropping its
+/// future gives its request number up (the replicas may still execute the request).
+#[derive(Debug)]
+pub struct Client {
+    shared: Arc<Shared>,
+    transport: ClientTransport,
+    key: KeyPair,
+    config: ClientConfig,
+    router: AbortOnDrop,
+}
+
+/// The result of a read-only attempt.
+enum ReadOnly {
+    Agreed(Bytes),
+    /// No 2f + 1 matching answers in time; the operation must be ordered instead.
+    Inconclusive {
+        replies_seen: usize,
+    },
+}
+
+impl Client {
+    /// Starts the transport and waits until at least one replica accepts the connection;
+    /// the others are dialed in the background. Fails with
+    /// [`ClientError::Unreachable`] after `config.connect_timeout`.
+    pub async fn connect(config: ClientConfig, key: KeyPair) -> Result<Client, ClientError> {
+        config.validate()?;
+        let (transport, inbound) =
+            ClientTransport::start(&key, &config.cluster, config.transport_config())
+                .await
+                .map_err(|source| ClientError::Transport { source })?;
+        // The transport exposes counters, not connection events; polling them briefly is
+        // simpler than threading a signal through it.
+        let connected = timeout(config.connect_timeout, async {
+            while transport.stats().connections_established == 0 {
+                sleep(CONNECT_POLL_INTERVAL).await;
+            }
+        })
+        .await;
+        if connected.is_err() {
+            // Dropping the transport stops its dialers; a graceful shutdown would wait
+            // for the pending dials to drain.
+            return Err(ClientError::Unreachable {
+                replica_count: config.cluster.size(),
+                after: config.connect_timeout,
+            });
+        }
+        let client = ClientId(key.public_key());
+        let window = Window::new(first_request_number(), config.window);
+        let shared = Arc::new(Shared::new(client, config.cluster.clone(), window));
+        let router = AbortOnDrop(tokio::spawn(router::run(Arc::clone(&shared), inbound)));
+        info!(%client, cluster = %config.cluster.id, "client connected");
+        Ok(Client {
+            shared,
+            transport,
+            key,
+            config,
+            router,
+        })
+    }
+
+    /// Orders `operation` and returns its result once f + 1 replicas report the same one
+    /// (PBFT §4.1). The request goes to the primary first and, when no quorum answers in
+    /// time, to every replica, again and again with a growing interval until
+    /// `request_timeout`.
+    pub async fn submit(&self, operation: Bytes) -> Result<Bytes, ClientError> {
+        let started = Instant::now();
+        let deadline = started + self.config.request_timeout;
+        let (result, _) = self.order(operation, false, started, deadline).await?;
+        Ok(result)
+    }
+
+    /// Like [`Client::submit`], and also returns a [`Certificate`]: a quorum of the
+    /// replicas' signed COMMITs proving the request was committed, which anyone with the
+    /// cluster description can check offline.
+    pub async fn submit_certified(
+        &self,
+        operation: Bytes,
+    ) -> Result<(Bytes, Certificate), ClientError> {
+        let started = Instant::now();
+        let deadline = started + self.config.request_timeout;
+        match self.order(operation, true, started, deadline).await? {
+            (result, Some(certificate)) => Ok((result, *certificate)),
+            // The request waits for a verified certificate before it is decided.
+            (_, None) => unreachable!("a certified request was accepted without a certificate"),
+        }
+    }
+
+    /// Runs a read-only operation (PBFT §5.1.3): every replica answers from its current
+    /// state at once, and 2f + 1 matching answers are the result. If they do not come
+    /// within `read_only_timeout` (a write in progress makes them differ), the operation
+    /// is ordered as a new request and its f + 1 result returned.
+    ///
+    /// The ordered fallback hands the same bytes to the application's `apply`, so the
+    /// state machine must accept query bytes as an operation. Typed applications decode
+    /// commands and queries as different types; use [`Client::query_typed`] for them.
+    pub async fn query(&self, operation: Bytes) -> Result<Bytes, ClientError> {
+        let started = Instant::now();
+        let deadline = started + self.config.request_timeout;
+        if let ReadOnly::Agreed(result) = self.read_only(operation.clone(), deadline).await? {
+            return Ok(result);
+        }
+        debug!("no 2f + 1 matching read-only answers; ordering the operation");
+        let (result, _) = self.order(operation, false, started, deadline).await?;
+        Ok(result)
+    }
+
+    /// The client's identity: its public key.
+    pub fn id(&self) -> ClientId {
+        self.shared.client
+    }
+
+    /// The view the client believes the cluster is in: the highest one f + 1 replicas
+    /// have reported.
+    pub fn view(&self) -> View {
+        self.shared.lock().views.believed()
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        self.shared.counters.snapshot(self.transport.stats())
+    }
+
+    /// Closes the connections (the replicas are told) and stops the client's task.
+    pub async fn close(self) {
+        let Client {
+            shared: _,
+            transport,
+            key: _,
+            config: _,
+            router,
+        } = self;
+        router.0.abort();
+        transport.shutdown().await;
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Read-only attempts until 2f + 1 replicas agree or `deadline` passes.
+    pub(crate) async fn query_read_only(
+        &self,
+        operation: Bytes,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Bytes, ClientError> {
+        loop {
+            match self.read_only(operation.clone(), deadline).await? {
+                ReadOnly::Agreed(result) => return Ok(result),
+                ReadOnly::Inconclusive { replies_seen } => {
+                    let retry = Instant::now() + self.config.retransmit_interval_min;
+                    if retry >= deadline {
+                        return Err(ClientError::Timeout {
+                            after: started.elapsed(),
+                            replies_seen,
+                        });
+                    }
+                    sleep_until(retry).await;
+                }
+            }
+        }
+    }
+
+    /// One ordered request: returns the result and, if `certify`, its certificate.
+    async fn order(
+        &self,
+        operation: Bytes,
+        certify: bool,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(Bytes, Option<Box<Certificate>>), ClientError> {
+        let timed_out = |replies_seen| ClientError::Timeout {
+            after: started.elapsed(),
+            replies_seen,
+        };
+        let Ok(slot) = timeout_at(deadline, InFlight::reserve(&self.shared)).await else {
+            return Err(timed_out(0));
+        };
+        let slot = slot?;
+        let request = self.sign(slot.number(), operation, false)?;
+        let frame = self.frame(&request, certify)?;
+        let mut outcome = slot.register(Kind::Ordered { request, certify })?;
+        let primary = self.view().primary(self.shared.cluster.size());
+        self.send(primary, frame.clone())?;
+        let mut interval = self.config.retransmit_interval_min;
+        loop {
+            let wake = (Instant::now() + interval).min(deadline);
+            tokio::select! {
+                decided = &mut outcome => {
+                    return match decided.map_err(|_| ClientError::Closed)? {
+                        Outcome::Accepted { result, certificate } => Ok((result, certificate)),
+                        Outcome::Rejected { reason } => Err(ClientError::Rejected { reason }),
+                        Outcome::Inconclusive => {
+                            unreachable!("only read-only requests are inconclusive")
+                        }
+                    };
+                }
+                () = sleep_until(wake) => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(timed_out(slot.replies_seen()));
+            }
+            // PBFT §4.1: the primary may be faulty or the request lost; every replica
+            // gets it now, and the backups forward it and start their view-change timers.
+            debug!(
+                number = slot.number(),
+                "no quorum yet; sending the request to every replica"
+            );
+            self.broadcast(&frame)?;
+            interval = (interval * 2).min(self.config.retransmit_interval_max);
+        }
+    }
+
+    /// One read-only attempt, sent to every replica, bounded by `read_only_timeout`.
+    async fn read_only(
+        &self,
+        operation: Bytes,
+        deadline: Instant,
+    ) -> Result<ReadOnly, ClientError> {
+        let give_up = (Instant::now() + self.config.read_only_timeout).min(deadline);
+        let Ok(slot) = timeout_at(give_up, InFlight::reserve(&self.shared)).await else {
+            return Ok(ReadOnly::Inconclusive { replies_seen: 0 });
+        };
+        let slot = slot?;
+        let request = self.sign(slot.number(), operation, true)?;
+        let frame = self.frame(&request, false)?;
+        let outcome = slot.register(Kind::ReadOnly)?;
+        self.broadcast(&frame)?;
+        match timeout_at(give_up, outcome).await {
+            Ok(Ok(Outcome::Accepted { result, .. })) => Ok(ReadOnly::Agreed(result)),
+            Ok(Ok(_)) | Err(_) => Ok(ReadOnly::Inconclusive {
+                replies_seen: slot.replies_seen(),
+            }),
+            Ok(Err(_)) => Err(ClientError::Closed),
+        }
+    }
+
+    fn sign(
+        &self,
+        number: u64,
+        operation: Bytes,
+        read_only: bool,
+    ) -> Result<Signed<Request>, ClientError> {
+        let request = Request {
+            client: self.shared.client,
+            number,
+            operation,
+            read_only,
+        };
+        Signed::sign(self.shared.cluster.id, request, &self.key)
+            .map_err(|source| ClientError::Sign { source })
+    }
+
+    fn frame(&self, request: &Signed<Request>, certify: bool) -> Result<Bytes, ClientError> {
+        let frame = encode(&ClientFrame::Request {
+            request: request.clone(),
+            certify,
+        });
+        let limit = self.config.transport.max_frame_bytes;
+        if frame.len() > limit {
+            return Err(ClientError::RequestTooLarge {
+                bytes: frame.len(),
+                limit,
+            });
+        }
+        Ok(Bytes::from(frame))
+    }
+
+    /// Queues `frame` for `to`. A frame the transport drops (a full queue, a connection
+    /// being re-established) is not an error: the retransmissions make up for it.
+    fn send(&self, to: ReplicaId, frame: Bytes) -> Result<(), ClientError> {
+        match self.transport.send(to, frame) {
+            Ok(()) => Ok(()),
+            Err(SendError::ShutDown) => Err(ClientError::Closed),
+            Err(error) => {
+                debug!(replica = %to, %error, "request not sent; a retransmission will follow");
+                Ok(())
+            }
+        }
+    }
+
+    fn broadcast(&self, frame: &Bytes) -> Result<(), ClientError> {
+        self.shared
+            .cluster
+            .replica_ids()
+            .try_for_each(|replica| self.send(replica, frame.clone()))
+    }
+}
+
+/// Request numbers start at the current time in microseconds since the epoch, so a
+/// restarted client with the same key stays above every number it used before.
+fn first_request_number() -> u64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since_epoch) => u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX / 2),
+        Err(_) => {
+            warn!("the system clock is before 1970; request numbers start at 1");
+            1
+        }
+    }
+}
+
+/// Stops the router when the client is dropped without [`Client::close`].
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,66 @@
+//! What can go wrong for a client, in terms a user can act on.
+
+use std::time::Duration;
+
+use rampart_crypto::CryptoError;
+use rampart_replica::app::ReplyError;
+use rampart_replica::net::TransportError;
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid client configuration: {reason}")]
+    InvalidConfig { reason: String },
+
+    #[error("cannot start the client transport: {source}")]
+    Transport {
+        #[source]
+        source: TransportError,
+    },
+
+    #[error(
+        "none of the {replica_count} replicas accepted a connection within {after:?}; check \
+         the replica addresses in the client configuration and that the replicas are running"
+    )]
+    Unreachable {
+        replica_count: usize,
+        after: Duration,
+    },
+
+    #[error(
+        "the replicas refused the request: {reason}; it was not executed, so change the \
+         request (or the client's permissions) before sending it again"
+    )]
+    Rejected { reason: String },
+
+    #[error(
+        "no quorum of matching replies after {after:?} ({replies_seen} replicas answered); \
+         check that enough replicas are running and reachable, or raise `request_timeout`. \
+         The request may still be executed later"
+    )]
+    Timeout {
+        after: Duration,
+        replies_seen: usize,
+    },
+
+    #[error(
+        "the request encodes to {bytes} bytes, more than the transport's limit of {limit}; \
+         split the operation or raise `max_frame_bytes` on the client and the replicas"
+    )]
+    RequestTooLarge { bytes: usize, limit: usize },
+
+    #[error("cannot sign the request: {source}")]
+    Sign {
+        #[source]
+        source: CryptoError,
+    },
+
+    #[error("the replicas agreed on a result the application layer refused: {source}")]
+    Output {
+        #[source]
+        source: ReplyError,
+    },
+
+    #[error("the client is closed (its connection to the replicas stopped); connect a new one")]
+    Closed,
+}

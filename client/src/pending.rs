@@ -1,0 +1,318 @@
+//! One request waiting for its replies, and the rules that decide it (PBFT §4.1, §5.1.3).
+//!
+//! Votes are keyed by the replica the transport authenticated, never by the `replica`
+//! field inside a reply: a faulty replica could put any id there, and counting it would
+//! let one replica vote several times.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use rampart_crypto::Signed;
+use rampart_replica::cluster::Cluster;
+use rampart_replica::message::{ReplicaId, Request};
+
+use crate::certificate::Certificate;
+
+/// What a request waits for.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// An ordered request: f + 1 matching results, and with `certify` a verified
+    /// certificate for the request.
+    Ordered {
+        request: Signed<Request>,
+        certify: bool,
+    },
+    /// A read-only request: 2f + 1 matching results.
+    ReadOnly,
+}
+
+/// A replica's answer. Only its latest answer counts: a correct replica never changes an
+/// ordered result, and a read-only answer may legitimately change as the state moves on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Vote {
+    Result(Bytes),
+    Refused(String),
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Accepted {
+        result: Bytes,
+        /// Boxed: most outcomes carry none, and this one is large.
+        certificate: Option<Box<Certificate>>,
+    },
+    /// f + 1 replicas refused it, so at least one correct replica did.
+    Rejected { reason: String },
+    /// Read-only answers that can no longer reach 2f + 1 matching ones.
+    Inconclusive,
+}
+
+/// The quorum sizes of a cluster.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thresholds {
+    pub(crate) replica_count: usize,
+    /// f + 1.
+    pub(crate) weak_quorum: usize,
+    /// n - f, which is 2f + 1 when n = 3f + 1.
+    pub(crate) quorum: usize,
+}
+
+impl Thresholds {
+    pub(crate) fn of(cluster: &Cluster) -> Thresholds {
+        Thresholds {
+            replica_count: cluster.size(),
+            weak_quorum: cluster.weak_quorum(),
+            quorum: cluster.quorum(),
+        }
+    }
+}
+
+/// A request in flight and the votes it collected.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    kind: Kind,
+    votes: BTreeMap<ReplicaId, Vote>,
+    certificate: Option<Certificate>,
+    /// Taken when the outcome is sent; later replies are still counted, for the record.
+    waiter: Option<oneshot::Sender<Outcome>>,
+}
+
+impl Pending {
+    pub(crate) fn new(kind: Kind, waiter: oneshot::Sender<Outcome>) -> Pending {
+        Pending {
+            kind,
+            votes: BTreeMap::new(),
+            certificate: None,
+            waiter: Some(waiter),
+        }
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        matches!(self.kind, Kind::ReadOnly)
+    }
+
+    /// The request whose certificate is still missing, if one is wanted.
+    pub(crate) fn wants_certificate(&self) -> Option<&Signed<Request>> {
+        match &self.kind {
+            Kind::Ordered {
+                request,
+                certify: true,
+            } if self.certificate.is_none() => Some(request),
+            _ => None,
+        }
+    }
+
+    /// Keeps a certificate the caller has verified.
+    pub(crate) fn add_certificate(&mut self, certificate: Certificate) {
+        self.certificate.get_or_insert(certificate);
+    }
+
+    pub(crate) fn vote(&mut self, from: ReplicaId, vote: Vote) {
+        self.votes.insert(from, vote);
+    }
+
+    /// How many distinct replicas answered.
+    pub(crate) fn replies_seen(&self) -> usize {
+        self.votes.len()
+    }
+
+    /// Drops the waiting call's channel, which tells it that no outcome will come.
+    pub(crate) fn abandon(&mut self) {
+        self.waiter = None;
+    }
+
+    /// Hands the outcome to the waiting call once the votes decide the request.
+    pub(crate) fn settle(&mut self, thresholds: Thresholds) {
+        if self.waiter.is_none() {
+            return;
+        }
+        if let Some(outcome) = self.decide(thresholds)
+            && let Some(waiter) = self.waiter.take()
+        {
+            // The call may have been cancelled; its guard removes this entry soon.
+            let _ = waiter.send(outcome);
+        }
+    }
+
+    fn decide(&self, thresholds: Thresholds) -> Option<Outcome> {
+        let mut results: HashMap<&Bytes, usize> = HashMap::new();
+        let mut refusals: BTreeMap<&str, usize> = BTreeMap::new();
+        for vote in self.votes.values() {
+            match vote {
+                Vote::Result(result) => *results.entry(result).or_default() += 1,
+                Vote::Refused(reason) => *refusals.entry(reason.as_str()).or_default() += 1,
+            }
+        }
+        let leader = results.iter().max_by_key(|(_, count)| **count);
+        let leading_count = leader.map_or(0, |(_, count)| *count);
+        match &self.kind {
+            Kind::Ordered { certify, .. } => {
+                if let Some((result, count)) = leader {
+                    let certified = !certify || self.certificate.is_some();
+                    if *count >= thresholds.weak_quorum && certified {
+                        return Some(Outcome::Accepted {
+                            result: (*result).clone(),
+                            certificate: self.certificate.clone().map(Box::new),
+                        });
+                    }
+                }
+                let refused: usize = refusals.values().sum();
+                if refused >= thresholds.weak_quorum {
+                    // Correct replicas give the same reason; a faulty one cannot outvote them.
+                    let reason = refusals
+                        .iter()
+                        .max_by_key(|(_, count)| **count)
+                        .map_or_else(String::new, |(reason, _)| (*reason).to_string());
+                    return Some(Outcome::Rejected { reason });
+                }
+                None
+            }
+            Kind::ReadOnly => {
+                if let Some((result, count)) = leader
+                    && *count >= thresholds.quorum
+                {
+                    return Some(Outcome::Accepted {
+                        result: (*result).clone(),
+                        certificate: None,
+                    });
+                }
+                // Replicas that answered anything else can no longer join a quorum.
+                let dissenting = self.votes.len() - leading_count;
+                if dissenting > thresholds.replica_count - thresholds.quorum {
+                    return Some(Outcome::Inconclusive);
+                }
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{client_key, commit_proof, signed_request, test_cluster};
+    use rampart_replica::message::{Seq, View};
+
+    fn thresholds() -> Thresholds {
+        Thresholds::of(&test_cluster().0)
+    }
+
+    fn waiting(kind: Kind) -> (Pending, oneshot::Receiver<Outcome>) {
+        let (sender, receiver) = oneshot::channel();
+        (Pending::new(kind, sender), receiver)
+    }
+
+    fn ordered(certify: bool) -> Kind {
+        Kind::Ordered {
+            request: signed_request(&client_key(), 1, b"op"),
+            certify,
+        }
+    }
+
+    fn result(bytes: &'static [u8]) -> Vote {
+        Vote::Result(Bytes::from_static(bytes))
+    }
+
+    #[test]
+    fn f_plus_1_matching_results_decide_an_ordered_request() {
+        let (mut pending, mut receiver) = waiting(ordered(false));
+        pending.vote(ReplicaId(0), result(b"lie"));
+        pending.vote(ReplicaId(1), result(b"ok"));
+        pending.settle(thresholds());
+        assert!(receiver.try_recv().is_err());
+        pending.vote(ReplicaId(2), result(b"ok"));
+        pending.settle(thresholds());
+        assert_eq!(
+            receiver.try_recv(),
+            Ok(Outcome::Accepted {
+                result: Bytes::from_static(b"ok"),
+                certificate: None
+            })
+        );
+    }
+
+    #[test]
+    fn one_replica_repeating_itself_is_one_vote() {
+        let (mut pending, mut receiver) = waiting(ordered(false));
+        pending.vote(ReplicaId(3), result(b"lie"));
+        pending.vote(ReplicaId(3), result(b"lie"));
+        pending.vote(ReplicaId(3), Vote::Refused("no".into()));
+        pending.vote(ReplicaId(3), Vote::Refused("no".into()));
+        pending.settle(thresholds());
+        assert!(receiver.try_recv().is_err());
+        assert_eq!(pending.replies_seen(), 1);
+    }
+
+    #[test]
+    fn f_plus_1_refusals_reject_with_the_most_common_reason() {
+        let (mut pending, mut receiver) = waiting(ordered(false));
+        pending.vote(ReplicaId(0), Vote::Refused("bad signature".into()));
+        pending.vote(ReplicaId(1), result(b"ok"));
+        pending.settle(thresholds());
+        assert!(receiver.try_recv().is_err());
+        pending.vote(ReplicaId(2), Vote::Refused("bad signature".into()));
+        pending.settle(thresholds());
+        assert_eq!(
+            receiver.try_recv(),
+            Ok(Outcome::Rejected {
+                reason: "bad signature".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_certified_request_waits_for_a_verified_certificate() {
+        let (cluster, keys) = test_cluster();
+        let request = signed_request(&client_key(), 1, b"op");
+        let (mut pending, mut receiver) = waiting(Kind::Ordered {
+            request: request.clone(),
+            certify: true,
+        });
+        pending.vote(ReplicaId(0), result(b"ok"));
+        pending.vote(ReplicaId(1), result(b"ok"));
+        pending.settle(Thresholds::of(&cluster));
+        assert!(receiver.try_recv().is_err());
+        assert!(pending.wants_certificate().is_some());
+        let proof = commit_proof(&keys, &[0, 1, 2], &request, View(0), Seq(5), &[]);
+        let certificate = Certificate {
+            request,
+            seq: Seq(5),
+            proof,
+        };
+        pending.add_certificate(certificate.clone());
+        assert!(pending.wants_certificate().is_none());
+        pending.settle(Thresholds::of(&cluster));
+        assert_eq!(
+            receiver.try_recv(),
+            Ok(Outcome::Accepted {
+                result: Bytes::from_static(b"ok"),
+                certificate: Some(Box::new(certificate))
+            })
+        );
+    }
+
+    #[test]
+    fn read_only_needs_2f_plus_1_and_gives_up_once_that_is_impossible() {
+        let (mut pending, mut receiver) = waiting(Kind::ReadOnly);
+        pending.vote(ReplicaId(0), result(b"1"));
+        pending.vote(ReplicaId(1), result(b"1"));
+        pending.settle(thresholds());
+        assert!(receiver.try_recv().is_err());
+        pending.vote(ReplicaId(2), result(b"1"));
+        pending.settle(thresholds());
+        assert!(matches!(receiver.try_recv(), Ok(Outcome::Accepted { .. })));
+
+        let (mut pending, mut receiver) = waiting(Kind::ReadOnly);
+        pending.vote(ReplicaId(0), result(b"1"));
+        pending.vote(ReplicaId(1), result(b"2"));
+        pending.settle(thresholds());
+        // 3 of 4 could still agree on "1" if replicas 2 and 3 say so.
+        assert!(receiver.try_recv().is_err());
+        pending.vote(ReplicaId(2), Vote::Refused("busy".into()));
+        pending.settle(thresholds());
+        assert_eq!(receiver.try_recv(), Ok(Outcome::Inconclusive));
+    }
+}
