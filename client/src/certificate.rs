@@ -1,40 +1,53 @@
 //! Commit certificates a client can keep and show to others: transferable proof that a
-//! request was committed at a sequence number (PBFT §4.2).
+//! request was committed at a sequence number (PBFT §4.2), and of what it returned.
 //!
 //! A reply's result travels over the client's authenticated connection and is believed
 //! because f + 1 replicas agree on it; nobody else can check that later. A certificate is
 //! signed by the replicas themselves, so anyone holding the cluster description (an
-//! actuator, an auditor) can check it offline, with no connection to the cluster.
+//! actuator, an auditor) can check it offline, with no connection to the cluster:
+//!
+//! - a quorum of COMMITs for the sequence number, with the digests of the batch's
+//!   requests, proves the request was committed there and nothing else ever will be;
+//! - f + 1 replies signed by distinct replicas with the same result prove the result,
+//!   because at least one of them comes from a correct replica, and correct replicas
+//!   execute the same requests in the same order.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use bytes::Bytes;
 use rampart_crypto::{Digest, Ed25519, Signed, Verifier};
 use rampart_replica::cluster::Cluster;
 use rampart_replica::message::{
-    ClientId, ReplicaId, Request, RequestKey, Seq, View, batch_digest, request_digest,
+    ClientId, ReplicaId, Reply, Request, RequestKey, Seq, View, batch_digest, request_digest,
 };
 use rampart_replica::wire::CommitProof;
 
-/// A request, the sequence number that ordered it, and the replicas' proof.
+/// A request, the sequence number that ordered it, the replicas' proof of the commit, and
+/// their signed replies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
     pub request: Signed<Request>,
     pub seq: Seq,
     pub proof: CommitProof,
+    /// f + 1 replies from distinct replicas, each signed by its replica.
+    pub replies: Vec<Signed<Reply>>,
 }
 
-/// What a valid certificate proves: the batch with `digest` is committed at `seq`, and
-/// `request` is in it.
+/// What a valid certificate proves: the batch with `digest` is committed at `seq`,
+/// `request` is in it, and executing it returned `result`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCommit {
     pub view: View,
     pub seq: Seq,
     pub digest: Digest,
     pub request: RequestKey,
+    pub result: Bytes,
     /// The replicas whose COMMITs were checked, in id order.
     pub signers: Vec<ReplicaId>,
+    /// The replicas whose signed replies were checked, in id order.
+    pub reply_signers: Vec<ReplicaId>,
 }
 
 /// Why a certificate proves nothing.
@@ -67,6 +80,14 @@ pub enum CertificateError {
     RequestNotInBatch { position: u32, batch_len: usize },
     #[error("the request does not carry a valid signature by its client {client}")]
     BadClientSignature { client: ClientId },
+    #[error("the reply of {replica} does not carry a valid signature by that replica")]
+    ForgedReply { replica: ReplicaId },
+    #[error("{replica} signed more than one reply")]
+    DuplicateReply { replica: ReplicaId },
+    #[error("the reply of {replica} is for another request, sequence number or result")]
+    MismatchedReply { replica: ReplicaId },
+    #[error("{replies} signed replies agree, but proving a result needs {needed}")]
+    TooFewReplies { replies: usize, needed: usize },
 }
 
 impl Certificate {
@@ -76,83 +97,148 @@ impl Certificate {
         self.verify_with(cluster, &Ed25519::new())
     }
 
-    /// Checks that a quorum (n - f) of distinct replicas of `cluster` signed COMMITs for
-    /// one (view, seq, digest), that `seq` is that sequence number, that the request
-    /// digests hash to the digest with this request's digest at `position`, and that the
-    /// request's client signed it. Any quorum of COMMITs shares a correct replica with
-    /// every other, so no other batch can ever commit at `seq` (PBFT §4.2, §4.4).
+    /// Checks the commit proof ([`verify_commit`]) and that f + 1 distinct replicas signed
+    /// replies to this request at `seq` with one and the same result.
     pub fn verify_with(
         &self,
         cluster: &Cluster,
         verifier: &dyn Verifier,
     ) -> Result<VerifiedCommit, CertificateError> {
-        let quorum = cluster.quorum();
-        let Some(first) = self.proof.commits.first() else {
-            return Err(CertificateError::BelowQuorum { signers: 0, quorum });
+        let commit = verify_commit(&self.request, self.seq, &self.proof, cluster, verifier)?;
+        let needed = cluster.weak_quorum();
+        let Some(first) = self.replies.first() else {
+            return Err(CertificateError::TooFewReplies { replies: 0, needed });
         };
-        let (view, seq, digest) = (first.value.view, first.value.seq, first.value.digest);
-        let mut signers = BTreeSet::new();
-        for commit in &self.proof.commits {
-            let replica = commit.value.replica;
-            let key = cluster
-                .key(replica)
-                .ok_or(CertificateError::UnknownReplica { replica })?;
-            if !signers.insert(replica) {
-                return Err(CertificateError::DuplicateSigner { replica });
+        let result = first.value.result.clone();
+        let mut reply_signers = BTreeSet::new();
+        for reply in &self.replies {
+            let replica = reply.value.replica;
+            verify_reply(&self.request, self.seq, reply, cluster, verifier)?;
+            if reply.value.result != result {
+                return Err(CertificateError::MismatchedReply { replica });
             }
-            let value = &commit.value;
-            if (value.view, value.seq, value.digest) != (view, seq, digest) {
-                return Err(CertificateError::MismatchedCommits {
-                    replica,
-                    view,
-                    seq,
-                    found_view: value.view,
-                    found_seq: value.seq,
-                });
+            if !reply_signers.insert(replica) {
+                return Err(CertificateError::DuplicateReply { replica });
             }
-            commit
-                .verify(cluster.id, key, verifier)
-                .map_err(|_| CertificateError::ForgedSignature { replica })?;
         }
-        if signers.len() < quorum {
-            return Err(CertificateError::BelowQuorum {
-                signers: signers.len(),
-                quorum,
+        if reply_signers.len() < needed {
+            return Err(CertificateError::TooFewReplies {
+                replies: reply_signers.len(),
+                needed,
             });
         }
-        if self.seq != seq {
-            return Err(CertificateError::WrongSeq {
-                claimed: self.seq,
-                committed: seq,
-            });
-        }
-        let computed = batch_digest(&self.proof.request_digests);
-        if computed != digest {
-            return Err(CertificateError::WrongBatchDigest {
-                computed,
-                committed: digest,
-            });
-        }
-        let position = self.proof.position;
-        let in_batch = self.proof.request_digests.get(position as usize);
-        if in_batch != Some(&request_digest(&self.request)) {
-            return Err(CertificateError::RequestNotInBatch {
-                position,
-                batch_len: self.proof.request_digests.len(),
-            });
-        }
-        let client = self.request.value.client;
-        self.request
-            .verify(cluster.id, client.0, verifier)
-            .map_err(|_| CertificateError::BadClientSignature { client })?;
         Ok(VerifiedCommit {
-            view,
-            seq,
-            digest,
-            request: self.request.value.key(),
-            signers: signers.into_iter().collect(),
+            result,
+            reply_signers: reply_signers.into_iter().collect(),
+            ..commit
         })
     }
+}
+
+/// Checks that a quorum (n - f) of distinct replicas of `cluster` signed COMMITs for one
+/// (view, seq, digest), that `seq` is that sequence number, that the request digests hash
+/// to the digest with this request's digest at `position`, and that the request's client
+/// signed it. Any quorum of COMMITs shares a correct replica with every other, so no other
+/// batch can ever commit at `seq` (PBFT §4.2, §4.4). The result is not checked here.
+pub fn verify_commit(
+    request: &Signed<Request>,
+    claimed_seq: Seq,
+    proof: &CommitProof,
+    cluster: &Cluster,
+    verifier: &dyn Verifier,
+) -> Result<VerifiedCommit, CertificateError> {
+    let quorum = cluster.quorum();
+    let Some(first) = proof.commits.first() else {
+        return Err(CertificateError::BelowQuorum { signers: 0, quorum });
+    };
+    let (view, seq, digest) = (first.value.view, first.value.seq, first.value.digest);
+    let mut signers = BTreeSet::new();
+    for commit in &proof.commits {
+        let replica = commit.value.replica;
+        let key = cluster
+            .key(replica)
+            .ok_or(CertificateError::UnknownReplica { replica })?;
+        if !signers.insert(replica) {
+            return Err(CertificateError::DuplicateSigner { replica });
+        }
+        let value = &commit.value;
+        if (value.view, value.seq, value.digest) != (view, seq, digest) {
+            return Err(CertificateError::MismatchedCommits {
+                replica,
+                view,
+                seq,
+                found_view: value.view,
+                found_seq: value.seq,
+            });
+        }
+        commit
+            .verify(cluster.id, key, verifier)
+            .map_err(|_| CertificateError::ForgedSignature { replica })?;
+    }
+    if signers.len() < quorum {
+        return Err(CertificateError::BelowQuorum {
+            signers: signers.len(),
+            quorum,
+        });
+    }
+    if claimed_seq != seq {
+        return Err(CertificateError::WrongSeq {
+            claimed: claimed_seq,
+            committed: seq,
+        });
+    }
+    let computed = batch_digest(&proof.request_digests);
+    if computed != digest {
+        return Err(CertificateError::WrongBatchDigest {
+            computed,
+            committed: digest,
+        });
+    }
+    let position = proof.position;
+    let in_batch = proof.request_digests.get(position as usize);
+    if in_batch != Some(&request_digest(request)) {
+        return Err(CertificateError::RequestNotInBatch {
+            position,
+            batch_len: proof.request_digests.len(),
+        });
+    }
+    let client = request.value.client;
+    request
+        .verify(cluster.id, client.0, verifier)
+        .map_err(|_| CertificateError::BadClientSignature { client })?;
+    Ok(VerifiedCommit {
+        view,
+        seq,
+        digest,
+        request: request.value.key(),
+        result: Bytes::new(),
+        signers: signers.into_iter().collect(),
+        reply_signers: Vec::new(),
+    })
+}
+
+/// Checks that `reply` answers `request` at `seq` and is signed by the replica it names.
+pub fn verify_reply(
+    request: &Signed<Request>,
+    seq: Seq,
+    reply: &Signed<Reply>,
+    cluster: &Cluster,
+    verifier: &dyn Verifier,
+) -> Result<(), CertificateError> {
+    let replica = reply.value.replica;
+    let key = cluster
+        .key(replica)
+        .ok_or(CertificateError::UnknownReplica { replica })?;
+    let value = &reply.value;
+    if value.client != request.value.client
+        || value.number != request.value.number
+        || value.seq != seq
+    {
+        return Err(CertificateError::MismatchedReply { replica });
+    }
+    reply
+        .verify(cluster.id, key, verifier)
+        .map_err(|_| CertificateError::ForgedReply { replica })
 }
 
 #[cfg(test)]

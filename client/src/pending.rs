@@ -11,7 +11,8 @@ use tokio::sync::oneshot;
 
 use rampart_crypto::Signed;
 use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{ReplicaId, Request};
+use rampart_replica::message::{ReplicaId, Reply, Request, Seq};
+use rampart_replica::wire::CommitProof;
 
 use crate::certificate::Certificate;
 
@@ -75,7 +76,10 @@ impl Thresholds {
 pub(crate) struct Pending {
     kind: Kind,
     votes: BTreeMap<ReplicaId, Vote>,
-    certificate: Option<Certificate>,
+    /// For a certified request: a verified commit proof and its sequence number ...
+    proof: Option<(Seq, CommitProof)>,
+    /// ... and the replies whose signatures verified, by replica.
+    signed_replies: BTreeMap<ReplicaId, Signed<Reply>>,
     /// Taken when the outcome is sent; later replies are still counted, for the record.
     waiter: Option<oneshot::Sender<Outcome>>,
 }
@@ -85,7 +89,8 @@ impl Pending {
         Pending {
             kind,
             votes: BTreeMap::new(),
-            certificate: None,
+            proof: None,
+            signed_replies: BTreeMap::new(),
             waiter: Some(waiter),
         }
     }
@@ -94,20 +99,50 @@ impl Pending {
         matches!(self.kind, Kind::ReadOnly)
     }
 
-    /// The request whose certificate is still missing, if one is wanted.
+    /// The request, if it wants a certificate.
     pub(crate) fn wants_certificate(&self) -> Option<&Signed<Request>> {
         match &self.kind {
             Kind::Ordered {
                 request,
                 certify: true,
-            } if self.certificate.is_none() => Some(request),
+            } => Some(request),
             _ => None,
         }
     }
 
-    /// Keeps a certificate the caller has verified.
-    pub(crate) fn add_certificate(&mut self, certificate: Certificate) {
-        self.certificate.get_or_insert(certificate);
+    pub(crate) fn has_proof(&self) -> bool {
+        self.proof.is_some()
+    }
+
+    /// Keeps a commit proof the caller has verified.
+    pub(crate) fn add_proof(&mut self, seq: Seq, proof: CommitProof) {
+        self.proof.get_or_insert((seq, proof));
+    }
+
+    /// Keeps a reply whose signature the caller has verified.
+    pub(crate) fn add_signed_reply(&mut self, from: ReplicaId, reply: Signed<Reply>) {
+        self.signed_replies.insert(from, reply);
+    }
+
+    /// The certificate, once a proof and f + 1 signed replies with `result` are in.
+    fn certificate(&self, result: &Bytes, thresholds: Thresholds) -> Option<Certificate> {
+        let Kind::Ordered { request, .. } = &self.kind else {
+            return None;
+        };
+        let (seq, proof) = self.proof.as_ref()?;
+        let replies: Vec<Signed<Reply>> = self
+            .signed_replies
+            .values()
+            .filter(|reply| reply.value.result == *result && reply.value.seq == *seq)
+            .take(thresholds.weak_quorum)
+            .cloned()
+            .collect();
+        (replies.len() >= thresholds.weak_quorum).then(|| Certificate {
+            request: request.clone(),
+            seq: *seq,
+            proof: proof.clone(),
+            replies,
+        })
     }
 
     pub(crate) fn vote(&mut self, from: ReplicaId, vote: Vote) {
@@ -150,12 +185,19 @@ impl Pending {
         let leading_count = leader.map_or(0, |(_, count)| *count);
         match &self.kind {
             Kind::Ordered { certify, .. } => {
-                if let Some((result, count)) = leader {
-                    let certified = !certify || self.certificate.is_some();
-                    if *count >= thresholds.weak_quorum && certified {
+                if let Some((result, count)) = leader
+                    && *count >= thresholds.weak_quorum
+                {
+                    if !certify {
                         return Some(Outcome::Accepted {
                             result: (*result).clone(),
-                            certificate: self.certificate.clone().map(Box::new),
+                            certificate: None,
+                        });
+                    }
+                    if let Some(certificate) = self.certificate(result, thresholds) {
+                        return Some(Outcome::Accepted {
+                            result: (*result).clone(),
+                            certificate: Some(Box::new(certificate)),
                         });
                     }
                 }
@@ -193,7 +235,9 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{client_key, commit_proof, signed_request, test_cluster};
+    use crate::test_support::{
+        client_key, commit_proof, signed_reply, signed_request, test_cluster,
+    };
     use rampart_replica::message::{Seq, View};
 
     fn thresholds() -> Thresholds {
@@ -277,13 +321,22 @@ mod tests {
         assert!(receiver.try_recv().is_err());
         assert!(pending.wants_certificate().is_some());
         let proof = commit_proof(&keys, &[0, 1, 2], &request, View(0), Seq(5), &[]);
+        pending.add_proof(Seq(5), proof.clone());
+        pending.settle(Thresholds::of(&cluster));
+        assert!(receiver.try_recv().is_err(), "signed replies are missing");
+        let replies: Vec<_> = [0, 1]
+            .into_iter()
+            .map(|replica| signed_reply(&keys, replica, &request, Seq(5), b"ok"))
+            .collect();
+        for reply in &replies {
+            pending.add_signed_reply(reply.value.replica, reply.clone());
+        }
         let certificate = Certificate {
             request,
             seq: Seq(5),
             proof,
+            replies,
         };
-        pending.add_certificate(certificate.clone());
-        assert!(pending.wants_certificate().is_none());
         pending.settle(Thresholds::of(&cluster));
         assert_eq!(
             receiver.try_recv(),

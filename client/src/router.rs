@@ -7,10 +7,11 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use rampart_crypto::{Signature, Signed};
 use rampart_replica::message::{ReplicaId, Reply, decode};
 use rampart_replica::wire::{CommitProof, ReplicaFrame};
 
-use crate::certificate::Certificate;
+use crate::certificate::{verify_commit, verify_reply};
 use crate::pending::Vote;
 use crate::shared::Shared;
 
@@ -40,7 +41,8 @@ fn route(shared: &Shared, from: ReplicaId, frame: &[u8]) {
             reply,
             read_only,
             certificate,
-        } => on_reply(shared, from, reply, read_only, certificate),
+            signature,
+        } => on_reply(shared, from, reply, read_only, certificate, signature),
         ReplicaFrame::Refused { number, reason } => {
             let mut state = shared.lock();
             let Some(pending) = state.pending.get_mut(&number) else {
@@ -60,6 +62,7 @@ fn on_reply(
     reply: Reply,
     read_only: bool,
     proof: Option<CommitProof>,
+    signature: Option<Signature>,
 ) {
     if reply.client != shared.client {
         warn!(replica = %from, client = %reply.client, "ignoring a reply for another client");
@@ -67,7 +70,7 @@ fn on_reply(
         return;
     }
     let number = reply.number;
-    let candidate = {
+    let (request, needs_proof) = {
         let mut state = shared.lock();
         state.views.observe(from, reply.view);
         let Some(pending) = state.pending.get_mut(&number) else {
@@ -79,26 +82,48 @@ fn on_reply(
             shared.counters.malformed_frame();
             return;
         }
-        pending.vote(from, Vote::Result(reply.result));
+        pending.vote(from, Vote::Result(reply.result.clone()));
         pending.settle(shared.thresholds);
-        match (proof, pending.wants_certificate()) {
-            (Some(proof), Some(request)) => Certificate {
-                request: request.clone(),
-                seq: reply.seq,
-                proof,
-            },
-            _ => return,
+        match pending.wants_certificate() {
+            Some(request) => (request.clone(), !pending.has_proof()),
+            None => return,
         }
     };
-    // Checking a quorum of signatures takes a while; other calls need not wait for it.
-    if let Err(error) = candidate.verify_with(&shared.cluster, &shared.verifier) {
-        warn!(replica = %from, number, %error, "ignoring a commit proof that does not verify");
-        shared.counters.certificate_refused();
-        return;
-    }
+    // Checking signatures takes a while; other calls need not wait for it, so the state
+    // is unlocked meanwhile.
+    let verified_proof = proof.filter(|_| needs_proof).and_then(|proof| {
+        match verify_commit(&request, reply.seq, &proof, &shared.cluster, &shared.verifier) {
+            Ok(_) => Some(proof),
+            Err(error) => {
+                warn!(replica = %from, number, %error, "ignoring a commit proof that does not verify");
+                shared.counters.certificate_refused();
+                None
+            }
+        }
+    });
+    let signed = signature.map(|signature| Signed {
+        value: reply.clone(),
+        signature,
+    });
+    // The reply must be the authenticated sender's own: a replica cannot lend its vote.
+    let verified_reply = signed.filter(|signed| signed.value.replica == from).and_then(|signed| {
+        match verify_reply(&request, reply.seq, &signed, &shared.cluster, &shared.verifier) {
+            Ok(()) => Some(signed),
+            Err(error) => {
+                warn!(replica = %from, number, %error, "ignoring a signed reply that does not verify");
+                shared.counters.certificate_refused();
+                None
+            }
+        }
+    });
     let mut state = shared.lock();
     if let Some(pending) = state.pending.get_mut(&number) {
-        pending.add_certificate(candidate);
+        if let Some(proof) = verified_proof {
+            pending.add_proof(reply.seq, proof);
+        }
+        if let Some(signed) = verified_reply {
+            pending.add_signed_reply(from, signed);
+        }
         pending.settle(shared.thresholds);
     }
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rampart_crypto::{ClusterId, KeyPair, Signed};
 use rampart_replica::cluster::Cluster;
 use rampart_replica::message::{
-    ClientId, Commit, ReplicaId, Request, Seq, View, batch_digest, request_digest,
+    ClientId, Commit, ReplicaId, Reply, Request, Seq, View, batch_digest, request_digest,
 };
 use rampart_replica::wire::CommitProof;
 
@@ -77,4 +77,23 @@ pub(crate) fn commit_proof(
         request_digests,
         position,
     }
+}
+
+/// A reply to `request` at `seq` with `result`, signed by `replica`'s key.
+pub(crate) fn signed_reply(
+    keys: &[KeyPair],
+    replica: u32,
+    request: &Signed<Request>,
+    seq: Seq,
+    result: &'static [u8],
+) -> Signed<Reply> {
+    let reply = Reply {
+        view: View(0),
+        seq,
+        client: request.value.client,
+        number: request.value.number,
+        replica: ReplicaId(replica),
+        result: Bytes::from_static(result),
+    };
+    Signed::sign(CLUSTER_ID, reply, &keys[replica as usize]).expect("signing cannot fail")
 }

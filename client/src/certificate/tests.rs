@@ -2,7 +2,9 @@
 //! (view, seq, digest); each check of [`Certificate::verify`] refuses one kind of forgery.
 
 use super::*;
-use crate::test_support::{client_key, commit_proof, signed_commit, signed_request, test_cluster};
+use crate::test_support::{
+    client_key, commit_proof, signed_commit, signed_reply, signed_request, test_cluster,
+};
 use rampart_crypto::{KeyPair, Signature};
 
 fn genuine() -> Certificate {
@@ -11,10 +13,15 @@ fn genuine() -> Certificate {
     let request = signed_request(&client, 7, b"shut down unit 3");
     let other = signed_request(&KeyPair::from_seed(2_000), 1, b"other");
     let proof = commit_proof(&keys, &[0, 1, 3], &request, View(2), Seq(40), &[other]);
+    let replies = vec![
+        signed_reply(&keys, 1, &request, Seq(40), b"shut down"),
+        signed_reply(&keys, 3, &request, Seq(40), b"shut down"),
+    ];
     Certificate {
         request,
         seq: Seq(40),
         proof,
+        replies,
     }
 }
 
@@ -30,6 +37,8 @@ fn a_genuine_certificate_verifies_offline() {
         verified.signers,
         vec![ReplicaId(0), ReplicaId(1), ReplicaId(3)]
     );
+    assert_eq!(verified.result, bytes::Bytes::from_static(b"shut down"));
+    assert_eq!(verified.reply_signers, vec![ReplicaId(1), ReplicaId(3)]);
     // It survives being stored and shipped.
     let bytes = rampart_replica::message::encode(&certificate);
     let shipped: Certificate =
@@ -193,15 +202,74 @@ fn a_request_without_its_clients_signature_is_refused() {
     let mut request = signed_request(&client_key(), 7, b"shut down unit 3");
     request.signature = Signature([1; 64]);
     let proof = commit_proof(&keys, &[0, 1, 2], &request, View(0), Seq(3), &[]);
+    let replies = vec![
+        signed_reply(&keys, 0, &request, Seq(3), b"ok"),
+        signed_reply(&keys, 1, &request, Seq(3), b"ok"),
+    ];
     let certificate = Certificate {
         request,
         seq: Seq(3),
         proof,
+        replies,
     };
     assert_eq!(
         certificate.verify(&cluster),
         Err(CertificateError::BadClientSignature {
             client: ClientId(client_key().public_key())
+        })
+    );
+}
+
+#[test]
+fn a_result_needs_f_plus_1_distinct_genuine_signed_replies() {
+    let (cluster, keys) = test_cluster();
+
+    let mut missing = genuine();
+    missing.replies.pop();
+    assert_eq!(
+        missing.verify(&cluster),
+        Err(CertificateError::TooFewReplies {
+            replies: 1,
+            needed: 2
+        })
+    );
+
+    let mut duplicated = genuine();
+    duplicated.replies[1] = duplicated.replies[0].clone();
+    assert_eq!(
+        duplicated.verify(&cluster),
+        Err(CertificateError::DuplicateReply {
+            replica: ReplicaId(1)
+        })
+    );
+
+    let mut forged = genuine();
+    forged.replies[1].signature = Signature([9; 64]);
+    assert_eq!(
+        forged.verify(&cluster),
+        Err(CertificateError::ForgedReply {
+            replica: ReplicaId(3)
+        })
+    );
+
+    // A faulty replica reporting another result cannot make it count.
+    let mut disagreeing = genuine();
+    let request = disagreeing.request.clone();
+    disagreeing.replies[1] = signed_reply(&keys, 3, &request, Seq(40), b"continue");
+    assert_eq!(
+        disagreeing.verify(&cluster),
+        Err(CertificateError::MismatchedReply {
+            replica: ReplicaId(3)
+        })
+    );
+
+    // A reply to another sequence number is not a reply to this commit.
+    let mut elsewhere = genuine();
+    elsewhere.replies[1] = signed_reply(&keys, 3, &request, Seq(41), b"shut down");
+    assert_eq!(
+        elsewhere.verify(&cluster),
+        Err(CertificateError::MismatchedReply {
+            replica: ReplicaId(3)
         })
     );
 }

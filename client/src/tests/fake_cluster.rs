@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use rampart_crypto::{PublicKey, Signed};
+use rampart_crypto::{KeyPair, PublicKey, Signed};
 use rampart_replica::cluster::Cluster;
 use rampart_replica::message::{ClientId, ReplicaId, Reply, Request, Seq, View, decode, encode};
 use rampart_replica::net::{Inbound, ReplicaTransport, SendError, TransportConfig};
@@ -130,27 +130,37 @@ pub(crate) fn all_answer(
 
 /// A reply from `from` to the arrival's request.
 pub(crate) fn reply(arrival: &Arrival, from: ReplicaId, view: View, result: &[u8]) -> Answer {
-    reply_with_proof(arrival, from, view, result, None)
+    reply_with_proof(arrival, from, view, result, None, None)
 }
 
+/// A reply with an optional commit proof, signed by `signer` if given (as replicas sign
+/// replies to certified requests).
 pub(crate) fn reply_with_proof(
     arrival: &Arrival,
     from: ReplicaId,
     view: View,
     result: &[u8],
     proof: Option<CommitProof>,
+    signer: Option<&KeyPair>,
 ) -> Answer {
+    let reply = Reply {
+        view,
+        seq: Seq(1),
+        client: ClientId(arrival.client),
+        number: arrival.number(),
+        replica: from,
+        result: Bytes::copy_from_slice(result),
+    };
+    let signature = signer.map(|key| {
+        Signed::sign(test_cluster().0.id, reply.clone(), key)
+            .expect("signing cannot fail")
+            .signature
+    });
     Answer::Frame(ReplicaFrame::Reply {
-        reply: Reply {
-            view,
-            seq: Seq(1),
-            client: ClientId(arrival.client),
-            number: arrival.number(),
-            replica: from,
-            result: Bytes::copy_from_slice(result),
-        },
+        reply,
         read_only: arrival.read_only(),
         certificate: proof,
+        signature,
     })
 }
 

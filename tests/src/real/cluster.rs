@@ -208,10 +208,11 @@ impl LocalCluster {
             loop {
                 let checkpoint = status.borrow().last_checkpoint;
                 if let Some((seq, digest)) = checkpoint
-                    && last != Some(seq) {
-                        last = Some(seq);
-                        lock(&safety).checkpoint(replica, seq, digest);
-                    }
+                    && last != Some(seq)
+                {
+                    last = Some(seq);
+                    lock(&safety).checkpoint(replica, seq, digest);
+                }
                 if status.changed().await.is_err() {
                     return;
                 }
