@@ -46,9 +46,7 @@ pub struct Client {
 enum ReadOnly {
     Agreed(Bytes),
     /// No 2f + 1 matching answers in time; the operation must be ordered instead.
-    Inconclusive {
-        replies_seen: usize,
-    },
+    Inconclusive,
 }
 
 impl Client {
@@ -124,8 +122,8 @@ impl Client {
     /// is ordered as a new request and its f + 1 result returned.
     ///
     /// The ordered fallback hands the same bytes to the application's `apply`, so the
-    /// state machine must accept query bytes as an operation. Typed applications decode
-    /// commands and queries as different types; use [`Client::query_typed`] for them.
+    /// state machine must accept query bytes as an operation (typed applications do: their
+    /// operations say whether they are commands or queries).
     pub async fn query(&self, operation: Bytes) -> Result<Bytes, ClientError> {
         let started = Instant::now();
         let deadline = started + self.config.request_timeout;
@@ -163,34 +161,6 @@ impl Client {
         } = self;
         router.0.abort();
         transport.shutdown().await;
-    }
-
-    pub(crate) fn config(&self) -> &ClientConfig {
-        &self.config
-    }
-
-    /// Read-only attempts until 2f + 1 replicas agree or `deadline` passes.
-    pub(crate) async fn query_read_only(
-        &self,
-        operation: Bytes,
-        started: Instant,
-        deadline: Instant,
-    ) -> Result<Bytes, ClientError> {
-        loop {
-            match self.read_only(operation.clone(), deadline).await? {
-                ReadOnly::Agreed(result) => return Ok(result),
-                ReadOnly::Inconclusive { replies_seen } => {
-                    let retry = Instant::now() + self.config.retransmit_interval_min;
-                    if retry >= deadline {
-                        return Err(ClientError::Timeout {
-                            after: started.elapsed(),
-                            replies_seen,
-                        });
-                    }
-                    sleep_until(retry).await;
-                }
-            }
-        }
     }
 
     /// One ordered request: returns the result and, if `certify`, its certificate.
@@ -251,7 +221,7 @@ impl Client {
     ) -> Result<ReadOnly, ClientError> {
         let give_up = (Instant::now() + self.config.read_only_timeout).min(deadline);
         let Ok(slot) = timeout_at(give_up, InFlight::reserve(&self.shared)).await else {
-            return Ok(ReadOnly::Inconclusive { replies_seen: 0 });
+            return Ok(ReadOnly::Inconclusive);
         };
         let slot = slot?;
         let request = self.sign(slot.number(), operation, true)?;
@@ -260,9 +230,7 @@ impl Client {
         self.broadcast(&frame)?;
         match timeout_at(give_up, outcome).await {
             Ok(Ok(Outcome::Accepted { result, .. })) => Ok(ReadOnly::Agreed(result)),
-            Ok(Ok(_)) | Err(_) => Ok(ReadOnly::Inconclusive {
-                replies_seen: slot.replies_seen(),
-            }),
+            Ok(Ok(_)) | Err(_) => Ok(ReadOnly::Inconclusive),
             Ok(Err(_)) => Err(ClientError::Closed),
         }
     }

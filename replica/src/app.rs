@@ -46,8 +46,8 @@ use crate::message::{ClientId, Seq};
 
 pub use typed::{Application, Typed};
 pub use wire::{
-    CommandError, ReplyError, Response, decode_output, decode_query_output, encode_command,
-    encode_query,
+    CommandError, Operation, ReplyError, Response, decode_output, decode_query_output,
+    encode_command, encode_query,
 };
 
 /// Deterministic facts about the command being applied (the same on every replica).

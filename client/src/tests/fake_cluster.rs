@@ -46,6 +46,7 @@ impl Arrival {
 
 /// What one replica sends, in order.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Answer {
     Frame(ReplicaFrame),
     /// Bytes that decode as no frame.

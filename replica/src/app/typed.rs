@@ -2,7 +2,7 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::wire::{CommandError, Response, decode_bounded};
+use super::wire::{CommandError, Operation, Response, decode_bounded};
 use super::{AppError, ApplyContext, StateMachine};
 use crate::message::{ClientId, decode, encode};
 
@@ -95,25 +95,34 @@ impl<A: Application> Typed<A> {
 
 impl<A: Application> StateMachine for Typed<A> {
     fn apply(&mut self, context: &ApplyContext, operation: &[u8]) -> Vec<u8> {
-        let response: Response<A::Output> = match decode_bounded::<A::Command>("command", operation)
-        {
-            Ok(command) => Ok(self.app.apply(context, command)),
+        match decode_bounded::<Operation<A::Command, A::Query>>("operation", operation) {
+            Ok(Operation::Command(command)) => {
+                let response: Response<A::Output> = Ok(self.app.apply(context, command));
+                encode(&response)
+            }
+            // A query on the ordered path (the fallback of a read-only request): it reads
+            // the state at its place in the order and changes nothing.
+            Ok(Operation::Query(query)) => {
+                let response: Response<A::QueryOutput> = Ok(self.app.query(&context.client, query));
+                encode(&response)
+            }
             Err(error) => {
                 // The decoder's message stays in the local log: it may differ between
                 // library versions, and the result must be identical on every replica.
                 tracing::debug!(client = %context.client, %error, "undecodable command");
-                Err(CommandError::UndecodableCommand {
+                let response: Response<A::Output> = Err(CommandError::UndecodableCommand {
                     length: operation.len() as u64,
-                })
+                });
+                encode(&response)
             }
-        };
-        encode(&response)
+        }
     }
 
     fn query(&self, client: &ClientId, operation: &[u8]) -> Vec<u8> {
         let response: Response<A::QueryOutput> =
-            match decode_bounded::<A::Query>("query", operation) {
-                Ok(query) => Ok(self.app.query(client, query)),
+            match decode_bounded::<Operation<A::Command, A::Query>>("query", operation) {
+                Ok(Operation::Query(query)) => Ok(self.app.query(client, query)),
+                Ok(Operation::Command(_)) => Err(CommandError::CommandAsQuery),
                 Err(error) => {
                     tracing::debug!(%client, %error, "undecodable query");
                     Err(CommandError::UndecodableQuery {

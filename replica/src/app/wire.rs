@@ -1,8 +1,11 @@
 //! The wire format of typed applications, and the helpers clients use to speak it.
 //!
-//! An operation is the bincode encoding of the application's `Command` (or `Query`); a
-//! result is the encoding of a [`Response`]: the output, or the [`CommandError`] that kept
-//! the operation from reaching the application.
+//! An operation is the bincode encoding of an [`Operation`]: the application's `Command`
+//! or its `Query`, tagged. The tag lets a query take the ordered path too: PBFT's client
+//! falls back to ordering a read-only request when the replicas' immediate answers
+//! disagree (§5.1.3), and the replicas then run it through `apply`, which must know a
+//! query from a command. A result is the encoding of a [`Response`]: the output, or the
+//! [`CommandError`] that kept the operation from reaching the application.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -37,6 +40,24 @@ pub enum CommandError {
          and the replicas use the same application and version"
     )]
     UndecodableQuery { length: u64 },
+    #[error(
+        "a command was sent as a read-only request; read-only requests may carry queries          only"
+    )]
+    CommandAsQuery,
+}
+
+/// A typed operation: a command, which may change the state, or a query, which never does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operation<C, Q> {
+    Command(C),
+    Query(Q),
+}
+
+/// The same, borrowed, for encoding (bincode encodes both alike).
+#[derive(Serialize)]
+enum OperationRef<'a, C, Q> {
+    Command(&'a C),
+    Query(&'a Q),
 }
 
 /// Why a client could not get an output from a result.
@@ -50,12 +71,16 @@ pub enum ReplyError {
 
 /// The operation bytes of a command, for a client request.
 pub fn encode_command<A: Application>(command: &A::Command) -> Bytes {
-    Bytes::from(encode(command))
+    Bytes::from(encode(&OperationRef::<A::Command, A::Query>::Command(
+        command,
+    )))
 }
 
-/// The operation bytes of a query, for a read-only client request.
+/// The operation bytes of a query, for a read-only client request (or its ordered
+/// fallback).
 pub fn encode_query<A: Application>(query: &A::Query) -> Bytes {
-    Bytes::from(encode(query))
+    let operation: OperationRef<'_, A::Command, A::Query> = OperationRef::Query(query);
+    Bytes::from(encode(&operation))
 }
 
 /// The output of a command, from the result the replicas agreed on.
