@@ -290,6 +290,57 @@ impl LocalCluster {
             .map(|(_, link)| link)
     }
 
+    /// Stops `replica` and starts, in its place and on its links, a process holding `key`
+    /// instead of the replica's key, with a forged cluster description that lists `key`
+    /// for `replica`. The real replicas pin the keys of the true description, so the
+    /// impostor can neither join nor speak for the replica. Returns the impostor.
+    pub async fn start_impostor(
+        &mut self,
+        replica: ReplicaId,
+        key: KeyPair,
+    ) -> Result<Node, LocalClusterError> {
+        self.stop(replica)
+            .await
+            .map_err(|source| LocalClusterError::Node {
+                replica: replica.0,
+                source,
+            })?;
+        let mut forged = self.cluster.clone();
+        forged.replicas[replica.0 as usize] = key.public_key();
+        let mut protocol = self.protocol.clone();
+        protocol.cluster = forged;
+        let addresses: Vec<SocketAddr> = self
+            .cluster
+            .replica_ids()
+            .map(|peer| match self.peer_links.get(&(replica, peer)) {
+                Some(link) => link.address(),
+                None => SocketAddr::from(([127, 0, 0, 1], 0)),
+            })
+            .collect();
+        let dir = self.root.path().join(format!("impostor-{}", replica.0));
+        let mut config = NodeConfig::new(replica, protocol, addresses, dir);
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.sync = false;
+        config.tick = self.config.tick;
+        let impostor = Node::builder(config)
+            .key(key)
+            .application((self.config.app)())
+            .start()
+            .await
+            .map_err(|source| LocalClusterError::Node {
+                replica: replica.0,
+                source,
+            })?;
+        let address = impostor.local_addr();
+        for ((_, to), link) in &self.peer_links {
+            if *to == replica {
+                link.set_target(Some(address));
+            }
+        }
+        self.client_links[replica.0 as usize].set_target(Some(address));
+        Ok(impostor)
+    }
+
     /// Cuts a replica off from its peers (clients still reach it).
     pub fn isolate(&self, replica: ReplicaId) {
         for link in self.links_of(replica) {

@@ -1,0 +1,197 @@
+//! Real replicas over QUIC on 127.0.0.1 (ephemeral ports, RocksDB in temporary
+//! directories), driven by the client SDK.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rampart_client::{Client, ClientConfig};
+use rampart_crypto::KeyPair;
+use rampart_replica::app::{StateMachine, Typed};
+use rampart_replica::apps::kv::{Command, KvStore, Output, Query, QueryOutput};
+use rampart_replica::message::{ReplicaId, View};
+use rampart_replica::net::{ClientTransport, ClientTransportConfig};
+use rampart_testkit::real::{LocalCluster, LocalClusterConfig};
+
+fn kv() -> Arc<dyn Fn() -> Box<dyn StateMachine> + Send + Sync> {
+    Arc::new(|| Box::new(Typed::new(KvStore::new())))
+}
+
+async fn cluster(replicas: usize) -> LocalCluster {
+    LocalCluster::start(LocalClusterConfig::new(replicas, kv()))
+        .await
+        .expect("cluster starts")
+}
+
+async fn client(cluster: &LocalCluster, index: u64) -> Client {
+    let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.client_addresses());
+    config.request_timeout = Duration::from_secs(30);
+    config.retransmit_interval_min = Duration::from_millis(200);
+    Client::connect(config, cluster.client_key(index))
+        .await
+        .expect("client connects")
+}
+
+fn put(key: &str, value: &str) -> Command {
+    Command::Put {
+        key: Bytes::from(key.to_string()),
+        value: Bytes::from(value.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_commit_and_return_f_plus_1_matching_results() {
+    let cluster = cluster(4).await;
+    let client = client(&cluster, 0).await;
+    let output = client
+        .execute::<KvStore>(&put("colour", "red"))
+        .await
+        .expect("put");
+    assert_eq!(output, Output::Put { previous: None });
+    let output = client
+        .execute::<KvStore>(&put("colour", "blue"))
+        .await
+        .expect("put");
+    assert_eq!(
+        output,
+        Output::Put {
+            previous: Some(Bytes::from_static(b"red"))
+        }
+    );
+    let read = client
+        .query_typed::<KvStore>(&Query::Get {
+            key: Bytes::from_static(b"colour"),
+        })
+        .await
+        .expect("read-only query");
+    assert_eq!(
+        read,
+        QueryOutput::Get {
+            value: Some(Bytes::from_static(b"blue"))
+        }
+    );
+    let (output, certificate) = client
+        .execute_certified::<KvStore>(&put("colour", "green"))
+        .await
+        .expect("certified put");
+    let verified = certificate
+        .verify(cluster.cluster())
+        .expect("the certificate verifies offline");
+    assert_eq!(verified.request, certificate.request.value.key());
+    assert_eq!(
+        rampart_replica::app::decode_output::<KvStore>(&verified.result).expect("output"),
+        output
+    );
+    client.close().await;
+    assert!(cluster.safety_violations().is_empty());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_changes_view_when_the_primary_stops_and_keeps_serving() {
+    let mut cluster = cluster(4).await;
+    let client = client(&cluster, 0).await;
+    for i in 0..5 {
+        client
+            .execute::<KvStore>(&put("k", &i.to_string()))
+            .await
+            .expect("put before the primary stops");
+    }
+    cluster.stop(ReplicaId(0)).await.expect("primary stops");
+    for i in 5..10 {
+        client
+            .execute::<KvStore>(&put("k", &i.to_string()))
+            .await
+            .expect("put after the primary stopped");
+    }
+    for replica in [ReplicaId(1), ReplicaId(2), ReplicaId(3)] {
+        let status = cluster.status(replica).expect("running");
+        assert!(
+            status.view >= View(1),
+            "{replica} is still in view {}",
+            status.view
+        );
+    }
+    assert!(client.view() >= View(1));
+    client.close().await;
+    assert!(cluster.safety_violations().is_empty());
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_a_key_not_in_the_configuration_cannot_join() {
+    let mut cluster = cluster(4).await;
+    let stranger = KeyPair::from_seed(424_242);
+    let impostor = cluster
+        .start_impostor(ReplicaId(3), stranger)
+        .await
+        .expect("the impostor process starts");
+    // The three genuine replicas are a quorum and keep serving without it.
+    let client = client(&cluster, 0).await;
+    for i in 0..5 {
+        client
+            .execute::<KvStore>(&put("k", &i.to_string()))
+            .await
+            .expect("put without replica 3");
+    }
+    let refused: u64 = [ReplicaId(0), ReplicaId(1), ReplicaId(2)]
+        .iter()
+        .filter_map(|r| cluster.node(*r))
+        .map(|node| node.transport_stats().handshakes_refused)
+        .sum();
+    assert!(refused > 0, "no replica refused the impostor's handshake");
+    let status = impostor.status();
+    assert_eq!(
+        status.last_executed.0, 0,
+        "the impostor took part: {status:?}"
+    );
+    impostor.shutdown().await.expect("impostor stops");
+    client.close().await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_frames_are_dropped_without_harm() {
+    let cluster = cluster(4).await;
+    let attacker = KeyPair::from_seed(77);
+    let mut config = ClientTransportConfig::new(cluster.client_addresses());
+    config.max_frame_bytes = 64 << 20;
+    let (transport, _replies) = ClientTransport::start(&attacker, cluster.cluster(), config)
+        .await
+        .expect("attacker connects");
+    // Wait until the connections are up, then send garbage and a frame over the
+    // replicas' 16 MiB limit.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for replica in cluster.replica_ids() {
+        let _ = transport.send(replica, Bytes::from_static(b"\xff\xff\xff not a frame"));
+        let _ = transport.send(replica, Bytes::from(vec![0u8; 17 << 20]));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let undecodable: u64 = cluster
+        .replica_ids()
+        .iter()
+        .filter_map(|r| cluster.node(*r))
+        .map(|n| {
+            n.inbound_counters()
+                .frames_undecodable
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .sum();
+    let oversized: u64 = cluster
+        .replica_ids()
+        .iter()
+        .filter_map(|r| cluster.node(*r))
+        .map(|n| n.transport_stats().frames_oversized_refused)
+        .sum();
+    assert!(undecodable > 0, "no replica counted the malformed frame");
+    assert!(oversized > 0, "no replica refused the oversized frame");
+    transport.shutdown().await;
+    // The replicas are unharmed.
+    let client = client(&cluster, 1).await;
+    client
+        .execute::<KvStore>(&put("still", "serving"))
+        .await
+        .expect("served after the garbage");
+    client.close().await;
+    cluster.shutdown().await;
+}
