@@ -39,7 +39,7 @@ async fn four_nodes_commit_a_clients_commands() {
             addresses.clone(),
             dirs[i].path().to_path_buf(),
         );
-        config.sync = false;
+        config.store.sync = false;
         let node = Node::builder(config)
             .key(key.clone())
             .application(Typed::new(KvStore::new()))

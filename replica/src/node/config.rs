@@ -9,6 +9,7 @@ use rampart_crypto::PublicKey;
 use crate::core;
 use crate::message::ReplicaId;
 use crate::net::DEFAULT_MAX_FRAME_BYTES;
+use crate::store::StoreOptions;
 
 /// Everything a replica needs besides its key and its application.
 #[derive(Clone, Debug)]
@@ -23,10 +24,10 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// The RocksDB data directory.
     pub data_dir: PathBuf,
-    /// Sync every write batch to disk before anything that depends on it is sent (the
-    /// default). Off, a crash of the machine (not just the process) can lose the last
-    /// batches.
-    pub sync: bool,
+    /// Storage: whether every write batch is synced to disk before anything that depends
+    /// on it is sent (the default; off, a crash of the machine, not just of the process,
+    /// can lose the last batches), and the scale of RocksDB's buffers.
+    pub store: StoreOptions,
     /// The length of one protocol tick.
     pub tick: Duration,
     /// Threads that verify signatures; 0 means one per core.
@@ -58,7 +59,7 @@ impl NodeConfig {
             addresses,
             listen,
             data_dir,
-            sync: true,
+            store: StoreOptions::default(),
             tick: Duration::from_millis(10),
             verify_threads: 0,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,

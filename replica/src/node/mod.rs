@@ -44,7 +44,7 @@ use crate::core::{ConfigError, Replica, Restored};
 use crate::fault::Behaviour;
 use crate::message::{ReplicaId, Seq};
 use crate::net::{ReplicaTransport, TransportConfig, TransportError};
-use crate::store::{Store, StoreError, StoreIdentity, StoreOptions};
+use crate::store::{Store, StoreError, StoreIdentity};
 
 pub use config::NodeConfig;
 pub use status::NodeStatus;
@@ -168,8 +168,7 @@ impl NodeBuilder {
             replica: id,
             key: key.public_key(),
         };
-        let options = StoreOptions { sync: config.sync };
-        let store = Store::open(&config.data_dir, &identity, options, cluster.size())?;
+        let store = Store::open(&config.data_dir, &identity, config.store, cluster.size())?;
         let persisted = store.load()?;
         let restored = match store.latest_checkpoint()? {
             Some(meta) => {

@@ -37,7 +37,10 @@ pub fn open(path: &Path, options: StoreOptions) -> Store {
 }
 
 pub fn unsynced() -> StoreOptions {
-    StoreOptions { sync: false }
+    StoreOptions {
+        sync: false,
+        ..StoreOptions::default()
+    }
 }
 
 /// The number of records in a column family.

@@ -131,9 +131,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         refuse_other_databases(path, identity)?;
         let db = DB::open_cf_descriptors(
-            &options::database_options(),
+            &options::database_options(&options),
             path,
-            options::column_families(),
+            options::column_families(&options),
         )
         .map_err(StoreError::io("opening the database"))?;
         let mut store = Store {

@@ -12,34 +12,50 @@ pub struct StoreOptions {
     /// contradict itself after restart. Turn it off only for tests and benchmarks, or on
     /// storage with a non-volatile write cache.
     pub sync: bool,
+    /// The size of one column family's in-memory write buffer. It sets the scale of the
+    /// disk footprint: the write-ahead log is capped at 16 of them (RocksDB then flushes
+    /// the oldest buffers so it can drop old log files), the snapshot column family uses 4.
+    /// What the replica keeps is bounded by the watermark window; the files around it are
+    /// bounded by these caps.
+    pub memtable_bytes: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
-        StoreOptions { sync: true }
+        StoreOptions {
+            sync: true,
+            memtable_bytes: 4 * MIB,
+        }
     }
 }
 
 const MIB: usize = 1 << 20;
 
 /// The database-wide options.
-pub fn database_options() -> Options {
+pub fn database_options(store: &StoreOptions) -> Options {
     let mut options = Options::default();
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
     options.set_paranoid_checks(true);
-    options.set_db_write_buffer_size(64 * MIB);
-    options.set_max_total_wal_size(64 * MIB as u64);
+    options.set_db_write_buffer_size(16 * store.memtable_bytes);
+    options.set_max_total_wal_size(16 * store.memtable_bytes as u64);
     options.set_max_background_jobs(2);
-    options.set_keep_log_file_num(4);
-    options.set_max_log_file_size(8 * MIB);
+    // RocksDB's own log of flushes and compactions: warnings and errors only, in at most
+    // two files of 1 MiB, so it does not grow with the run.
+    options.set_log_level(rocksdb::LogLevel::Warn);
+    options.set_keep_log_file_num(2);
+    options.set_max_log_file_size(MIB);
     options
 }
 
-fn column_family_options(name: &str) -> Options {
+fn column_family_options(name: &str, store: &StoreOptions) -> Options {
     let mut options = Options::default();
-    let write_buffer_size = if name == SNAPSHOTS { 16 * MIB } else { 4 * MIB };
+    let write_buffer_size = if name == SNAPSHOTS {
+        4 * store.memtable_bytes
+    } else {
+        store.memtable_bytes
+    };
     options.set_write_buffer_size(write_buffer_size);
     options.set_max_write_buffer_number(2);
     options.set_target_file_size_base(write_buffer_size as u64 * 2);
@@ -49,10 +65,10 @@ fn column_family_options(name: &str) -> Options {
 }
 
 /// The column families to open.
-pub fn column_families() -> Vec<ColumnFamilyDescriptor> {
+pub fn column_families(store: &StoreOptions) -> Vec<ColumnFamilyDescriptor> {
     COLUMN_FAMILIES
         .iter()
-        .map(|name| ColumnFamilyDescriptor::new(*name, column_family_options(name)))
+        .map(|name| ColumnFamilyDescriptor::new(*name, column_family_options(name, store)))
         .collect()
 }
 

@@ -37,6 +37,8 @@ pub struct LocalClusterConfig {
     /// Adjusts the protocol parameters (for example a short checkpoint interval).
     pub protocol: fn(&mut Config),
     pub sync: bool,
+    /// RocksDB's write buffer per column family (see `StoreOptions::memtable_bytes`).
+    pub memtable_bytes: usize,
     pub tick: Duration,
     /// Replicas to make Byzantine, and how.
     pub behaviours: BTreeMap<ReplicaId, MakeBehaviour>,
@@ -62,6 +64,7 @@ impl LocalClusterConfig {
             app,
             protocol: |_| {},
             sync: false,
+            memtable_bytes: rampart_replica::store::StoreOptions::default().memtable_bytes,
             tick: Duration::from_millis(5),
             behaviours: BTreeMap::new(),
             seed: 1,
@@ -148,7 +151,8 @@ impl LocalCluster {
         Ok(local)
     }
 
-    fn data_dir(&self, replica: ReplicaId) -> std::path::PathBuf {
+    /// Where a replica keeps its RocksDB data.
+    pub fn data_dir(&self, replica: ReplicaId) -> std::path::PathBuf {
         self.root.path().join(format!("replica-{}", replica.0))
     }
 
@@ -168,7 +172,8 @@ impl LocalCluster {
             self.data_dir(replica),
         );
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.sync = self.config.sync;
+        config.store.sync = self.config.sync;
+        config.store.memtable_bytes = self.config.memtable_bytes;
         config.tick = self.config.tick;
         config.verify_threads = 1;
         let mut builder = Node::builder(config)
@@ -320,7 +325,7 @@ impl LocalCluster {
         let dir = self.root.path().join(format!("impostor-{}", replica.0));
         let mut config = NodeConfig::new(replica, protocol, addresses, dir);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.sync = false;
+        config.store.sync = false;
         config.tick = self.config.tick;
         let impostor = Node::builder(config)
             .key(key)
