@@ -1,11 +1,17 @@
-//! The `rampart` command's library: the files its subcommands share.
+//! The `rampart` command: one module per subcommand, and the files they share.
 //!
-//! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`);
-//! - [`address`]: replica addresses as the files write them;
-//! - [`failure`]: what a subcommand reports when it fails.
+//! - [`init`]: writes the keys and configuration files of a new cluster;
+//! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
+//!
+//! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
+//! and an exit status (2 for a wrong command line or file, 1 for a failure at run time).
+//! The library is kept apart from `main.rs` so that tests and later subcommands (the
+//! client, the demo) can read the same files with the same checks.
 
 pub mod address;
+pub mod cli;
 pub mod failure;
 pub mod files;
+pub mod init;
 
 pub use failure::{Failure, FailureKind};

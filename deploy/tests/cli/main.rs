@@ -1,0 +1,4 @@
+//! The `rampart` binary, driven as an operator would.
+
+mod init;
+mod support;
