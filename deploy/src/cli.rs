@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
-use crate::init;
+use crate::{init, replica};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -17,6 +17,8 @@ pub struct Cli {
 pub enum Command {
     /// Write the keys and configuration files of a new cluster.
     Init(init::InitArgs),
+    /// Run one replica until SIGINT or SIGTERM.
+    Replica(replica::ReplicaArgs),
 }
 
 impl Cli {
@@ -24,6 +26,7 @@ impl Cli {
     pub fn run(&self) -> Result<(), Failure> {
         match &self.command {
             Command::Init(args) => init::run(args),
+            Command::Replica(args) => replica::run(args),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `rampart` command: one module per subcommand, and the files they share.
 //!
 //! - [`init`]: writes the keys and configuration files of a new cluster;
+//! - [`replica`]: runs one replica from those files;
 //! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
 //!
 //! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
@@ -13,5 +14,7 @@ pub mod cli;
 pub mod failure;
 pub mod files;
 pub mod init;
+pub mod logging;
+pub mod replica;
 
 pub use failure::{Failure, FailureKind};

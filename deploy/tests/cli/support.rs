@@ -1,5 +1,7 @@
 //! Running the `rampart` binary from tests: temporary clusters, free ports, bounded waits.
 
+use std::net::UdpSocket;
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,35 @@ pub fn rampart() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rampart"));
     command.env_remove("RUST_LOG");
     command
+}
+
+/// `count` UDP ports on 127.0.0.1 that were free a moment ago.
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..count)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    sockets
+        .iter()
+        .map(|socket| socket.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// Runs `rampart init` for a cluster on 127.0.0.1 at free ports, and checks it succeeded.
+pub fn init_cluster(out: &Path, replicas: usize, clients: u32, app: &str) {
+    let hosts: Vec<String> = free_ports(replicas)
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    let output = run(rampart()
+        .args(["init", "--app", app, "--replicas"])
+        .arg(replicas.to_string())
+        .arg("--clients")
+        .arg(clients.to_string())
+        .arg("--hosts")
+        .arg(hosts.join(","))
+        .arg("--out")
+        .arg(out));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
 }
 
 /// Runs a command to completion, killing it if it outlives [`QUICK_COMMAND_TIMEOUT`].
