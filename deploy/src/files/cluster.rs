@@ -1,0 +1,383 @@
+//! `cluster.toml`: the description every replica and client of one cluster shares.
+//!
+//! ```toml
+//! cluster_id = "5f1c0e9a7d3b2a41"
+//! application = "interlock"
+//!
+//! [[replicas]]
+//! key = "8a3d…"                 # 64 hex characters
+//! address = "127.0.0.1:7100"
+//! # ... one entry per replica, in replica-id order
+//!
+//! [interlock]                   # only with application = "interlock"
+//! registered_agents = ["c41e…", "…"]
+//! units = ["reactor-1"]
+//! shutdown_quorum = 5
+//! faulty_agents_tolerated = 2
+//! min_confidence_percent = 50
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use rampart_replica::apps::interlock::Policy;
+use rampart_replica::cluster::Cluster;
+use rampart_replica::message::ClientId;
+
+use crate::address::HostPort;
+use crate::failure::Failure;
+use crate::files::document::Document;
+use crate::files::encoding::{ClusterIdHex, KeyHex};
+
+/// The file as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    pub cluster_id: ClusterIdHex,
+    pub application: ApplicationKind,
+    pub replicas: Vec<ReplicaEntry>,
+    /// The interlock's genesis policy; present exactly when `application` is `interlock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interlock: Option<InterlockGenesis>,
+}
+
+/// The applications a cluster can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplicationKind {
+    /// The key-value store.
+    Kv,
+    /// The safety-shutdown interlock.
+    Interlock,
+}
+
+impl ApplicationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ApplicationKind::Kv => "kv",
+            ApplicationKind::Interlock => "interlock",
+        }
+    }
+}
+
+/// One replica: its identity and where it can be reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaEntry {
+    pub key: KeyHex,
+    pub address: String,
+}
+
+/// The interlock's policy, in the file's words (see `rampart_replica::apps::interlock`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterlockGenesis {
+    pub registered_agents: Vec<KeyHex>,
+    pub units: Vec<String>,
+    pub shutdown_quorum: u32,
+    pub faulty_agents_tolerated: u32,
+    pub min_confidence_percent: u8,
+}
+
+/// A checked cluster description, ready to start replicas and clients with.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    pub cluster: Cluster,
+    /// Every replica's address, by replica id.
+    pub addresses: Vec<HostPort>,
+    pub application: Application,
+}
+
+/// The application and its genesis state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Application {
+    Kv,
+    Interlock(Policy),
+}
+
+/// Whether `replicas` is n = 3f + 1 with f ≥ 1, the sizes PBFT is built for: one more
+/// replica than that adds no fault tolerance but enlarges every quorum.
+pub fn is_three_f_plus_one(replicas: usize) -> bool {
+    replicas >= 4 && replicas % 3 == 1
+}
+
+impl ClusterFile {
+    /// Reads and checks `cluster.toml`; errors name the file.
+    pub fn load(path: &Path) -> Result<ClusterSpec, Failure> {
+        let file: ClusterFile = super::load(path, "the cluster file")?;
+        file.check()
+            .map_err(|message| Failure::config(format_args!("{}: {message}", path.display())))
+    }
+
+    /// Checks the description; the error says what to change in the file.
+    pub fn check(&self) -> Result<ClusterSpec, String> {
+        let count = self.replicas.len();
+        if !is_three_f_plus_one(count) {
+            return Err(format!(
+                "lists {count} replicas, but a cluster needs n = 3f+1 replicas with f ≥ 1 \
+                 (4, 7, 10, …); add or remove [[replicas]] entries"
+            ));
+        }
+        let keys = self.replicas.iter().map(|entry| entry.key.0).collect();
+        let cluster = Cluster::new(self.cluster_id.0, keys)
+            .map_err(|error| format!("{error}; give every replica its own key"))?;
+        let mut addresses: Vec<HostPort> = Vec::with_capacity(count);
+        for (index, entry) in self.replicas.iter().enumerate() {
+            let address: HostPort = entry
+                .address
+                .parse()
+                .map_err(|error| format!("the address of replica {index}: {error}"))?;
+            if let Some(first) = addresses.iter().position(|other| *other == address) {
+                return Err(format!(
+                    "replica {first} and replica {index} share the address {address}; give \
+                     every replica its own"
+                ));
+            }
+            addresses.push(address);
+        }
+        let application = match (self.application, &self.interlock) {
+            (ApplicationKind::Kv, None) => Application::Kv,
+            (ApplicationKind::Kv, Some(_)) => {
+                return Err(
+                    "has an [interlock] table, but application = \"kv\"; remove the \
+                            table or set application = \"interlock\""
+                        .to_string(),
+                );
+            }
+            (ApplicationKind::Interlock, None) => {
+                return Err(
+                    "sets application = \"interlock\" but has no [interlock] table; \
+                            add one with the interlock's policy"
+                        .to_string(),
+                );
+            }
+            (ApplicationKind::Interlock, Some(genesis)) => Application::Interlock(
+                genesis
+                    .policy()
+                    .map_err(|error| format!("[interlock]: {error}"))?,
+            ),
+        };
+        Ok(ClusterSpec {
+            cluster,
+            addresses,
+            application,
+        })
+    }
+
+    /// The file's text, with every field explained.
+    pub fn render(&self) -> String {
+        let mut document = Document::new();
+        document
+            .comment(
+                "The description of one Rampart cluster, shared by every replica and client.\n\
+                 Written by `rampart init`. Every replica and client must use the same copy:\n\
+                 a change here is a new cluster.",
+            )
+            .blank()
+            .string(
+                "The cluster's id, 16 hex characters. Every signature is bound to it, so\n\
+                 messages of one cluster are never valid in another.",
+                "cluster_id",
+                &self.cluster_id.0.to_string(),
+            )
+            .blank()
+            .string(
+                "The replicated application: \"kv\" (a key-value store) or \"interlock\"\n\
+                 (the safety-shutdown interlock, configured in [interlock] below).",
+                "application",
+                self.application.name(),
+            );
+        let faults = self.replicas.len().saturating_sub(1) / 3;
+        for (index, entry) in self.replicas.iter().enumerate() {
+            let header = if index == 0 {
+                format!(
+                    "The replicas, in replica-id order: the first entry is replica 0. There are\n\
+                     n = {} of them: n = 3f+1, where f = {faults} is how many may be faulty.\n\
+                     \n\
+                     Replica {index}.",
+                    self.replicas.len()
+                )
+            } else {
+                format!("Replica {index}.")
+            };
+            document
+                .array_table(&header, "replicas")
+                .string(
+                    "Its ed25519 public key, 64 hex characters.",
+                    "key",
+                    &entry.key.0.to_string(),
+                )
+                .string(
+                    "Where peers and clients reach it (UDP, QUIC): host:port, with an IP\n\
+                     address or a name resolved when a replica starts.",
+                    "address",
+                    &entry.address,
+                );
+        }
+        if let Some(genesis) = &self.interlock {
+            genesis.render(&mut document);
+        }
+        document.finish()
+    }
+}
+
+impl InterlockGenesis {
+    /// The policy, checked as the interlock checks it at genesis.
+    pub fn policy(&self) -> Result<Policy, String> {
+        let mut registered_agents = BTreeSet::new();
+        for (index, agent) in self.registered_agents.iter().enumerate() {
+            if !registered_agents.insert(ClientId(agent.0)) {
+                return Err(format!(
+                    "registered agent {index} ({}) is listed twice; list each agent once",
+                    agent.0.short()
+                ));
+            }
+        }
+        let mut units = BTreeSet::new();
+        for unit in &self.units {
+            if !units.insert(unit.clone()) {
+                return Err(format!(
+                    "unit {unit:?} is listed twice; list each unit once"
+                ));
+            }
+        }
+        let policy = Policy {
+            registered_agents,
+            units,
+            shutdown_quorum: self.shutdown_quorum,
+            faulty_agents_tolerated: self.faulty_agents_tolerated,
+            min_confidence_percent: self.min_confidence_percent,
+        };
+        policy.validate().map_err(|error| error.to_string())?;
+        Ok(policy)
+    }
+
+    fn render(&self, document: &mut Document) {
+        let agents: Vec<String> = self
+            .registered_agents
+            .iter()
+            .map(|agent| agent.0.to_string())
+            .collect();
+        document
+            .table(
+                "The interlock's policy, fixed at genesis: no command changes it. Every\n\
+                 replica must start with the same policy.",
+                "interlock",
+            )
+            .strings(
+                "The agents whose votes count: the public keys of the clients that vote\n\
+                 (client-<j>.key). Votes from any other client are ignored.",
+                "registered_agents",
+                &agents,
+            )
+            .strings(
+                "The units (pieces of equipment) the interlock protects.",
+                "units",
+                &self.units,
+            )
+            .integer(
+                "q: how many registered agents' Shutdown ballots shut a unit down, and how\n\
+                 many Reset votes reset it. It must be a majority of the agents.",
+                "shutdown_quorum",
+                self.shutdown_quorum,
+            )
+            .integer(
+                "f: how many agents may be faulty (lying, silent or crashed) without\n\
+                 triggering or blocking a decision; it needs f < q and agents - f >= q.",
+                "faulty_agents_tolerated",
+                self.faulty_agents_tolerated,
+            )
+            .integer(
+                "Votes with a lower confidence (a whole percentage) count as abstentions.",
+                "min_confidence_percent",
+                self.min_confidence_percent,
+            );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_crypto::{ClusterId, KeyPair};
+
+    fn key(seed: u64) -> KeyHex {
+        KeyHex(KeyPair::from_seed(seed).public_key())
+    }
+
+    fn sample(replicas: usize) -> ClusterFile {
+        ClusterFile {
+            cluster_id: ClusterIdHex(ClusterId(0xfeed_beef_0000_0001)),
+            application: ApplicationKind::Interlock,
+            replicas: (0..replicas)
+                .map(|index| ReplicaEntry {
+                    key: key(index as u64),
+                    address: format!("127.0.0.1:{}", 7100 + index),
+                })
+                .collect(),
+            interlock: Some(InterlockGenesis {
+                registered_agents: (100..107).map(key).collect(),
+                units: vec!["reactor-1".to_string(), "pump \"2\"".to_string()],
+                shutdown_quorum: 5,
+                faulty_agents_tolerated: 2,
+                min_confidence_percent: 50,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_rendered_file_parses_back_and_checks() {
+        let file = sample(4);
+        let text = file.render();
+        let parsed: ClusterFile = crate::files::parse(&text).expect("parses");
+        assert_eq!(parsed, file);
+        let spec = parsed.check().expect("valid");
+        assert_eq!(spec.cluster.size(), 4);
+        assert_eq!(spec.addresses[3].to_string(), "127.0.0.1:7103");
+        let Application::Interlock(policy) = spec.application else {
+            panic!("an interlock");
+        };
+        assert_eq!(policy.shutdown_quorum, 5);
+        assert_eq!(policy.registered_agents.len(), 7);
+        assert!(text.contains("# The replicated application"));
+    }
+
+    #[test]
+    fn descriptions_that_cannot_run_are_refused_with_the_fix() {
+        let refused = |file: ClusterFile, expected: &str| {
+            let error = file.check().expect_err("refused");
+            assert!(error.contains(expected), "{error}");
+        };
+        refused(sample(5), "3f+1");
+        refused(sample(3), "3f+1");
+        let mut duplicate_key = sample(4);
+        duplicate_key.replicas[2].key = duplicate_key.replicas[0].key;
+        refused(duplicate_key, "own key");
+        let mut duplicate_address = sample(4);
+        duplicate_address.replicas[1].address = "127.0.0.1:7100".to_string();
+        refused(duplicate_address, "share the address");
+        let mut bad_address = sample(4);
+        bad_address.replicas[1].address = "nowhere".to_string();
+        refused(bad_address, "host:port");
+        let mut no_table = sample(4);
+        no_table.interlock = None;
+        refused(no_table, "no [interlock] table");
+        let mut kv_with_table = sample(4);
+        kv_with_table.application = ApplicationKind::Kv;
+        refused(kv_with_table, "remove the table");
+        let mut weak_quorum = sample(4);
+        if let Some(genesis) = weak_quorum.interlock.as_mut() {
+            genesis.shutdown_quorum = 2;
+        }
+        refused(weak_quorum, "[interlock]");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_line() {
+        let text = sample(4).render() + "\nsurprise = 1\n";
+        let error = crate::files::parse::<ClusterFile>(&text).expect_err("refused");
+        assert!(error.contains("unknown field `surprise`"), "{error}");
+        assert!(error.contains("line"), "{error}");
+    }
+}

@@ -1,0 +1,370 @@
+//! `replica-<i>.toml`: the settings of one replica process.
+//!
+//! ```toml
+//! replica = 2
+//! cluster = "cluster.toml"        # relative to this file
+//! key = "replica-2.key"
+//! data_dir = "data/replica-2"
+//! listen = "127.0.0.1:7102"
+//! sync = true
+//! tick_ms = 10
+//! verify_threads = 0
+//! max_frame_bytes = 16777216
+//!
+//! [protocol]
+//! checkpoint_interval = 128
+//! log_window = 256
+//! # ... the other tunables of `rampart_replica::core::Config`
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use rampart_crypto::ClusterId;
+use rampart_replica::cluster::Cluster;
+use rampart_replica::core;
+use rampart_replica::net::DEFAULT_MAX_FRAME_BYTES;
+
+use crate::files::document::Document;
+use crate::files::encoding::KeyHex;
+
+/// A replica's settings as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaFile {
+    /// The replica's index in `cluster.toml`'s `[[replicas]]`.
+    pub replica: u32,
+    /// The cluster description.
+    pub cluster: PathBuf,
+    /// The replica's private key file.
+    pub key: PathBuf,
+    /// The RocksDB data directory.
+    pub data_dir: PathBuf,
+    /// The UDP address to listen on.
+    #[serde(deserialize_with = "socket_address")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_sync")]
+    pub sync: bool,
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+    #[serde(default)]
+    pub verify_threads: usize,
+    #[serde(default = "default_max_frame_bytes")]
+    pub max_frame_bytes: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_clients: Option<Vec<KeyHex>>,
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+/// An IP address and port, with an error that shows the expected form.
+fn socket_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|_| {
+        D::Error::custom(format_args!(
+            "{text:?} is not an IP address and port; write it as 127.0.0.1:7100, or \
+             0.0.0.0:7100 for every interface"
+        ))
+    })
+}
+
+fn default_sync() -> bool {
+    true
+}
+
+/// The runtime's tick length: the protocol's timeouts are counted in ticks of this length.
+pub const DEFAULT_TICK_MS: u64 = 10;
+
+fn default_tick_ms() -> u64 {
+    DEFAULT_TICK_MS
+}
+
+fn default_max_frame_bytes() -> usize {
+    DEFAULT_MAX_FRAME_BYTES
+}
+
+/// The protocol tunables of [`core::Config`], all but the cluster description. A missing
+/// field takes the library's default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Protocol {
+    pub checkpoint_interval: u64,
+    pub log_window: u64,
+    pub batch_size_max: usize,
+    pub batch_delay_ticks: u64,
+    pub in_flight_max: u64,
+    pub view_change_timeout_ticks: u64,
+    pub view_change_timeout_max_ticks: u64,
+    pub status_interval_ticks: u64,
+    pub state_transfer_timeout_ticks: u64,
+    pub client_window: u64,
+    pub operation_bytes_max: usize,
+}
+
+impl Default for Protocol {
+    fn default() -> Protocol {
+        // The defaults do not depend on the cluster; an empty one stands in for it.
+        let defaults = core::Config::new(Cluster {
+            id: ClusterId(0),
+            replicas: Vec::new(),
+        });
+        Protocol {
+            checkpoint_interval: defaults.checkpoint_interval,
+            log_window: defaults.log_window,
+            batch_size_max: defaults.batch_size_max,
+            batch_delay_ticks: defaults.batch_delay_ticks,
+            in_flight_max: defaults.in_flight_max,
+            view_change_timeout_ticks: defaults.view_change_timeout_ticks,
+            view_change_timeout_max_ticks: defaults.view_change_timeout_max_ticks,
+            status_interval_ticks: defaults.status_interval_ticks,
+            state_transfer_timeout_ticks: defaults.state_transfer_timeout_ticks,
+            client_window: defaults.client_window,
+            operation_bytes_max: defaults.operation_bytes_max,
+        }
+    }
+}
+
+impl Protocol {
+    /// The protocol configuration for `cluster` with these tunables (not yet validated).
+    pub fn config(&self, cluster: Cluster) -> core::Config {
+        core::Config {
+            cluster,
+            checkpoint_interval: self.checkpoint_interval,
+            log_window: self.log_window,
+            batch_size_max: self.batch_size_max,
+            batch_delay_ticks: self.batch_delay_ticks,
+            in_flight_max: self.in_flight_max,
+            view_change_timeout_ticks: self.view_change_timeout_ticks,
+            view_change_timeout_max_ticks: self.view_change_timeout_max_ticks,
+            status_interval_ticks: self.status_interval_ticks,
+            state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
+            client_window: self.client_window,
+            operation_bytes_max: self.operation_bytes_max,
+        }
+    }
+
+    fn render(&self, document: &mut Document) {
+        document
+            .table(
+                "Protocol tunables. Durations are in ticks (tick_ms each). The first three\n\
+                 must be the same on every replica of the cluster.",
+                "protocol",
+            )
+            .integer(
+                "K: a checkpoint is taken every K sequence numbers (PBFT 4.3).",
+                "checkpoint_interval",
+                self.checkpoint_interval,
+            )
+            .integer(
+                "L: the high watermark is the low watermark plus L; a multiple of K, at\n\
+                 least 2K (PBFT 4.3).",
+                "log_window",
+                self.log_window,
+            )
+            .integer(
+                "The most requests in one batch.",
+                "batch_size_max",
+                self.batch_size_max as u64,
+            )
+            .integer(
+                "How long the primary waits to fill a batch; 0 sends a batch at once.",
+                "batch_delay_ticks",
+                self.batch_delay_ticks,
+            )
+            .integer(
+                "The most sequence numbers assigned but not yet executed (pipelining).",
+                "in_flight_max",
+                self.in_flight_max,
+            )
+            .integer(
+                "The base view-change timeout; it doubles with each view change in a row.",
+                "view_change_timeout_ticks",
+                self.view_change_timeout_ticks,
+            )
+            .integer(
+                "The ceiling on the doubled view-change timeout.",
+                "view_change_timeout_max_ticks",
+                self.view_change_timeout_max_ticks,
+            )
+            .integer(
+                "How often a replica tells its peers how far it got, so that lost messages\n\
+                 are sent again.",
+                "status_interval_ticks",
+                self.status_interval_ticks,
+            )
+            .integer(
+                "How long to wait for a state transfer from one peer before asking another.",
+                "state_transfer_timeout_ticks",
+                self.state_transfer_timeout_ticks,
+            )
+            .integer(
+                "Replies cached per client, and requests per client that may wait for\n\
+                 execution at once.",
+                "client_window",
+                self.client_window,
+            )
+            .integer(
+                "The largest operation a request may carry, in bytes.",
+                "operation_bytes_max",
+                self.operation_bytes_max as u64,
+            );
+    }
+}
+
+impl ReplicaFile {
+    /// The settings `rampart init` writes for replica `replica`, with every default.
+    pub fn new(replica: u32, listen: SocketAddr) -> ReplicaFile {
+        ReplicaFile {
+            replica,
+            cluster: PathBuf::from("cluster.toml"),
+            key: PathBuf::from(format!("replica-{replica}.key")),
+            data_dir: PathBuf::from(format!("data/replica-{replica}")),
+            listen,
+            sync: default_sync(),
+            tick_ms: DEFAULT_TICK_MS,
+            verify_threads: 0,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            allowed_clients: None,
+            protocol: Protocol::default(),
+        }
+    }
+
+    /// The tick length; zero is refused.
+    pub fn tick(&self) -> Result<Duration, String> {
+        if self.tick_ms == 0 {
+            return Err("tick_ms must be at least 1; the default is 10".to_string());
+        }
+        Ok(Duration::from_millis(self.tick_ms))
+    }
+
+    /// The file's text, with every field explained.
+    pub fn render(&self) -> String {
+        let mut document = Document::new();
+        document
+            .comment(&format!(
+                "The settings of replica {}. Run it with:\n    \
+                 rampart replica --config replica-{}.toml\n\
+                 Relative paths are relative to the directory of this file.",
+                self.replica, self.replica
+            ))
+            .blank()
+            .integer(
+                "This replica's id: its index in the cluster file's [[replicas]] list.",
+                "replica",
+                self.replica,
+            )
+            .string(
+                "The cluster description, shared by every replica and client.",
+                "cluster",
+                &self.cluster.to_string_lossy(),
+            )
+            .string(
+                "This replica's private key. It must be readable by its owner only (mode\n\
+                 0600), and its public key must be this replica's key in the cluster file.\n\
+                 `rampart replica --key PATH` overrides it.",
+                "key",
+                &self.key.to_string_lossy(),
+            )
+            .string(
+                "Where the replica keeps its log, checkpoints and application state\n\
+                 (RocksDB). One directory per replica; it is created if missing.\n\
+                 `rampart replica --data-dir PATH` overrides it.",
+                "data_dir",
+                &self.data_dir.to_string_lossy(),
+            )
+            .string(
+                "The UDP address to listen on for peers and clients (QUIC), usually this\n\
+                 replica's address in the cluster file; 0.0.0.0:PORT listens on every\n\
+                 interface.",
+                "listen",
+                &self.listen.to_string(),
+            )
+            .boolean(
+                "Sync every write to disk before sending anything that depends on it. Turn\n\
+                 it off only for tests: a machine crash could lose the last writes, and\n\
+                 the replica could then contradict what it said before.",
+                "sync",
+                self.sync,
+            )
+            .integer(
+                "The length of one protocol tick, in milliseconds; the protocol's timeouts\n\
+                 below are counted in ticks.",
+                "tick_ms",
+                self.tick_ms,
+            )
+            .integer(
+                "Threads that verify signatures; 0 means one per core.",
+                "verify_threads",
+                self.verify_threads as u64,
+            )
+            .integer(
+                "The largest frame accepted from a peer or client, in bytes.",
+                "max_frame_bytes",
+                self.max_frame_bytes as u64,
+            );
+        match &self.allowed_clients {
+            Some(clients) => {
+                let keys: Vec<String> = clients.iter().map(|key| key.0.to_string()).collect();
+                document.strings(
+                    "Only these clients (public keys in hex) may connect.",
+                    "allowed_clients",
+                    &keys,
+                );
+            }
+            None => {
+                document.comment(
+                    "To let only some clients connect, list their public keys in hex:\n\
+                     allowed_clients = [\"<64 hex characters>\"]",
+                );
+            }
+        }
+        self.protocol.render(&mut document);
+        document.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_crypto::KeyPair;
+
+    #[test]
+    fn the_rendered_file_parses_back() {
+        let mut file = ReplicaFile::new(2, "127.0.0.1:7102".parse().expect("address"));
+        let text = file.render();
+        assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file.clone()));
+        assert!(text.contains("# To let only some clients connect"));
+        file.allowed_clients = Some(vec![KeyHex(KeyPair::from_seed(1).public_key())]);
+        file.protocol.log_window = 512;
+        assert_eq!(crate::files::parse::<ReplicaFile>(&file.render()), Ok(file));
+    }
+
+    #[test]
+    fn omitted_settings_take_the_defaults() {
+        let text = "replica = 0\ncluster = \"c.toml\"\nkey = \"k\"\ndata_dir = \"d\"\n\
+                    listen = \"127.0.0.1:1\"\n[protocol]\nlog_window = 512\n";
+        let file: ReplicaFile = crate::files::parse(text).expect("parses");
+        assert!(file.sync);
+        assert_eq!(file.tick_ms, DEFAULT_TICK_MS);
+        assert_eq!(file.protocol.log_window, 512);
+        assert_eq!(
+            file.protocol.checkpoint_interval,
+            Protocol::default().checkpoint_interval
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_line() {
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        let bad_listen = base.replace("listen = \"127.0.0.1:7100\"", "listen = \"nowhere\"");
+        let error = crate::files::parse::<ReplicaFile>(&bad_listen).expect_err("refused");
+        assert!(error.contains("line"), "{error}");
+        let unknown = base.replace("[protocol]", "[protocol]\nspeed = 3");
+        let error = crate::files::parse::<ReplicaFile>(&unknown).expect_err("refused");
+        assert!(error.contains("unknown field `speed`"), "{error}");
+    }
+}

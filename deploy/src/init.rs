@@ -1,0 +1,347 @@
+//! `rampart init`: writes the keys and configuration files of a new cluster.
+//!
+//! The output directory holds `cluster.toml`, `replica-<i>.toml` and `replica-<i>.key`
+//! for every replica, and `client-<j>.toml` and `client-<j>.key` for every client.
+//! `cluster.toml` is written last, so a directory without one never holds a complete
+//! cluster and an interrupted run can simply be repeated.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rampart_crypto::{ClusterId, KeyPair, save_key_pair};
+
+use crate::address::HostPort;
+use crate::failure::Failure;
+use crate::files::client::ClientFile;
+use crate::files::cluster::{
+    ApplicationKind, ClusterFile, InterlockGenesis, ReplicaEntry, is_three_f_plus_one,
+};
+use crate::files::encoding::{ClusterIdHex, KeyHex};
+use crate::files::replica::ReplicaFile;
+
+/// The unit the interlock protects when `--units` is not given.
+pub const DEFAULT_UNIT: &str = "reactor-1";
+
+/// The lowest confidence that counts as a vote when `--min-confidence` is not given.
+pub const DEFAULT_MIN_CONFIDENCE_PERCENT: u8 = 50;
+
+/// Writes the keys and configuration files of a new cluster.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Number of replicas: n = 3f+1 with f ≥ 1 (4, 7, 10, …).
+    #[arg(long, value_name = "N")]
+    pub replicas: usize,
+    /// Number of clients; for the interlock, its voting agents (at least 1).
+    #[arg(long, value_name = "M")]
+    pub clients: u32,
+    /// The replicated application.
+    #[arg(long, value_enum, value_name = "APP")]
+    pub app: ApplicationKind,
+    /// Replica i listens on port P+i.
+    #[arg(long, value_name = "P", default_value_t = 7100)]
+    pub base_port: u16,
+    /// The directory to write to; created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace a cluster already in DIR. Its keys, configuration files and the data
+    /// directories under DIR/data are deleted.
+    #[arg(long)]
+    pub force: bool,
+    /// The replicas' hosts instead of 127.0.0.1, one per replica, comma-separated: HOST
+    /// (port P+i) or HOST:PORT. Replicas whose host is a name listen on 0.0.0.0.
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Interlock: the units it protects, comma-separated [default: reactor-1].
+    #[arg(long, value_name = "UNITS", value_delimiter = ',')]
+    pub units: Vec<String>,
+    /// Interlock: shutdown quorum q [default: M - ⌊(M-1)/3⌋].
+    #[arg(long, value_name = "Q")]
+    pub quorum: Option<u32>,
+    /// Interlock: faulty agents tolerated f [default: ⌊(M-1)/3⌋].
+    #[arg(long, value_name = "F")]
+    pub faulty_agents: Option<u32>,
+    /// Interlock: the lowest confidence, in percent, that counts as a vote [default: 50].
+    #[arg(long, value_name = "PERCENT")]
+    pub min_confidence: Option<u8>,
+}
+
+/// Runs `rampart init`.
+pub fn run(args: &InitArgs) -> Result<(), Failure> {
+    let addresses = replica_addresses(args)?;
+    check_application_flags(args)?;
+    let cluster_path = args.out.join("cluster.toml");
+    if cluster_path.exists() && !args.force {
+        return Err(Failure::config(format_args!(
+            "{} already holds a cluster ({}); choose another --out directory, or pass --force \
+             to replace it (its keys and data are deleted)",
+            args.out.display(),
+            cluster_path.display()
+        )));
+    }
+
+    let replica_keys = generate_keys(args.replicas)?;
+    let client_keys = generate_keys(args.clients as usize)?;
+    let cluster = ClusterFile {
+        cluster_id: ClusterIdHex(random_cluster_id()?),
+        application: args.app,
+        replicas: replica_keys
+            .iter()
+            .zip(&addresses)
+            .map(|(key, address)| ReplicaEntry {
+                key: KeyHex(key.public_key()),
+                address: address.to_string(),
+            })
+            .collect(),
+        interlock: interlock_genesis(args, &client_keys),
+    };
+    if let Some(genesis) = &cluster.interlock {
+        genesis.policy().map_err(|message| {
+            Failure::config(format_args!(
+                "the interlock policy (--clients {}, --quorum {}, --faulty-agents {}, \
+                 --min-confidence {}, --units {}): {message}",
+                args.clients,
+                genesis.shutdown_quorum,
+                genesis.faulty_agents_tolerated,
+                genesis.min_confidence_percent,
+                genesis.units.join(",")
+            ))
+        })?;
+    }
+    cluster.check().map_err(|message| {
+        Failure::config(format_args!(
+            "the cluster would not run: {message}; change the flags of `rampart init`"
+        ))
+    })?;
+
+    fs::create_dir_all(&args.out).map_err(|error| {
+        Failure::runtime(format_args!(
+            "cannot create {}: {error}",
+            args.out.display()
+        ))
+    })?;
+    if args.force {
+        remove_previous_cluster(&args.out)?;
+    }
+    for (index, (key, address)) in replica_keys.iter().zip(&addresses).enumerate() {
+        let replica = ReplicaFile::new(index as u32, address.listen_address());
+        write_key(&args.out.join(&replica.key), key)?;
+        let name = format!("replica-{index}.toml");
+        write_text(&args.out.join(name), &replica.render())?;
+    }
+    for (index, key) in client_keys.iter().enumerate() {
+        let client = ClientFile::new(index as u32);
+        write_key(&args.out.join(&client.key), key)?;
+        let name = format!("client-{index}.toml");
+        write_text(&args.out.join(name), &client.render(index as u32))?;
+    }
+    write_text(&cluster_path, &cluster.render())?;
+
+    println!(
+        "wrote cluster {} ({} replicas, {} clients, application {}) to {}",
+        cluster.cluster_id.0,
+        args.replicas,
+        args.clients,
+        args.app.name(),
+        args.out.display()
+    );
+    println!(
+        "start replica i with: rampart replica --config {}",
+        args.out.join("replica-<i>.toml").display()
+    );
+    Ok(())
+}
+
+/// The address of every replica, from `--hosts` or 127.0.0.1, on ports P, P+1, ….
+fn replica_addresses(args: &InitArgs) -> Result<Vec<HostPort>, Failure> {
+    let count = args.replicas;
+    if !is_three_f_plus_one(count) {
+        return Err(Failure::config(format_args!(
+            "--replicas {count} is not 3f+1 with f ≥ 1; use 4, 7, 10, … replicas (f = 1, 2, 3, …)"
+        )));
+    }
+    if !args.hosts.is_empty() && args.hosts.len() != count {
+        return Err(Failure::config(format_args!(
+            "--hosts lists {} hosts for {count} replicas; list one host per replica",
+            args.hosts.len()
+        )));
+    }
+    let last_port = usize::from(args.base_port) + count - 1;
+    if args.base_port == 0 || last_port > usize::from(u16::MAX) {
+        return Err(Failure::config(format_args!(
+            "--base-port {} leaves no room for {count} ports; choose a port between 1 and {}",
+            args.base_port,
+            usize::from(u16::MAX) + 1 - count
+        )));
+    }
+    (0..count)
+        .map(|index| {
+            // The range check above keeps every port within u16.
+            let port = args.base_port + index as u16;
+            match args.hosts.get(index) {
+                None => Ok(HostPort::new("127.0.0.1", port)),
+                Some(host) => host_with_port(host, port),
+            }
+        })
+        .collect()
+}
+
+/// `HOST:PORT` as given, or `HOST` on `port`.
+fn host_with_port(host: &str, port: u16) -> Result<HostPort, Failure> {
+    let refused = |reason: String| Failure::config(format_args!("--hosts: {reason}"));
+    if let Ok(address) = host.parse::<HostPort>() {
+        return Ok(address);
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let address = HostPort::new(bare, port);
+    address.to_string().parse::<HostPort>().map_err(refused)
+}
+
+/// Refuses interlock settings for another application, and an interlock without agents.
+fn check_application_flags(args: &InitArgs) -> Result<(), Failure> {
+    match args.app {
+        ApplicationKind::Interlock if args.clients == 0 => Err(Failure::config(
+            "--app interlock needs at least one client to act as its voting agent; pass \
+             --clients 1 or more",
+        )),
+        ApplicationKind::Kv
+            if !args.units.is_empty()
+                || args.quorum.is_some()
+                || args.faulty_agents.is_some()
+                || args.min_confidence.is_some() =>
+        {
+            Err(Failure::config(
+                "--units, --quorum, --faulty-agents and --min-confidence configure the \
+                 interlock; drop them or pass --app interlock",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The interlock's genesis policy: the clients are its agents, with the flags' values or
+/// the defaults (f = ⌊(M-1)/3⌋ and q = M - f, the largest quorum that f silent agents
+/// cannot block).
+fn interlock_genesis(args: &InitArgs, client_keys: &[KeyPair]) -> Option<InterlockGenesis> {
+    if args.app != ApplicationKind::Interlock {
+        return None;
+    }
+    let agents = args.clients;
+    let default_faulty = agents.saturating_sub(1) / 3;
+    let units = if args.units.is_empty() {
+        vec![DEFAULT_UNIT.to_string()]
+    } else {
+        args.units.clone()
+    };
+    Some(InterlockGenesis {
+        registered_agents: client_keys
+            .iter()
+            .map(|key| KeyHex(key.public_key()))
+            .collect(),
+        units,
+        shutdown_quorum: args.quorum.unwrap_or(agents - default_faulty),
+        faulty_agents_tolerated: args.faulty_agents.unwrap_or(default_faulty),
+        min_confidence_percent: args
+            .min_confidence
+            .unwrap_or(DEFAULT_MIN_CONFIDENCE_PERCENT),
+    })
+}
+
+fn generate_keys(count: usize) -> Result<Vec<KeyPair>, Failure> {
+    (0..count)
+        .map(|_| {
+            KeyPair::generate()
+                .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))
+        })
+        .collect()
+}
+
+fn random_cluster_id() -> Result<ClusterId, Failure> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| {
+        Failure::runtime(format_args!("cannot draw a random cluster id: {error}"))
+    })?;
+    Ok(ClusterId(u64::from_le_bytes(bytes)))
+}
+
+fn write_key(path: &Path, key: &KeyPair) -> Result<(), Failure> {
+    save_key_pair(path, key).map_err(|error| Failure::runtime(format_args!("{error}")))
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), Failure> {
+    fs::write(path, text)
+        .map_err(|error| Failure::runtime(format_args!("cannot write {}: {error}", path.display())))
+}
+
+/// Deletes what an earlier `rampart init` wrote to `directory`: numbered replica and
+/// client files and keys, and the replicas' data directories under `data/`. Other files
+/// are left alone.
+fn remove_previous_cluster(directory: &Path) -> Result<(), Failure> {
+    let removal_failed = |path: &Path, error: std::io::Error| {
+        Failure::runtime(format_args!(
+            "cannot remove {} of the previous cluster: {error}",
+            path.display()
+        ))
+    };
+    for (folder, suffixes) in [
+        (directory.to_path_buf(), &[".toml", ".key"][..]),
+        (directory.join("data"), &[""][..]),
+    ] {
+        let Ok(entries) = fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            if !suffixes.iter().any(|suffix| is_generated(name, suffix)) {
+                continue;
+            }
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.map_err(|error| removal_failed(&path, error))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` is `replica-<number><suffix>` or `client-<number><suffix>`.
+fn is_generated(name: &str, suffix: &str) -> bool {
+    let Some(stem) = name.strip_suffix(suffix) else {
+        return false;
+    };
+    let number = stem
+        .strip_prefix("replica-")
+        .or_else(|| stem.strip_prefix("client-"));
+    number.is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_names_are_recognised() {
+        assert!(is_generated("replica-12.toml", ".toml"));
+        assert!(is_generated("client-0.key", ".key"));
+        assert!(is_generated("replica-3", ""));
+        assert!(!is_generated("replica-.toml", ".toml"));
+        assert!(!is_generated("cluster.toml", ".toml"));
+        assert!(!is_generated("replica-1.toml.bak", ".toml"));
+        assert!(!is_generated("notes-1.toml", ".toml"));
+    }
+
+    #[test]
+    fn hosts_take_the_replica_port_unless_they_name_one() {
+        let port = |host: &str| host_with_port(host, 7101).map(|a| a.to_string());
+        assert_eq!(port("replica-1"), Ok("replica-1:7101".to_string()));
+        assert_eq!(port("replica-1:9000"), Ok("replica-1:9000".to_string()));
+        assert_eq!(port("10.0.0.1"), Ok("10.0.0.1:7101".to_string()));
+        assert_eq!(port("::1"), Ok("[::1]:7101".to_string()));
+        assert!(port("bad host").is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! The `rampart` command: one module per subcommand, and the files they share.
+//!
+//! - [`init`]: writes the keys and configuration files of a new cluster;
+//! - [`replica`]: runs one replica from those files;
+//! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
+//!
+//! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
+//! and an exit status (2 for a wrong command line or file, 1 for a failure at run time).
+//! The library is kept apart from `main.rs` so that tests and later subcommands (the
+//! client, the demo) can read the same files with the same checks.
+
+pub mod address;
+pub mod cli;
+pub mod failure;
+pub mod files;
+pub mod init;
+pub mod logging;
+pub mod replica;
+
+pub use failure::{Failure, FailureKind};

@@ -1,0 +1,109 @@
+//! Running the `rampart` binary from tests: temporary clusters, free ports, bounded waits.
+
+use std::net::UdpSocket;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a command that should fail at once may run before the test gives up on it.
+pub const QUICK_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The binary, with a predictable environment: default logging.
+pub fn rampart() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rampart"));
+    command.env_remove("RUST_LOG");
+    command
+}
+
+/// `count` UDP ports on 127.0.0.1 that were free a moment ago.
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..count)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    sockets
+        .iter()
+        .map(|socket| socket.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// Runs `rampart init` for a cluster on 127.0.0.1 at free ports, and checks it succeeded.
+pub fn init_cluster(out: &Path, replicas: usize, clients: u32, app: &str) {
+    let hosts: Vec<String> = free_ports(replicas)
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    let output = run(rampart()
+        .args(["init", "--app", app, "--replicas"])
+        .arg(replicas.to_string())
+        .arg("--clients")
+        .arg(clients.to_string())
+        .arg("--hosts")
+        .arg(hosts.join(","))
+        .arg("--out")
+        .arg(out));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+}
+
+/// Runs a command to completion, killing it if it outlives [`QUICK_COMMAND_TIMEOUT`].
+pub fn run(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rampart binary starts");
+    let mut child = KillOnDrop(Some(child));
+    let started = Instant::now();
+    loop {
+        let finished = child.get().try_wait().expect("wait for rampart");
+        if finished.is_some() {
+            let child = child.0.take().expect("child present");
+            return child.wait_with_output().expect("collect output");
+        }
+        assert!(
+            started.elapsed() < QUICK_COMMAND_TIMEOUT,
+            "rampart still running after {QUICK_COMMAND_TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that the command failed with `code` and printed exactly one line on stderr,
+/// containing every one of `needles`.
+pub fn assert_one_line_error(output: &Output, code: i32, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "{}", describe(output));
+    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} missing from: {stderr}");
+    }
+}
+
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A child process that is killed if the test ends before it does.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Option<Child>);
+
+impl KillOnDrop {
+    pub fn get(&mut self) -> &mut Child {
+        self.0.as_mut().expect("child present")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
