@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
-use crate::{init, replica};
+use crate::{bench, init, replica};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -19,6 +19,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Run one replica until SIGINT or SIGTERM.
     Replica(replica::ReplicaArgs),
+    /// Measure throughput and latency against this machine's crypto-bound ceiling.
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -27,6 +29,7 @@ impl Cli {
         match &self.command {
             Command::Init(args) => init::run(args),
             Command::Replica(args) => replica::run(args),
+            Command::Bench(args) => bench::run(args),
         }
     }
 }

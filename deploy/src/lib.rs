@@ -10,6 +10,7 @@
 //! client, the demo) can read the same files with the same checks.
 
 pub mod address;
+pub mod bench;
 pub mod cli;
 pub mod failure;
 pub mod files;

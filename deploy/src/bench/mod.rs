@@ -1,0 +1,224 @@
+//! `rampart bench`: throughput and latency of a real cluster, measured against what this
+//! machine's ed25519 can do at all.
+//!
+//! It starts n replicas in this process over QUIC on 127.0.0.1 (RocksDB in a temporary
+//! directory) running the null application, times ed25519 and SHA-256 on this machine
+//! ([`rampart_replica::calibration`]), drives the cluster with C closed-loop clients (each
+//! with its own key and connections) for a warm-up and a measured period, and reports
+//! throughput, latency percentiles, the crypto-bound ceiling for the run's settings (the
+//! formula is documented in `calibration.rs`) and the fraction of it reached. Replicas and
+//! clients all share this machine's cores, and the ceiling assumes so.
+
+mod cluster;
+mod report;
+mod workload;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use rampart_client::{Client, ClientConfig};
+use rampart_crypto::KeyPair;
+use rampart_replica::calibration::{
+    Calibration, Ceiling, CeilingInputs, available_cores, signed_request_bytes,
+};
+
+use crate::failure::Failure;
+pub use cluster::{BenchCluster, ClusterSettings, Null};
+pub use report::{Latency, Report};
+use workload::{Progress, WorkloadSettings, run_client};
+
+/// Measures a cluster's throughput and latency.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Replicas in the cluster: 3f + 1.
+    #[arg(long, default_value_t = 4)]
+    pub replicas: usize,
+    /// Closed-loop clients, each with one operation outstanding.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Bytes of each operation (the null application ignores them).
+    #[arg(long, default_value_t = 64)]
+    pub payload_bytes: usize,
+    /// Share of operations sent read-only, from 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub read_only_share: f64,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of warm-up, not measured.
+    #[arg(long, default_value_t = 3.0)]
+    pub warmup: f64,
+    /// Most requests in one batch.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Ticks (10 ms) the primary waits to fill a batch; 0 sends as soon as it can.
+    #[arg(long, default_value_t = 0)]
+    pub batch_delay: u64,
+    /// Batches the primary keeps in flight at once (pipelining); fewer make larger batches.
+    #[arg(long)]
+    pub in_flight: Option<u64>,
+    /// Sync every write batch to disk (group commit).
+    #[arg(long)]
+    pub sync: bool,
+    /// Print one JSON object with the results as the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `rampart bench`.
+pub fn run(args: &BenchArgs) -> Result<(), Failure> {
+    if !(0.0..=1.0).contains(&args.read_only_share) {
+        return Err(Failure::config("--read-only-share must be between 0 and 1"));
+    }
+    if args.clients == 0 || args.duration <= 0.0 {
+        return Err(Failure::config("--clients and --duration must be positive"));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::runtime(format_args!("cannot start the runtime: {error}")))?;
+    let report = runtime.block_on(measure(args))?;
+    print!("{}", report.table());
+    if args.json {
+        println!("{}", report.json());
+    }
+    Ok(())
+}
+
+/// Starts the cluster, calibrates, runs the workload and reports.
+pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
+    eprintln!("calibrating ed25519 and SHA-256 on this machine ...");
+    let calibration =
+        tokio::task::spawn_blocking(|| Calibration::measure(Duration::from_millis(300)))
+            .await
+            .map_err(|error| Failure::runtime(format_args!("calibration failed: {error}")))?;
+    let settings = ClusterSettings {
+        replicas: args.replicas,
+        batch_size_max: args.batch_size,
+        batch_delay_ticks: args.batch_delay,
+        in_flight_max: args.in_flight,
+        sync: args.sync,
+    };
+    let cluster = BenchCluster::start(&settings).await?;
+    let mut clients = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        let key = KeyPair::generate()
+            .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
+        let mut config = ClientConfig::new(cluster.cluster.clone(), cluster.addresses.clone());
+        config.request_timeout = Duration::from_secs(30);
+        let client = Client::connect(config, key)
+            .await
+            .map_err(|error| Failure::runtime(format_args!("a client cannot connect: {error}")))?;
+        clients.push(client);
+    }
+    let progress = Arc::new(Progress::default());
+    let workload = WorkloadSettings {
+        payload_bytes: args.payload_bytes,
+        read_only_per_mille: (args.read_only_share * 1000.0).round() as u64,
+    };
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(index, client)| {
+            tokio::spawn(run_client(
+                client,
+                workload,
+                progress.clone(),
+                index as u64 + 1,
+            ))
+        })
+        .collect();
+
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let measured = Duration::from_secs_f64(args.duration);
+    let started = Instant::now();
+    show_progress(&progress, started, warmup, "warm-up").await;
+    let executed_before = cluster.executed_sequence_numbers();
+    let completed_before = progress.completed.load(Ordering::Relaxed);
+    progress.measuring.store(true, Ordering::Relaxed);
+    let measure_started = Instant::now();
+    show_progress(&progress, measure_started, measured, "measuring").await;
+    let measured_s = measure_started.elapsed().as_secs_f64();
+    let operations = progress.completed.load(Ordering::Relaxed) - completed_before;
+    let sequence_numbers = cluster.executed_sequence_numbers() - executed_before;
+    progress.stop.store(true, Ordering::Relaxed);
+    eprintln!();
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    for task in tasks {
+        if let Ok(result) = task.await {
+            latencies.extend(result.latencies_us);
+            errors.extend(result.errors);
+        }
+    }
+    if let Some(error) = errors.first() {
+        eprintln!("some operations failed; the first error: {error}");
+    }
+    let view_changes = cluster.highest_view();
+    let checkpoint_interval = cluster.protocol.checkpoint_interval;
+    cluster.shutdown().await;
+
+    // The ceiling for the batches this run actually cut.
+    let ordered = (operations as f64 * (1.0 - args.read_only_share)).max(1.0);
+    let batch_size = (ordered / sequence_numbers.max(1) as f64).round().max(1.0) as usize;
+    let inputs = CeilingInputs {
+        replicas: args.replicas,
+        batch_size,
+        cores: available_cores(),
+        clients_share_machine: true,
+        read_only_share: args.read_only_share,
+        checkpoint_interval,
+        request_bytes: signed_request_bytes(args.payload_bytes),
+    };
+    let ceiling = Ceiling::compute(calibration, inputs)
+        .map_err(|error| Failure::config(format_args!("cannot compute the ceiling: {error}")))?;
+    Ok(Report {
+        replicas: args.replicas,
+        clients: args.clients,
+        payload_bytes: args.payload_bytes,
+        read_only_share: args.read_only_share,
+        batch_size_max: args.batch_size,
+        batch_delay_ticks: args.batch_delay,
+        sync: args.sync,
+        measured_s,
+        operations,
+        failures: progress.failed.load(Ordering::Relaxed),
+        throughput_ops_per_s: operations as f64 / measured_s,
+        latency_ms: Latency::of(latencies),
+        calibration,
+        ceiling,
+        average_batch: batch_size,
+        view_changes,
+    })
+}
+
+/// Waits `period`, drawing a progress line on standard error twice a second.
+async fn show_progress(progress: &Progress, started: Instant, period: Duration, phase: &str) {
+    let mut last = progress.completed.load(Ordering::Relaxed);
+    let mut last_at = Instant::now();
+    while started.elapsed() < period {
+        tokio::time::sleep(
+            Duration::from_millis(500).min(period.saturating_sub(started.elapsed())),
+        )
+        .await;
+        let completed = progress.completed.load(Ordering::Relaxed);
+        let rate = (completed - last) as f64 / last_at.elapsed().as_secs_f64().max(1e-3);
+        last = completed;
+        last_at = Instant::now();
+        let done = (started.elapsed().as_secs_f64() / period.as_secs_f64()).min(1.0);
+        let width = 30;
+        let filled = (done * width as f64) as usize;
+        eprint!(
+            "\r{phase:<9} [{}{}] {:>5.1}/{:.1} s  {:>9} ops  {:>9.0} ops/s",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            started.elapsed().as_secs_f64().min(period.as_secs_f64()),
+            period.as_secs_f64(),
+            completed,
+            rate
+        );
+        let _ = std::io::stderr().flush();
+    }
+}

@@ -1,0 +1,84 @@
+//! Closed-loop clients: each sends one operation, waits for its result, and sends the
+//! next, for a warm-up and then a measured period.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rampart_client::{Client, ClientError};
+use rampart_replica::core::Rng;
+
+/// What each client does.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkloadSettings {
+    pub payload_bytes: usize,
+    /// The share of operations sent read-only (PBFT §5.1.3), in per mille.
+    pub read_only_per_mille: u64,
+}
+
+/// Shared between the clients and the progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub completed: AtomicU64,
+    pub failed: AtomicU64,
+    /// Set once the warm-up is over: operations completed from then on are measured.
+    pub measuring: AtomicBool,
+    pub stop: AtomicBool,
+}
+
+/// What one client measured.
+#[derive(Debug, Default)]
+pub struct ClientResult {
+    /// Latencies of operations that started and completed in the measured period, in
+    /// microseconds.
+    pub latencies_us: Vec<u32>,
+    pub errors: Vec<String>,
+}
+
+/// Runs one closed-loop client until told to stop.
+pub async fn run_client(
+    client: Client,
+    settings: WorkloadSettings,
+    progress: Arc<Progress>,
+    seed: u64,
+) -> ClientResult {
+    let mut rng = Rng::new(seed);
+    let mut payload = vec![0u8; settings.payload_bytes];
+    for byte in &mut payload {
+        *byte = rng.next_u64() as u8;
+    }
+    let payload = Bytes::from(payload);
+    let mut result = ClientResult::default();
+    while !progress.stop.load(Ordering::Relaxed) {
+        let measured = progress.measuring.load(Ordering::Relaxed);
+        let read_only = rng.chance(settings.read_only_per_mille, 1000);
+        let started = Instant::now();
+        let outcome: Result<Bytes, ClientError> = if read_only {
+            client.query(payload.clone()).await
+        } else {
+            client.submit(payload.clone()).await
+        };
+        let elapsed = started.elapsed();
+        match outcome {
+            Ok(_) => {
+                progress.completed.fetch_add(1, Ordering::Relaxed);
+                if measured && !progress.stop.load(Ordering::Relaxed) {
+                    result
+                        .latencies_us
+                        .push(elapsed.as_micros().min(u128::from(u32::MAX)) as u32);
+                }
+            }
+            Err(error) => {
+                progress.failed.fetch_add(1, Ordering::Relaxed);
+                if result.errors.len() < 4 {
+                    result.errors.push(error.to_string());
+                }
+                // Do not spin on a failing cluster.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    client.close().await;
+    result
+}
