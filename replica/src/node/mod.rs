@@ -35,7 +35,6 @@ use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use rampart_crypto::{Ed25519, KeyPair, PublicKey, Verifier};
 
@@ -52,7 +51,7 @@ pub use transfer::SNAPSHOT_BYTES_MAX;
 pub use verify::InboundCounters;
 
 use shell::Shell;
-use verify::{Checker, CoreInput, dispatch};
+use verify::{Checker, CoreInput, spawn_verifiers};
 
 /// How many verified inputs may wait for the core thread; beyond it the verifier threads
 /// wait, and the transport pushes back on the senders.
@@ -214,12 +213,16 @@ impl NodeBuilder {
             verifier,
             counters: counters.clone(),
         });
-        let dispatcher = tokio::spawn(dispatch(
+        let verifiers = spawn_verifiers(
             inbound,
             to_core.clone(),
             checker,
             config.verifier_threads(),
-        ));
+            &format!("rampart-replica-{}", id.0),
+        )
+        .map_err(|error| NodeError::Thread {
+            reason: error.to_string(),
+        })?;
 
         let mut shell = Shell::new(
             id,
@@ -249,7 +252,7 @@ impl NodeBuilder {
             counters,
             to_core,
             core_thread: Some(core_thread),
-            dispatcher,
+            verifiers,
             transport,
         })
     }
@@ -265,7 +268,8 @@ pub struct Node {
     counters: Arc<InboundCounters>,
     to_core: SyncSender<CoreInput>,
     core_thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
-    dispatcher: JoinHandle<()>,
+    /// The verifier threads; they end when the transport closes its inbound channel.
+    verifiers: Vec<std::thread::JoinHandle<()>>,
     transport: Arc<ReplicaTransport>,
 }
 
@@ -330,7 +334,6 @@ impl Node {
     /// transport closes. Returns the error that stopped the replica earlier, if any.
     pub async fn shutdown(mut self) -> Result<(), NodeError> {
         let _ = self.to_core.send(CoreInput::Stop);
-        self.dispatcher.abort();
         let result = match self.core_thread.take() {
             Some(thread) => tokio::task::spawn_blocking(move || thread.join())
                 .await
@@ -338,11 +341,18 @@ impl Node {
                 .map_err(|_| NodeError::Panicked)?,
             None => Ok(()),
         };
-        let _ = self.dispatcher.await;
         match Arc::try_unwrap(self.transport) {
             Ok(transport) => transport.shutdown().await,
             Err(_) => tracing::warn!("transport still shared at shutdown"),
         }
+        // With the transport gone, the inbound channel is closed and the verifiers end.
+        let verifiers = std::mem::take(&mut self.verifiers);
+        let _ = tokio::task::spawn_blocking(move || {
+            for verifier in verifiers {
+                let _ = verifier.join();
+            }
+        })
+        .await;
         result
     }
 }

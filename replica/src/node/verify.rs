@@ -1,13 +1,14 @@
 //! The inbound pipeline: frames from the transport are decoded and their signatures
-//! verified in batches on worker threads, never on the thread that runs the core. What
+//! verified in batches on dedicated verifier threads, never on the thread that runs the
+//! core, and never on the async runtime. What
 //! fails is dropped, logged and counted; what passes reaches the core as [`Verified`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
 
@@ -243,36 +244,56 @@ impl Checker {
 /// The most frames verified together.
 const BATCH_FRAMES_MAX: usize = 256;
 
-/// Reads the transport, cuts batches, and verifies each on a blocking worker thread; at
-/// most `threads` batches are verified at a time, so a flood of frames queues (and pushes
-/// back through QUIC flow control) instead of spawning threads without bound.
-pub(super) async fn dispatch(
-    mut inbound: mpsc::Receiver<Inbound>,
+/// Starts `threads` verifier threads. Each takes whatever frames are waiting (up to
+/// [`BATCH_FRAMES_MAX`]) from the transport, verifies them as one batch and hands the
+/// results to the core thread. Taking everything that waits makes batches grow with the
+/// load: the busier the replica, the cheaper each signature. When the inbound channel is
+/// full because the verifiers are busy, the transport's readers wait and QUIC flow control
+/// slows the senders.
+pub(super) fn spawn_verifiers(
+    inbound: mpsc::Receiver<Inbound>,
     to_core: SyncSender<CoreInput>,
     checker: Arc<Checker>,
     threads: usize,
+    name: &str,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let inbound = Arc::new(Mutex::new(inbound));
+    (0..threads.max(1))
+        .map(|index| {
+            let (inbound, to_core, checker) = (inbound.clone(), to_core.clone(), checker.clone());
+            std::thread::Builder::new()
+                .name(format!("{name}-verify-{index}"))
+                .spawn(move || verify_loop(&inbound, &to_core, &checker))
+        })
+        .collect()
+}
+
+fn verify_loop(
+    inbound: &Mutex<mpsc::Receiver<Inbound>>,
+    to_core: &SyncSender<CoreInput>,
+    checker: &Checker,
 ) {
-    let permits = Arc::new(Semaphore::new(threads.max(1)));
-    while let Some(first) = inbound.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH_FRAMES_MAX {
-            match inbound.try_recv() {
-                Ok(frame) => batch.push(frame),
-                Err(_) => break,
-            }
-        }
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let checker = checker.clone();
-        let to_core = to_core.clone();
-        tokio::task::spawn_blocking(move || {
-            for input in checker.check(batch) {
-                if to_core.send(input).is_err() {
-                    break;
+    loop {
+        let batch = {
+            let mut receiver = inbound
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Some(first) = receiver.blocking_recv() else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < BATCH_FRAMES_MAX {
+                match receiver.try_recv() {
+                    Ok(frame) => batch.push(frame),
+                    Err(_) => break,
                 }
             }
-            drop(permit);
-        });
+            batch
+        };
+        for input in checker.check(batch) {
+            if to_core.send(input).is_err() {
+                return;
+            }
+        }
     }
 }
