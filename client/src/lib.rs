@@ -11,6 +11,8 @@
 //! - [`Client::execute`], [`Client::execute_certified`], [`Client::query_typed`]: the same
 //!   for typed [`Application`](rampart_replica::app::Application)s, except that a typed
 //!   query is never ordered (see [`Client::query_typed`]).
+//! - [`actuator::Actuator`]: acts on a shutdown decision of the interlock only when a
+//!   certificate proves it, trusting no single agent or replica.
 //!
 //! ```no_run
 //! # async fn example(
@@ -28,6 +30,7 @@
 //! # }
 //! ```
 
+pub mod actuator;
 mod certificate;
 mod client;
 mod config;

@@ -19,6 +19,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// Run one replica until SIGINT or SIGTERM.
     Replica(replica::ReplicaArgs),
+    /// Run the embedded demo: a four-replica cluster in this process, with a Byzantine
+    /// replica, deciding a safety shutdown among seven agents of which two are faulty.
+    Demo(crate::demo::DemoArgs),
     /// Measure throughput and latency against this machine's crypto-bound ceiling.
     Bench(bench::BenchArgs),
 }
@@ -29,6 +32,7 @@ impl Cli {
         match &self.command {
             Command::Init(args) => init::run(args),
             Command::Replica(args) => replica::run(args),
+            Command::Demo(args) => crate::demo::run(args),
             Command::Bench(args) => bench::run(args),
         }
     }

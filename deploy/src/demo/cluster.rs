@@ -1,0 +1,171 @@
+//! A cluster in one process: n replica nodes over QUIC on 127.0.0.1, on ports the
+//! operating system picks, each with its own RocksDB directory inside one temporary
+//! directory that is removed when the cluster shuts down.
+//!
+//! Ephemeral ports without a race: of each pair of replicas, only the one with the lower id
+//! dials the other (see `rampart_replica::net`), so the replicas start from the highest id
+//! down, each listening on port 0 and dialing the already-running replicas above it at
+//! the addresses they got. A replica never needs the address of a replica below it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rampart_crypto::{ClusterId, KeyPair};
+use rampart_replica::app::StateMachine;
+use rampart_replica::cluster::Cluster;
+use rampart_replica::core::Config;
+use rampart_replica::fault::Behaviour;
+use rampart_replica::message::ReplicaId;
+use rampart_replica::node::{Node, NodeConfig, NodeStatus};
+
+use crate::failure::Failure;
+
+/// What to start.
+#[allow(missing_debug_implementations)]
+pub struct ClusterSpec {
+    pub replicas: usize,
+    /// The length of one protocol tick.
+    pub tick: Duration,
+    /// The base view-change timeout, in ticks.
+    pub view_change_timeout_ticks: u64,
+    /// Makes each replica's application in its genesis state.
+    pub application: Box<dyn Fn() -> Box<dyn StateMachine>>,
+    /// Replicas to make Byzantine, and how.
+    pub byzantine: BTreeMap<ReplicaId, Box<dyn Behaviour>>,
+}
+
+/// A running in-process cluster.
+#[derive(Debug)]
+pub struct InProcessCluster {
+    cluster: Cluster,
+    /// By replica id.
+    nodes: Vec<Node>,
+    storage: tempfile::TempDir,
+}
+
+impl InProcessCluster {
+    /// Generates the replicas' keys and starts every replica.
+    pub async fn start(spec: ClusterSpec) -> Result<InProcessCluster, Failure> {
+        let ClusterSpec {
+            replicas,
+            tick,
+            view_change_timeout_ticks,
+            application,
+            mut byzantine,
+        } = spec;
+        let keys = (0..replicas)
+            .map(|_| KeyPair::generate())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
+        let cluster = Cluster::new(
+            ClusterId(random_u64()?),
+            keys.iter().map(KeyPair::public_key).collect(),
+        )
+        .map_err(|error| Failure::runtime(format_args!("invalid cluster: {error}")))?;
+        let mut protocol = Config::new(cluster.clone());
+        protocol.view_change_timeout_ticks = view_change_timeout_ticks;
+        protocol.status_interval_ticks = 10;
+        let storage = tempfile::Builder::new()
+            .prefix("rampart-demo-")
+            .tempdir()
+            .map_err(|error| {
+                Failure::runtime(format_args!(
+                    "cannot create a temporary directory: {error}; check TMPDIR"
+                ))
+            })?;
+
+        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut addresses = vec![unbound; replicas];
+        let mut started: Vec<Node> = Vec::with_capacity(replicas);
+        for (index, key) in keys.into_iter().enumerate().rev() {
+            let replica = ReplicaId(index as u32);
+            let data_dir = storage.path().join(format!("replica-{index}"));
+            let mut config =
+                NodeConfig::new(replica, protocol.clone(), addresses.clone(), data_dir);
+            config.listen = unbound;
+            config.tick = tick;
+            config.verify_threads = 1;
+            // The storage is deleted at the end: syncing every write would only slow the
+            // demo down.
+            config.store.sync = false;
+            let mut builder = Node::builder(config).key(key).application(application());
+            if let Some(behaviour) = byzantine.remove(&replica) {
+                builder = builder.behaviour(behaviour);
+            }
+            match builder.start().await {
+                Ok(node) => {
+                    addresses[index] = node.local_addr();
+                    started.push(node);
+                }
+                Err(error) => {
+                    for node in started {
+                        let _ = node.shutdown().await;
+                    }
+                    return Err(Failure::runtime(format_args!(
+                        "replica {index} did not start: {error}"
+                    )));
+                }
+            }
+        }
+        started.reverse();
+        Ok(InProcessCluster {
+            cluster,
+            nodes: started,
+            storage,
+        })
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The address of every replica, by replica id: what clients connect to.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(Node::local_addr).collect()
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Every replica's latest status, by replica id.
+    pub fn statuses(&self) -> Vec<NodeStatus> {
+        self.nodes.iter().map(Node::status).collect()
+    }
+
+    /// Stops every replica, then deletes the storage. Returns the first replica error.
+    pub async fn shutdown(self) -> Result<(), Failure> {
+        let InProcessCluster {
+            cluster: _,
+            nodes,
+            storage,
+        } = self;
+        let mut first_error = None;
+        for node in nodes {
+            let replica = node.id();
+            if let Err(error) = node.shutdown().await {
+                first_error.get_or_insert_with(|| {
+                    Failure::runtime(format_args!("{replica} did not stop cleanly: {error}"))
+                });
+            }
+        }
+        let path = storage.path().display().to_string();
+        storage.close().map_err(|error| {
+            Failure::runtime(format_args!(
+                "cannot remove the temporary storage {path}: {error}"
+            ))
+        })?;
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn random_u64() -> Result<u64, Failure> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|error| {
+        Failure::runtime(format_args!(
+            "the system has no randomness to offer: {error}"
+        ))
+    })?;
+    Ok(u64::from_le_bytes(bytes))
+}
