@@ -182,8 +182,14 @@ impl Client {
         let request = self.sign(slot.number(), operation, false)?;
         let frame = self.frame(&request, certify)?;
         let mut outcome = slot.register(Kind::Ordered { request, certify })?;
-        let primary = self.view().primary(self.shared.cluster.size());
-        self.send(primary, frame.clone())?;
+        if certify {
+            // Every replica must know the reply is to be signed and certified: a replica
+            // that only hears of the request through the primary replies unsigned.
+            self.broadcast(&frame)?;
+        } else {
+            let primary = self.view().primary(self.shared.cluster.size());
+            self.send(primary, frame.clone())?;
+        }
         let mut interval = self.config.retransmit_interval_min;
         loop {
             let wake = (Instant::now() + interval).min(deadline);
