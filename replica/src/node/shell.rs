@@ -43,6 +43,11 @@ const INPUTS_PER_ROUND_MAX: usize = 512;
 /// certificate (the client then gets one from another replica, or retries).
 const CERTIFY_PENDING_MAX: usize = 65_536;
 
+/// How many requests received straight from their clients are remembered (see
+/// [`Shell::should_reply`]); beyond it the oldest are forgotten, which at worst makes a
+/// client retransmit.
+const DIRECT_PENDING_MAX: usize = 65_536;
+
 /// Something to send once the round is durable.
 #[derive(Debug)]
 enum Outgoing {
@@ -77,6 +82,8 @@ pub(super) struct Shell {
     taken_snapshot: Option<(Seq, Vec<u8>)>,
     /// Requests whose client asked for a commit certificate with the reply.
     certify: BTreeSet<RequestKey>,
+    /// Requests this replica received straight from their client, not yet answered.
+    direct: BTreeSet<RequestKey>,
     /// The newest checkpoint taken or installed, for the status.
     pub(super) last_checkpoint: Option<(Seq, Digest)>,
     pending_ops: Vec<PersistOp>,
@@ -112,6 +119,7 @@ impl Shell {
             transfer: Transfer::default(),
             taken_snapshot: None,
             certify: BTreeSet::new(),
+            direct: BTreeSet::new(),
             last_checkpoint: None,
             pending_ops: Vec::new(),
             pending_own: Vec::new(),
@@ -184,6 +192,10 @@ impl Shell {
                     }
                     self.certify.insert(request.value.key());
                 }
+                if self.direct.len() >= DIRECT_PENDING_MAX {
+                    self.direct.pop_first();
+                }
+                self.direct.insert(request.value.key());
                 self.feed(Input::Request(request))
             }
             CoreInput::Refused {
@@ -355,6 +367,9 @@ impl Shell {
             client: reply.client,
             number: reply.number,
         };
+        if !read_only && !self.should_reply(key) {
+            return;
+        }
         let (certificate, signature) = if !read_only && self.certify.remove(&key) {
             let cluster = self.core.config().cluster.id;
             let signed = Signed::sign(cluster, reply.clone(), self.key.as_ref())
@@ -372,6 +387,33 @@ impl Shell {
                 signature,
             },
         });
+    }
+
+    /// Whether to send the reply to an ordered request.
+    ///
+    /// A client needs f + 1 matching replies (PBFT §4.1), not n. A client sends a request
+    /// to the primary first and to every replica only when it retransmits, so a replica
+    /// answers a request it received straight from the client, and otherwise only if it is
+    /// one of the f backups designated for that request (a rotation over the backups by
+    /// request number, which spreads the work). In the normal case the primary and f
+    /// backups answer: f + 1 replies instead of n, which is most of the packets a request
+    /// costs. If one of them is faulty or slow, the client's retransmission reaches every
+    /// replica, and all answer it.
+    fn should_reply(&mut self, key: RequestKey) -> bool {
+        if self.direct.remove(&key) {
+            return true;
+        }
+        let config = self.core.config();
+        let n = config.replica_count() as u64;
+        let f = config.cluster.faults_tolerated() as u64;
+        let primary = u64::from(self.core.current_primary().0);
+        // This replica's place among the backups: 0 to n - 2.
+        let place = (u64::from(self.id.0) + n - primary) % n;
+        if place == 0 {
+            return false;
+        }
+        let first = key.number % (n - 1);
+        ((place - 1) + (n - 1) - first) % (n - 1) < f
     }
 
     /// The commit certificate of `seq` and the place of `key` in its batch, if the log
