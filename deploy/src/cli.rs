@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
-use crate::{init, replica};
+use crate::{client, init, replica};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -19,6 +19,9 @@ pub enum Command {
     Init(init::InitArgs),
     /// Run one replica until SIGINT or SIGTERM.
     Replica(replica::ReplicaArgs),
+    /// Send one command to a running cluster (key-value or interlock), or check a
+    /// certificate offline.
+    Client(client::ClientArgs),
 }
 
 impl Cli {
@@ -27,6 +30,7 @@ impl Cli {
         match &self.command {
             Command::Init(args) => init::run(args),
             Command::Replica(args) => replica::run(args),
+            Command::Client(args) => client::run(args),
         }
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`init`]: writes the keys and configuration files of a new cluster;
 //! - [`replica`]: runs one replica from those files;
+//! - [`client`]: sends one command to a running cluster, or checks a certificate;
 //! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
 //!
 //! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
@@ -11,6 +12,7 @@
 
 pub mod address;
 pub mod cli;
+pub mod client;
 pub mod failure;
 pub mod files;
 pub mod init;
