@@ -52,6 +52,14 @@ pub use setup::ClientSetup;
 /// How long the runtime may take to finish its tasks once the command is done.
 const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long closing the connections may take once the result is in.
+///
+/// Closing sends every replica the close at once; what takes longer is QUIC's draining
+/// period, which for a replica that is down (a dial still in its handshake) lasts several
+/// probe timeouts: seconds added to every command while one replica is down, for nothing
+/// a one-shot command needs.
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// Runs one command against a cluster: a key-value operation or an interlock vote,
 /// status or certificate check.
 #[derive(Debug, clap::Args)]
@@ -97,6 +105,11 @@ pub fn run(args: &ClientArgs) -> Result<(), Failure> {
         .write_all(&output)
         .and_then(|()| stdout.flush())
         .map_err(|error| Failure::runtime(format_args!("cannot write the result: {error}")))
+}
+
+/// Closes the client's connections, waiting at most [`CLOSE_TIMEOUT`].
+async fn close(client: rampart_client::Client) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.close()).await;
 }
 
 /// Runs a command's future on a small runtime of its own.

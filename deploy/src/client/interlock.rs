@@ -130,7 +130,7 @@ pub async fn run(setup: &ClientSetup, command: &InterlockCommand) -> Result<Vec<
                 unit: status.unit.clone(),
             };
             let result = client.query_typed::<Interlock>(&query).await;
-            client.close().await;
+            super::close(client).await;
             match result.map_err(|error| setup.call_failure(error))? {
                 QueryOutput::Status(unit) => describe::status(setup, &unit, status.history),
                 other => return Err(unexpected(&other)),
@@ -146,7 +146,7 @@ pub async fn run(setup: &ClientSetup, command: &InterlockCommand) -> Result<Vec<
 async fn execute(setup: &ClientSetup, command: &Command) -> Result<String, Failure> {
     let client = setup.connect().await?;
     let result = client.execute::<Interlock>(command).await;
-    client.close().await;
+    super::close(client).await;
     let output = result.map_err(|error| setup.call_failure(error))?;
     Ok(describe::outcome(setup, command, &output))
 }
@@ -158,7 +158,7 @@ async fn execute_certified(
 ) -> Result<String, Failure> {
     let client = setup.connect().await?;
     let result = client.execute_certified::<Interlock>(command).await;
-    client.close().await;
+    super::close(client).await;
     let (output, proof) = result.map_err(|error| setup.call_failure(error))?;
     let mut text = describe::outcome(setup, command, &output);
     certificate::write(path, &proof).map_err(|error| {

@@ -35,7 +35,7 @@ pub enum KvCommand {
 pub async fn run(setup: &ClientSetup, command: &KvCommand) -> Result<Vec<u8>, Failure> {
     let client = setup.connect().await?;
     let result = call(&client, command).await;
-    client.close().await;
+    super::close(client).await;
     let value = result.map_err(|error| setup.call_failure(error))?;
     value_line(value)
 }
