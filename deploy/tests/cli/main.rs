@@ -1,7 +1,13 @@
 //! The `rampart` binary, driven as an operator would: `init` output, `replica` refusals
-//! with one-line errors, and a four-replica cluster that starts and stops cleanly.
+//! with one-line errors, a four-replica cluster that starts and stops cleanly, `client`
+//! commands against replica processes, and crash recovery checked on the stores offline.
 
+mod client_interlock;
+mod client_kv;
 mod cluster;
+mod durability;
 mod init;
+mod processes;
 mod replica_errors;
+mod stores;
 mod support;
