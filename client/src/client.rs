@@ -102,7 +102,8 @@ impl Client {
 
     /// Like [`Client::submit`], and also returns a [`Certificate`]: a quorum of the
     /// replicas' signed COMMITs proving the request was committed, which anyone with the
-    /// cluster description can check offline.
+    /// cluster description can check offline. The request goes to every replica at once,
+    /// since the certificate needs f + 1 replies signed by replicas that received it.
     pub async fn submit_certified(
         &self,
         operation: Bytes,
@@ -183,8 +184,9 @@ impl Client {
         let frame = self.frame(&request, certify)?;
         let mut outcome = slot.register(Kind::Ordered { request, certify })?;
         if certify {
-            // Every replica must know the reply is to be signed and certified: a replica
-            // that only hears of the request through the primary replies unsigned.
+            // A certificate needs f + 1 signed replies, and a replica signs its reply only
+            // when it received the request with `certify` itself. Sent to the primary
+            // alone, the request would wait for the first retransmission every time.
             self.broadcast(&frame)?;
         } else {
             let primary = self.view().primary(self.shared.cluster.size());

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
-use crate::{bench, init, replica};
+use crate::{bench, client, init, replica};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -24,6 +24,9 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Measure throughput and latency against this machine's crypto-bound ceiling.
     Bench(bench::BenchArgs),
+    /// Send one command to a running cluster (key-value or interlock), or check a
+    /// certificate offline.
+    Client(client::ClientArgs),
 }
 
 impl Cli {
@@ -34,6 +37,7 @@ impl Cli {
             Command::Replica(args) => replica::run(args),
             Command::Demo(args) => crate::demo::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::Client(args) => client::run(args),
         }
     }
 }

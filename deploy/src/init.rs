@@ -14,7 +14,8 @@ use crate::address::HostPort;
 use crate::failure::Failure;
 use crate::files::client::ClientFile;
 use crate::files::cluster::{
-    ApplicationKind, ClusterFile, InterlockGenesis, ReplicaEntry, is_three_f_plus_one,
+    ApplicationKind, ClusterFile, ClusterProtocol, InterlockGenesis, ReplicaEntry,
+    is_three_f_plus_one,
 };
 use crate::files::encoding::{ClusterIdHex, KeyHex};
 use crate::files::replica::ReplicaFile;
@@ -51,6 +52,14 @@ pub struct InitArgs {
     /// (port P+i) or HOST:PORT. Replicas whose host is a name listen on 0.0.0.0.
     #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
     pub hosts: Vec<String>,
+    /// K: take a checkpoint every K sequence numbers (cluster.toml's [protocol])
+    /// [default: 128].
+    #[arg(long, value_name = "K")]
+    pub checkpoint_interval: Option<u64>,
+    /// L: the log window, a multiple of K and at least 2K (cluster.toml's [protocol])
+    /// [default: 2K with --checkpoint-interval, else 256].
+    #[arg(long, value_name = "L")]
+    pub log_window: Option<u64>,
     /// Interlock: the units it protects, comma-separated [default: reactor-1].
     #[arg(long, value_name = "UNITS", value_delimiter = ',')]
     pub units: Vec<String>,
@@ -92,6 +101,7 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
                 address: address.to_string(),
             })
             .collect(),
+        protocol: cluster_protocol(args),
         interlock: interlock_genesis(args, &client_keys),
     };
     if let Some(genesis) = &cluster.interlock {
@@ -194,6 +204,26 @@ fn host_with_port(host: &str, port: u16) -> Result<HostPort, Failure> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let address = HostPort::new(bare, port);
     address.to_string().parse::<HostPort>().map_err(refused)
+}
+
+/// The shared protocol tunables: the defaults, with the flags' checkpoint interval and log
+/// window. A log window of two checkpoint intervals keeps the defaults' proportion, and is
+/// the smallest the protocol accepts.
+fn cluster_protocol(args: &InitArgs) -> ClusterProtocol {
+    let defaults = ClusterProtocol::default();
+    let checkpoint_interval = args
+        .checkpoint_interval
+        .unwrap_or(defaults.checkpoint_interval);
+    let log_window = match (args.log_window, args.checkpoint_interval) {
+        (Some(window), _) => window,
+        (None, Some(interval)) => interval.saturating_mul(2),
+        (None, None) => defaults.log_window,
+    };
+    ClusterProtocol {
+        checkpoint_interval,
+        log_window,
+        ..defaults
+    }
 }
 
 /// Refuses interlock settings for another application, and an interlock without agents.

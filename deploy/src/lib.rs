@@ -3,6 +3,7 @@
 //! - [`init`]: writes the keys and configuration files of a new cluster;
 //! - [`replica`]: runs one replica from those files;
 //! - [`demo`]: the embedded default, a cluster in one process deciding a safety shutdown;
+//! - [`client`]: sends one command to a running cluster, or checks a certificate;
 //! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
 //!
 //! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
@@ -13,6 +14,7 @@
 pub mod address;
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod demo;
 pub mod failure;
 pub mod files;

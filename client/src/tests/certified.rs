@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rampart_crypto::Signature;
 use rampart_replica::message::{Seq, View};
 
-use super::fake_cluster::{FakeCluster, all_answer, reply, reply_with_proof};
+use super::fake_cluster::{FakeCluster, all_answer, receiver_answers, reply, reply_with_proof};
 use crate::Client;
 use crate::test_support::{client_key, commit_proof, test_cluster};
 
@@ -113,5 +113,39 @@ async fn a_reply_signed_by_another_replica_does_not_count() {
         "a certificate with one genuine signed reply was accepted"
     );
     assert!(client.stats().certificates_refused >= 1);
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_certified_request_goes_to_every_replica_at_once() {
+    let (_, keys) = test_cluster();
+    // As real replicas do, only a replica that received the request signs its reply. With
+    // a first retransmission later than the request timeout, the request succeeds only if
+    // f + 1 replicas received it the first time.
+    let fake = FakeCluster::start(receiver_answers(move |replica, arrival| {
+        let proof = commit_proof(&keys, &[0, 1, 2], &arrival.request, View(0), Seq(1), &[]);
+        vec![reply_with_proof(
+            arrival,
+            replica,
+            View(0),
+            b"done",
+            Some(proof),
+            Some(&keys[replica.0 as usize]),
+        )]
+    }))
+    .await;
+    let mut config = fake.client_config();
+    config.request_timeout = std::time::Duration::from_secs(5);
+    config.retransmit_interval_min = std::time::Duration::from_secs(10);
+    config.retransmit_interval_max = config.retransmit_interval_min;
+    let client = Client::connect(config, client_key())
+        .await
+        .expect("connects");
+    let (_, certificate) = client
+        .submit_certified(Bytes::from_static(b"op"))
+        .await
+        .expect("accepted without a retransmission");
+    let receivers = fake.receivers_of(certificate.request.value.number);
+    assert_eq!(receivers.len(), 4, "sent to {receivers:?}");
     client.close().await;
 }

@@ -6,7 +6,13 @@
 //! key = "client-0.key"
 //! retransmit_timeout_ms = 1000
 //! request_timeout_ms = 30000
+//! connect_timeout_ms = 10000
+//! read_only_timeout_ms = 1000
 //! ```
+//!
+//! The timeouts map onto the SDK's `rampart_client::ClientConfig`: `retransmit_timeout_ms`
+//! is its first retransmission interval, `request_timeout_ms` its `request_timeout`, and so
+//! on; `rampart_deploy::client::ClientSetup` does the mapping.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +28,13 @@ pub const DEFAULT_RETRANSMIT_TIMEOUT_MS: u64 = 1_000;
 /// How long a client tries before it gives up on a request.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 
+/// How long a client waits for the first replica to accept its connection.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+
+/// How long a read-only request waits for 2f+1 matching answers before the client orders
+/// it instead (PBFT §5.1.3).
+pub const DEFAULT_READ_ONLY_TIMEOUT_MS: u64 = 1_000;
+
 /// A client's settings as written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +47,10 @@ pub struct ClientFile {
     pub retransmit_timeout_ms: u64,
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "default_read_only_timeout_ms")]
+    pub read_only_timeout_ms: u64,
 }
 
 fn default_retransmit_timeout_ms() -> u64 {
@@ -44,6 +61,14 @@ fn default_request_timeout_ms() -> u64 {
     DEFAULT_REQUEST_TIMEOUT_MS
 }
 
+fn default_connect_timeout_ms() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+
+fn default_read_only_timeout_ms() -> u64 {
+    DEFAULT_READ_ONLY_TIMEOUT_MS
+}
+
 impl ClientFile {
     /// The settings `rampart init` writes for client `client`.
     pub fn new(client: u32) -> ClientFile {
@@ -52,6 +77,8 @@ impl ClientFile {
             key: PathBuf::from(format!("client-{client}.key")),
             retransmit_timeout_ms: DEFAULT_RETRANSMIT_TIMEOUT_MS,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            read_only_timeout_ms: DEFAULT_READ_ONLY_TIMEOUT_MS,
         }
     }
 
@@ -65,8 +92,14 @@ impl ClientFile {
 
     /// Checks the timeouts; the error says what to change.
     pub fn check(&self) -> Result<(), String> {
-        if self.retransmit_timeout_ms == 0 {
-            return Err("retransmit_timeout_ms must be at least 1".to_string());
+        for (name, value) in [
+            ("retransmit_timeout_ms", self.retransmit_timeout_ms),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("read_only_timeout_ms", self.read_only_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
         }
         if self.request_timeout_ms < self.retransmit_timeout_ms {
             return Err(format!(
@@ -108,6 +141,19 @@ impl ClientFile {
                 "How long to keep trying before giving up on a request, in milliseconds.",
                 "request_timeout_ms",
                 self.request_timeout_ms,
+            )
+            .integer(
+                "How long to wait for the first replica to accept the connection before\n\
+                 reporting the cluster unreachable, in milliseconds.",
+                "connect_timeout_ms",
+                self.connect_timeout_ms,
+            )
+            .integer(
+                "How long a read-only request (`kv get --read-only`, `interlock status`)\n\
+                 waits for 2f+1 matching answers before the client orders it instead, in\n\
+                 milliseconds.",
+                "read_only_timeout_ms",
+                self.read_only_timeout_ms,
             );
         document.finish()
     }
@@ -136,5 +182,19 @@ mod tests {
         );
         file.retransmit_timeout_ms = 0;
         assert!(file.check().is_err());
+        let mut file = ClientFile::new(0);
+        file.connect_timeout_ms = 0;
+        assert!(
+            file.check()
+                .expect_err("refused")
+                .contains("connect_timeout_ms")
+        );
+    }
+
+    #[test]
+    fn files_without_the_newer_timeouts_take_the_defaults() {
+        let text = "cluster = \"cluster.toml\"\nkey = \"client-0.key\"\n";
+        let parsed: ClientFile = crate::files::parse(text).expect("parses");
+        assert_eq!(parsed, ClientFile::new(0));
     }
 }

@@ -9,6 +9,13 @@
 //! address = "127.0.0.1:7100"
 //! # ... one entry per replica, in replica-id order
 //!
+//! [protocol]                    # optional; every field has a default
+//! checkpoint_interval = 128
+//! log_window = 256
+//! batch_size_max = 256
+//! client_window = 64
+//! operation_bytes_max = 1048576
+//!
 //! [interlock]                   # only with application = "interlock"
 //! registered_agents = ["c41e…", "…"]
 //! units = ["reactor-1"]
@@ -16,6 +23,13 @@
 //! faulty_agents_tolerated = 2
 //! min_confidence_percent = 50
 //! ```
+//!
+//! The `[protocol]` table holds the protocol tunables that every replica must share: with
+//! different checkpoint intervals no checkpoint would become stable, with different log
+//! windows or batch limits replicas would refuse each other's PRE-PREPAREs, and the client
+//! window sizes the reply cache, which is part of every checkpoint's digest (and clients
+//! must use it too). Keeping them in the one file everybody shares makes a mismatch
+//! impossible; each replica's own timings stay in its `replica-<i>.toml`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use rampart_replica::apps::interlock::Policy;
 use rampart_replica::cluster::Cluster;
+use rampart_replica::core;
 use rampart_replica::message::ClientId;
 
 use crate::address::HostPort;
@@ -38,6 +53,9 @@ pub struct ClusterFile {
     pub cluster_id: ClusterIdHex,
     pub application: ApplicationKind,
     pub replicas: Vec<ReplicaEntry>,
+    /// The protocol tunables every replica shares.
+    #[serde(default)]
+    pub protocol: ClusterProtocol,
     /// The interlock's genesis policy; present exactly when `application` is `interlock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interlock: Option<InterlockGenesis>,
@@ -70,6 +88,86 @@ pub struct ReplicaEntry {
     pub address: String,
 }
 
+/// The protocol tunables of [`core::Config`] that must be equal on every replica of the
+/// cluster (see the module documentation). A missing field takes the library's default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterProtocol {
+    pub checkpoint_interval: u64,
+    pub log_window: u64,
+    pub batch_size_max: usize,
+    pub client_window: u64,
+    pub operation_bytes_max: usize,
+}
+
+impl Default for ClusterProtocol {
+    fn default() -> ClusterProtocol {
+        // The defaults do not depend on the cluster; an empty one stands in for it.
+        let defaults = core::Config::new(Cluster {
+            id: rampart_crypto::ClusterId(0),
+            replicas: Vec::new(),
+        });
+        ClusterProtocol {
+            checkpoint_interval: defaults.checkpoint_interval,
+            log_window: defaults.log_window,
+            batch_size_max: defaults.batch_size_max,
+            client_window: defaults.client_window,
+            operation_bytes_max: defaults.operation_bytes_max,
+        }
+    }
+}
+
+impl ClusterProtocol {
+    /// The protocol configuration for `cluster` with these tunables and the library's
+    /// defaults for the others (not yet validated).
+    pub fn config(&self, cluster: Cluster) -> core::Config {
+        core::Config {
+            checkpoint_interval: self.checkpoint_interval,
+            log_window: self.log_window,
+            batch_size_max: self.batch_size_max,
+            client_window: self.client_window,
+            operation_bytes_max: self.operation_bytes_max,
+            ..core::Config::new(cluster)
+        }
+    }
+
+    fn render(&self, document: &mut Document) {
+        document
+            .table(
+                "Protocol tunables every replica must share; clients use client_window too.\n\
+                 Each replica's own timings are in its replica-<i>.toml.",
+                "protocol",
+            )
+            .integer(
+                "K: a checkpoint is taken every K sequence numbers (PBFT 4.3).",
+                "checkpoint_interval",
+                self.checkpoint_interval,
+            )
+            .integer(
+                "L: the high watermark is the low watermark plus L; a multiple of K, at\n\
+                 least 2K (PBFT 4.3).",
+                "log_window",
+                self.log_window,
+            )
+            .integer(
+                "The most requests in one batch.",
+                "batch_size_max",
+                self.batch_size_max as u64,
+            )
+            .integer(
+                "Replies cached per client, and requests per client that may wait for\n\
+                 execution at once.",
+                "client_window",
+                self.client_window,
+            )
+            .integer(
+                "The largest operation a request may carry, in bytes.",
+                "operation_bytes_max",
+                self.operation_bytes_max as u64,
+            );
+    }
+}
+
 /// The interlock's policy, in the file's words (see `rampart_replica::apps::interlock`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +185,8 @@ pub struct ClusterSpec {
     pub cluster: Cluster,
     /// Every replica's address, by replica id.
     pub addresses: Vec<HostPort>,
+    /// The protocol tunables every replica shares.
+    pub protocol: ClusterProtocol,
     pub application: Application,
 }
 
@@ -137,6 +237,10 @@ impl ClusterFile {
             }
             addresses.push(address);
         }
+        self.protocol
+            .config(cluster.clone())
+            .validate()
+            .map_err(|error| format!("[protocol]: {error}"))?;
         let application = match (self.application, &self.interlock) {
             (ApplicationKind::Kv, None) => Application::Kv,
             (ApplicationKind::Kv, Some(_)) => {
@@ -162,6 +266,7 @@ impl ClusterFile {
         Ok(ClusterSpec {
             cluster,
             addresses,
+            protocol: self.protocol.clone(),
             application,
         })
     }
@@ -216,6 +321,7 @@ impl ClusterFile {
                     &entry.address,
                 );
         }
+        self.protocol.render(&mut document);
         if let Some(genesis) = &self.interlock {
             genesis.render(&mut document);
         }
@@ -316,6 +422,7 @@ mod tests {
                     address: format!("127.0.0.1:{}", 7100 + index),
                 })
                 .collect(),
+            protocol: ClusterProtocol::default(),
             interlock: Some(InterlockGenesis {
                 registered_agents: (100..107).map(key).collect(),
                 units: vec!["reactor-1".to_string(), "pump \"2\"".to_string()],
@@ -371,6 +478,27 @@ mod tests {
             genesis.shutdown_quorum = 2;
         }
         refused(weak_quorum, "[interlock]");
+        let mut ragged_window = sample(4);
+        ragged_window.protocol.log_window = ragged_window.protocol.checkpoint_interval * 2 + 1;
+        refused(ragged_window, "[protocol]: log_window");
+    }
+
+    #[test]
+    fn the_protocol_table_is_optional_and_its_fields_default() {
+        let text = sample(4).render();
+        let start = text.find("\n[protocol]").expect("a [protocol] table");
+        let end = start + 1 + text[start + 1..].find("\n[").expect("a table after it");
+        let without = format!("{}{}", &text[..start], &text[end..]);
+        let parsed: ClusterFile = crate::files::parse(&without).expect("parses");
+        assert_eq!(parsed.protocol, ClusterProtocol::default());
+        let partial = text.replace("\n[protocol]\n", "\n[protocol]\nlog_window = 1024\n");
+        let partial = partial.replacen("log_window = 256\n", "", 1);
+        let parsed: ClusterFile = crate::files::parse(&partial).expect("parses");
+        assert_eq!(parsed.protocol.log_window, 1024);
+        assert_eq!(
+            parsed.protocol.checkpoint_interval,
+            ClusterProtocol::default().checkpoint_interval
+        );
     }
 
     #[test]

@@ -12,9 +12,8 @@
 //! max_frame_bytes = 16777216
 //!
 //! [protocol]
-//! checkpoint_interval = 128
-//! log_window = 256
-//! # ... the other tunables of `rampart_replica::core::Config`
+//! view_change_timeout_ticks = 100
+//! # ... this replica's timings; the shared tunables are in cluster.toml
 //! ```
 
 use std::net::SocketAddr;
@@ -29,6 +28,7 @@ use rampart_replica::cluster::Cluster;
 use rampart_replica::core;
 use rampart_replica::net::DEFAULT_MAX_FRAME_BYTES;
 
+use crate::files::cluster::ClusterProtocol;
 use crate::files::document::Document;
 use crate::files::encoding::KeyHex;
 
@@ -87,88 +87,60 @@ fn default_max_frame_bytes() -> usize {
     DEFAULT_MAX_FRAME_BYTES
 }
 
-/// The protocol tunables of [`core::Config`], all but the cluster description. A missing
-/// field takes the library's default.
+/// The protocol tunables of [`core::Config`] that are this replica's own: timings and
+/// pipelining, which may differ between replicas (a slower machine may want longer
+/// timeouts). The tunables every replica must share are in `cluster.toml`'s `[protocol]`
+/// ([`ClusterProtocol`]). A missing field takes the library's default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Protocol {
-    pub checkpoint_interval: u64,
-    pub log_window: u64,
-    pub batch_size_max: usize,
     pub batch_delay_ticks: u64,
     pub in_flight_max: u64,
     pub view_change_timeout_ticks: u64,
     pub view_change_timeout_max_ticks: u64,
     pub status_interval_ticks: u64,
     pub state_transfer_timeout_ticks: u64,
-    pub client_window: u64,
-    pub operation_bytes_max: usize,
 }
 
 impl Default for Protocol {
     fn default() -> Protocol {
-        // The defaults do not depend on the cluster; an empty one stands in for it.
         let defaults = core::Config::new(Cluster {
             id: ClusterId(0),
             replicas: Vec::new(),
         });
         Protocol {
-            checkpoint_interval: defaults.checkpoint_interval,
-            log_window: defaults.log_window,
-            batch_size_max: defaults.batch_size_max,
             batch_delay_ticks: defaults.batch_delay_ticks,
             in_flight_max: defaults.in_flight_max,
             view_change_timeout_ticks: defaults.view_change_timeout_ticks,
             view_change_timeout_max_ticks: defaults.view_change_timeout_max_ticks,
             status_interval_ticks: defaults.status_interval_ticks,
             state_transfer_timeout_ticks: defaults.state_transfer_timeout_ticks,
-            client_window: defaults.client_window,
-            operation_bytes_max: defaults.operation_bytes_max,
         }
     }
 }
 
 impl Protocol {
-    /// The protocol configuration for `cluster` with these tunables (not yet validated).
-    pub fn config(&self, cluster: Cluster) -> core::Config {
+    /// The protocol configuration for `cluster`, with the cluster's shared tunables and
+    /// these (not yet validated).
+    pub fn config(&self, cluster: Cluster, shared: &ClusterProtocol) -> core::Config {
         core::Config {
-            cluster,
-            checkpoint_interval: self.checkpoint_interval,
-            log_window: self.log_window,
-            batch_size_max: self.batch_size_max,
             batch_delay_ticks: self.batch_delay_ticks,
             in_flight_max: self.in_flight_max,
             view_change_timeout_ticks: self.view_change_timeout_ticks,
             view_change_timeout_max_ticks: self.view_change_timeout_max_ticks,
             status_interval_ticks: self.status_interval_ticks,
             state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
-            client_window: self.client_window,
-            operation_bytes_max: self.operation_bytes_max,
+            ..shared.config(cluster)
         }
     }
 
     fn render(&self, document: &mut Document) {
         document
             .table(
-                "Protocol tunables. Durations are in ticks (tick_ms each). The first three\n\
-                 must be the same on every replica of the cluster.",
+                "This replica's protocol timings. Durations are in ticks (tick_ms each).\n\
+                 The tunables every replica must share (checkpoint interval, log window,\n\
+                 batch size, client window) are in the cluster file's protocol table.",
                 "protocol",
-            )
-            .integer(
-                "K: a checkpoint is taken every K sequence numbers (PBFT 4.3).",
-                "checkpoint_interval",
-                self.checkpoint_interval,
-            )
-            .integer(
-                "L: the high watermark is the low watermark plus L; a multiple of K, at\n\
-                 least 2K (PBFT 4.3).",
-                "log_window",
-                self.log_window,
-            )
-            .integer(
-                "The most requests in one batch.",
-                "batch_size_max",
-                self.batch_size_max as u64,
             )
             .integer(
                 "How long the primary waits to fill a batch; 0 sends a batch at once.",
@@ -200,17 +172,6 @@ impl Protocol {
                 "How long to wait for a state transfer from one peer before asking another.",
                 "state_transfer_timeout_ticks",
                 self.state_transfer_timeout_ticks,
-            )
-            .integer(
-                "Replies cached per client, and requests per client that may wait for\n\
-                 execution at once.",
-                "client_window",
-                self.client_window,
-            )
-            .integer(
-                "The largest operation a request may carry, in bytes.",
-                "operation_bytes_max",
-                self.operation_bytes_max as u64,
             );
     }
 }
@@ -339,21 +300,21 @@ mod tests {
         assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file.clone()));
         assert!(text.contains("# To let only some clients connect"));
         file.allowed_clients = Some(vec![KeyHex(KeyPair::from_seed(1).public_key())]);
-        file.protocol.log_window = 512;
+        file.protocol.view_change_timeout_ticks = 300;
         assert_eq!(crate::files::parse::<ReplicaFile>(&file.render()), Ok(file));
     }
 
     #[test]
     fn omitted_settings_take_the_defaults() {
         let text = "replica = 0\ncluster = \"c.toml\"\nkey = \"k\"\ndata_dir = \"d\"\n\
-                    listen = \"127.0.0.1:1\"\n[protocol]\nlog_window = 512\n";
+                    listen = \"127.0.0.1:1\"\n[protocol]\nin_flight_max = 4\n";
         let file: ReplicaFile = crate::files::parse(text).expect("parses");
         assert!(file.sync);
         assert_eq!(file.tick_ms, DEFAULT_TICK_MS);
-        assert_eq!(file.protocol.log_window, 512);
+        assert_eq!(file.protocol.in_flight_max, 4);
         assert_eq!(
-            file.protocol.checkpoint_interval,
-            Protocol::default().checkpoint_interval
+            file.protocol.view_change_timeout_ticks,
+            Protocol::default().view_change_timeout_ticks
         );
     }
 
@@ -366,5 +327,18 @@ mod tests {
         let unknown = base.replace("[protocol]", "[protocol]\nspeed = 3");
         let error = crate::files::parse::<ReplicaFile>(&unknown).expect_err("refused");
         assert!(error.contains("unknown field `speed`"), "{error}");
+    }
+
+    #[test]
+    fn shared_tunables_are_refused_here_so_they_cannot_drift_apart() {
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        for shared in ["checkpoint_interval", "log_window", "client_window"] {
+            let text = base.replace("[protocol]", &format!("[protocol]\n{shared} = 64"));
+            let error = crate::files::parse::<ReplicaFile>(&text).expect_err("refused");
+            assert!(
+                error.contains(&format!("unknown field `{shared}`")),
+                "{error}"
+            );
+        }
     }
 }

@@ -61,7 +61,7 @@ pub fn load(
         )));
     }
 
-    let protocol = file.protocol.config(spec.cluster.clone());
+    let protocol = file.protocol.config(spec.cluster.clone(), &spec.protocol);
     protocol
         .validate()
         .map_err(|error| in_file(format!("[protocol]: {error}")))?;

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{KillOnDrop, assert_one_line_error, init_cluster, rampart, run};
+use crate::support::{
+    KillOnDrop, assert_one_line_error, init_cluster, one_cluster_at_a_time, rampart, run,
+};
 
 /// How long the replicas get to start and connect on a loaded two-core machine.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -33,6 +35,7 @@ fn send_sigterm(pid: u32) {
 
 #[test]
 fn four_replicas_connect_stay_up_and_stop_cleanly_on_sigterm() {
+    let _exclusive = one_cluster_at_a_time();
     let dir = tempfile::tempdir().expect("temporary directory");
     init_cluster(dir.path(), 4, 2, "interlock");
     let log_path = |index: usize| dir.path().join(format!("replica-{index}.log"));

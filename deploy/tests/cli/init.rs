@@ -260,3 +260,28 @@ fn init_refuses_an_interlock_without_agents_or_with_an_unsafe_quorum() {
     assert_one_line_error(&minority, 2, &["--quorum 2", "majority"]);
     assert!(!dir.path().join("cluster.toml").exists());
 }
+
+#[test]
+fn init_writes_the_checkpoint_interval_and_log_window_into_the_cluster_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let init = |flags: &[&str]| {
+        run(rampart()
+            .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
+            .args(flags)
+            .args(["--force", "--out"])
+            .arg(dir.path()))
+    };
+    let output = init(&["--checkpoint-interval", "8"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
+    assert_eq!(spec.protocol.checkpoint_interval, 8);
+    assert_eq!(spec.protocol.log_window, 16);
+
+    let output = init(&["--checkpoint-interval", "8", "--log-window", "40"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
+    assert_eq!(spec.protocol.log_window, 40);
+
+    let ragged = init(&["--checkpoint-interval", "8", "--log-window", "20"]);
+    assert_one_line_error(&ragged, 2, &["log_window (20)", "multiple", "rampart init"]);
+}

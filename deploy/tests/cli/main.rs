@@ -1,9 +1,15 @@
 //! The `rampart` binary, driven as an operator would: `init` output, `replica` refusals
-//! with one-line errors, a four-replica cluster that starts and stops cleanly, and the
-//! demo.
+//! with one-line errors, a four-replica cluster that starts and stops cleanly, `client`
+//! commands against replica processes, crash recovery checked on the stores offline, and
+//! the demo.
 
+mod client_interlock;
+mod client_kv;
 mod cluster;
 mod demo;
+mod durability;
 mod init;
+mod processes;
 mod replica_errors;
+mod stores;
 mod support;

@@ -3,10 +3,22 @@
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Longest a command that should fail at once may run before the test gives up on it.
 pub const QUICK_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Held by every test that runs a cluster of replica processes: on a small machine, two
+/// clusters at once starve each other's timers and make the tests slow and flaky.
+static CLUSTER_TESTS: Mutex<()> = Mutex::new(());
+
+/// Waits for the other cluster tests to finish. A failed test does not block the rest.
+pub fn one_cluster_at_a_time() -> MutexGuard<'static, ()> {
+    CLUSTER_TESTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The binary, with a predictable environment: default logging.
 pub fn rampart() -> Command {
@@ -28,6 +40,11 @@ pub fn free_ports(count: usize) -> Vec<u16> {
 
 /// Runs `rampart init` for a cluster on 127.0.0.1 at free ports, and checks it succeeded.
 pub fn init_cluster(out: &Path, replicas: usize, clients: u32, app: &str) {
+    init_cluster_with(out, replicas, clients, app, &[]);
+}
+
+/// [`init_cluster`] with more flags for `rampart init`.
+pub fn init_cluster_with(out: &Path, replicas: usize, clients: u32, app: &str, flags: &[&str]) {
     let hosts: Vec<String> = free_ports(replicas)
         .iter()
         .map(|port| format!("127.0.0.1:{port}"))
@@ -39,6 +56,7 @@ pub fn init_cluster(out: &Path, replicas: usize, clients: u32, app: &str) {
         .arg(clients.to_string())
         .arg("--hosts")
         .arg(hosts.join(","))
+        .args(flags)
         .arg("--out")
         .arg(out));
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
@@ -46,6 +64,11 @@ pub fn init_cluster(out: &Path, replicas: usize, clients: u32, app: &str) {
 
 /// Runs a command to completion, killing it if it outlives [`QUICK_COMMAND_TIMEOUT`].
 pub fn run(command: &mut Command) -> Output {
+    run_within(command, QUICK_COMMAND_TIMEOUT)
+}
+
+/// Runs a command to completion, killing it if it outlives `timeout`.
+pub fn run_within(command: &mut Command, timeout: Duration) -> Output {
     let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -61,8 +84,8 @@ pub fn run(command: &mut Command) -> Output {
             return child.wait_with_output().expect("collect output");
         }
         assert!(
-            started.elapsed() < QUICK_COMMAND_TIMEOUT,
-            "rampart still running after {QUICK_COMMAND_TIMEOUT:?}"
+            started.elapsed() < timeout,
+            "rampart still running after {timeout:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
