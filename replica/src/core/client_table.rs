@@ -77,11 +77,14 @@ impl ClientTable {
             .next_back()
             .copied()
             .unwrap_or(key.number);
-        record.floor = record
+        let floor = record
             .floor
             .max(highest.saturating_add(1).saturating_sub(window));
-        let floor = record.floor;
-        record.replies.retain(|&number, _| number >= floor);
+        if floor > record.floor {
+            record.floor = floor;
+            // Numbers below the floor are forgotten; the rest stay, without a scan.
+            record.replies = record.replies.split_off(&floor);
+        }
     }
 
     pub fn client_count(&self) -> usize {

@@ -6,7 +6,9 @@
 use std::io;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
+#[cfg(test)]
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// Bytes in a frame's length prefix.
 const HEADER_BYTES: usize = 4;
@@ -28,7 +30,8 @@ pub(crate) enum FrameError {
     },
 }
 
-/// Writes one frame.
+/// Writes one frame (the transport writes several at once, see [`framed_chunks`]).
+#[cfg(test)]
 pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
     writer: &mut W,
     frame: &[u8],
@@ -40,6 +43,19 @@ pub(crate) async fn write_frame<W: AsyncWrite + Unpin>(
     writer.write_all(&length.to_be_bytes()).await?;
     writer.write_all(frame).await?;
     Ok(())
+}
+
+/// Frames as the chunks of one write: each frame's length prefix, then the frame itself,
+/// without copying it. The frames must fit the u32 prefix, which `send` checked against
+/// `max_frame_bytes`.
+pub(crate) fn framed_chunks(frames: Vec<Bytes>) -> Vec<Bytes> {
+    let mut chunks = Vec::with_capacity(2 * frames.len());
+    for frame in frames {
+        let length = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        chunks.push(Bytes::copy_from_slice(&length.to_be_bytes()));
+        chunks.push(frame);
+    }
+    chunks
 }
 
 /// Reads one frame, or `None` if the stream ended cleanly between frames.

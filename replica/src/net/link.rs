@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 use super::backoff::Backoff;
 use super::config::Timing;
 use super::error::Peer;
-use super::frame::{FrameError, read_frame, write_frame};
+use super::frame::{FrameError, framed_chunks, read_frame};
 use super::stats::Counters;
 use super::tasks::{AbortOnDrop, Tasks};
 use super::tls::SERVER_NAME;
@@ -76,6 +76,9 @@ fn close(connection: &quinn::Connection, code: VarInt, reason: &'static str) {
     connection.close(code, reason.as_bytes());
 }
 
+/// The most queued frames written with one call.
+const FRAMES_PER_WRITE_MAX: usize = 64;
+
 /// Carries frames over `connection` until it ends: queued frames out on one stream, the
 /// peer's frames in to `delivery`. Closes the connection before returning, so the peer
 /// notices at once and both sides start afresh.
@@ -110,13 +113,30 @@ pub(crate) async fn serve<T: Send + 'static>(
         let Some(frame) = frame else {
             break Ended::ShutDown;
         };
-        match write_frame(&mut stream, &frame).await {
-            Ok(()) => context.counters.frame_sent(),
+        // Everything already queued goes out in one write: one lock of the connection and
+        // one wake-up of its driver, and the frames share packets.
+        let mut frames = vec![frame];
+        while frames.len() < FRAMES_PER_WRITE_MAX {
+            match queue.try_recv() {
+                Ok(frame) => frames.push(frame),
+                Err(_) => break,
+            }
+        }
+        let count = frames.len();
+        let mut chunks = framed_chunks(frames);
+        match stream.write_all_chunks(&mut chunks).await {
+            Ok(()) => {
+                for _ in 0..count {
+                    context.counters.frame_sent();
+                }
+            }
             Err(error) => {
-                context.counters.frame_dropped();
+                for _ in 0..count {
+                    context.counters.frame_dropped();
+                }
                 match connection.close_reason() {
                     Some(reason) => log_closed(peer, &reason),
-                    None => debug!(%peer, %error, "writing a frame failed"),
+                    None => debug!(%peer, %error, "writing frames failed"),
                 }
                 close(connection, close_code::STREAM_BROKEN, "stream broken");
                 break Ended::Lost;

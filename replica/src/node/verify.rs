@@ -180,6 +180,10 @@ impl Checker {
         };
         Some(match frame {
             PeerFrame::Protocol(message) => {
+                // Hash batches here, off the core thread; the digest is cached in the batch.
+                if let Message::PrePrepare { batch, .. } = &message {
+                    batch.digest();
+                }
                 match signature_checks(&message, &self.cluster, &self.limits) {
                     Ok(checks) => Pending::Message {
                         from,
