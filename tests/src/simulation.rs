@@ -75,6 +75,8 @@ impl SimConfig {
             batch_size_max: self.batch_size_max,
             batch_delay_ticks: self.batch_delay_ticks,
             in_flight_max: self.in_flight_max,
+            // Every waiting request may go out at once: the most interleavings.
+            pipeline_batch_min: 1,
             view_change_timeout_ticks: self.view_change_timeout_ticks,
             view_change_timeout_max_ticks: self.view_change_timeout_ticks * 16,
             status_interval_ticks: self.status_interval_ticks,

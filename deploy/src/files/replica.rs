@@ -96,6 +96,7 @@ fn default_max_frame_bytes() -> usize {
 pub struct Protocol {
     pub batch_delay_ticks: u64,
     pub in_flight_max: u64,
+    pub pipeline_batch_min: usize,
     pub view_change_timeout_ticks: u64,
     pub view_change_timeout_max_ticks: u64,
     pub status_interval_ticks: u64,
@@ -111,6 +112,7 @@ impl Default for Protocol {
         Protocol {
             batch_delay_ticks: defaults.batch_delay_ticks,
             in_flight_max: defaults.in_flight_max,
+            pipeline_batch_min: defaults.pipeline_batch_min,
             view_change_timeout_ticks: defaults.view_change_timeout_ticks,
             view_change_timeout_max_ticks: defaults.view_change_timeout_max_ticks,
             status_interval_ticks: defaults.status_interval_ticks,
@@ -126,6 +128,7 @@ impl Protocol {
         core::Config {
             batch_delay_ticks: self.batch_delay_ticks,
             in_flight_max: self.in_flight_max,
+            pipeline_batch_min: self.pipeline_batch_min,
             view_change_timeout_ticks: self.view_change_timeout_ticks,
             view_change_timeout_max_ticks: self.view_change_timeout_max_ticks,
             status_interval_ticks: self.status_interval_ticks,
@@ -150,7 +153,13 @@ impl Protocol {
             .integer(
                 "The most sequence numbers assigned but not yet executed (pipelining).",
                 "in_flight_max",
-                self.in_flight_max,
+                self.in_flight_max as i64,
+            )
+            .integer(
+                "The fewest waiting requests worth a batch of their own while other batches\n\
+                 are in flight; fewer wait for the pipeline to drain, so batches grow under load.",
+                "pipeline_batch_min",
+                self.pipeline_batch_min as i64,
             )
             .integer(
                 "The base view-change timeout; it doubles with each view change in a row.",

@@ -19,6 +19,12 @@ pub struct Config {
     pub batch_delay_ticks: u64,
     /// The most sequence numbers the primary has assigned but not yet executed (pipelining).
     pub in_flight_max: u64,
+    /// The fewest requests worth a batch of their own while other batches are in flight.
+    /// With fewer waiting, the primary lets them gather until the pipeline drains: under
+    /// load, batches grow (each batch costs 2n signatures whatever its size) instead of
+    /// the pipeline filling with small ones; at light load a request still goes out at
+    /// once, because nothing is in flight.
+    pub pipeline_batch_min: usize,
     /// The base view-change timeout; it doubles with each view change in a row (PBFT §4.5.2).
     pub view_change_timeout_ticks: u64,
     /// The ceiling on the doubled timeout.
@@ -60,6 +66,7 @@ impl Config {
             batch_size_max: 256,
             batch_delay_ticks: 0,
             in_flight_max: 32,
+            pipeline_batch_min: 64,
             view_change_timeout_ticks: 100,
             view_change_timeout_max_ticks: 6_000,
             status_interval_ticks: 20,
@@ -88,6 +95,7 @@ impl Config {
         }
         at_least("batch_size_max", self.batch_size_max as u64, 1)?;
         at_least("in_flight_max", self.in_flight_max, 1)?;
+        at_least("pipeline_batch_min", self.pipeline_batch_min as u64, 1)?;
         at_least(
             "view_change_timeout_ticks",
             self.view_change_timeout_ticks,

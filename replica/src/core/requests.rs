@@ -217,9 +217,15 @@ impl Replica {
             };
             // The queue may still hold a few stale keys further back; counting them only
             // makes a batch go out a little early.
-            let full = requests.queue.len() >= self.config.batch_size_max;
+            let waiting = requests.queue.len();
+            let full = waiting >= self.config.batch_size_max;
             let waited = self.now.saturating_sub(oldest.received_at);
-            if !full && waited < self.config.batch_delay_ticks {
+            let delay = self.config.batch_delay_ticks;
+            let ready = full
+                || waiting >= self.config.pipeline_batch_min
+                || (in_flight == 0 && waited >= delay)
+                || (delay > 0 && waited >= delay);
+            if !ready {
                 return;
             }
             let mut keys: Vec<RequestKey> = Vec::with_capacity(self.config.batch_size_max);

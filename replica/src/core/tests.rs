@@ -374,12 +374,16 @@ fn a_backup_forwards_requests_to_the_primary_and_times_it() {
     assert!(!backup.is_normal());
 }
 
-#[test]
-fn the_primary_batches_and_pipelines_requests() {
-    let h = Harness::new(4);
+/// The pre-prepares (sequence number, batch size) a primary sends for requests 1 to
+/// `count`, arriving one by one, with `pipeline_batch_min` set as given.
+fn batches_for(count: u64, pipeline_batch_min: usize) -> Vec<(Seq, usize)> {
+    let mut h = Harness::new(4);
+    let mut config = (*h.config).clone();
+    config.pipeline_batch_min = pipeline_batch_min;
+    h.config = Arc::new(config);
     let mut primary = h.replica(0);
     let mut pre_prepares = Vec::new();
-    for number in 1..=6 {
+    for number in 1..=count {
         let actions = primary.handle(Input::Request(Verified::assume_verified(h.request(number))));
         for payload in broadcasts(&actions) {
             if let Payload::PrePrepare { pre_prepare, batch } = payload {
@@ -387,11 +391,26 @@ fn the_primary_batches_and_pipelines_requests() {
             }
         }
     }
-    // batch_delay_ticks is 0: each request goes out at once, each at the next sequence
-    // number, without waiting for the previous ones to commit.
+    pre_prepares
+}
+
+#[test]
+fn the_primary_pipelines_batches_without_waiting_for_commits() {
+    // batch_delay_ticks is 0 and any waiting request is worth a batch: each request goes
+    // out at once, at the next sequence number, while the earlier ones are in flight.
     assert_eq!(
-        pre_prepares,
+        batches_for(6, 1),
         (1..=6).map(|s| (Seq(s), 1)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn under_load_requests_gather_into_a_batch_while_one_is_in_flight() {
+    // The first request goes out alone (nothing in flight); the next ones wait for a
+    // batch of 4 (the batch maximum here) rather than each taking a slot of the pipeline.
+    assert_eq!(
+        batches_for(9, 64),
+        vec![(Seq(1), 1), (Seq(2), 4), (Seq(3), 4)]
     );
 }
 
