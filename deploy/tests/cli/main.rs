@@ -8,6 +8,7 @@ mod client_kv;
 mod cluster;
 mod demo;
 mod durability;
+mod full_disk;
 mod init;
 mod processes;
 mod replica_errors;

@@ -80,6 +80,49 @@ impl ProcessCluster {
         self.replicas[replica] = Some(KillOnDrop(Some(child)));
     }
 
+    /// Starts replica `replica` with no file of its allowed past `kilobytes` (the shell's
+    /// `ulimit -f`, with SIGXFSZ ignored so a write past the limit fails with EFBIG instead
+    /// of killing the process): storage that runs out of room, without privileges.
+    pub fn start_with_file_limit(&mut self, replica: usize, kilobytes: u64) {
+        assert!(self.replicas[replica].is_none(), "replica {replica} runs");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(replica))
+            .expect("log file");
+        let binary = rampart().get_program().to_owned();
+        let script = format!("trap '' XFSZ; ulimit -f {kilobytes}; exec \"$0\" \"$@\"");
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .arg(binary)
+            .arg("replica")
+            .arg("--config")
+            .arg(self.dir().join(format!("replica-{replica}.toml")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start a replica");
+        self.replicas[replica] = Some(KillOnDrop(Some(child)));
+    }
+
+    /// Waits for replica `replica` to exit on its own; returns its exit code.
+    pub fn wait_exit(&mut self, replica: usize, timeout: Duration) -> Option<i32> {
+        let started = Instant::now();
+        loop {
+            let process = self.replicas[replica].as_mut().expect("replica runs");
+            if let Some(status) = process.get().try_wait().expect("wait") {
+                self.replicas[replica] = None;
+                return status.code();
+            }
+            if started.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn start_all(&mut self) {
         for replica in 0..self.size() {
             self.start(replica);
@@ -163,6 +206,20 @@ impl ProcessCluster {
                 "replica {replica} exited with {exited:?}: {}",
                 self.log(replica)
             );
+        }
+    }
+
+    /// Panics if a replica that should run, other than those in `except`, has exited.
+    pub fn assert_running_except(&mut self, except: &[usize]) {
+        for replica in 0..self.size() {
+            if except.contains(&replica) {
+                continue;
+            }
+            let exited = match self.replicas[replica].as_mut() {
+                Some(process) => process.get().try_wait().expect("wait"),
+                None => continue,
+            };
+            assert!(exited.is_none(), "replica {replica} exited with {exited:?}");
         }
     }
 
