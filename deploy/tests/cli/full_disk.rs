@@ -38,8 +38,7 @@ fn a_replica_out_of_disk_space_stops_with_a_clear_error_and_recovers_later() {
     let log = cluster.log(3);
     let last = log
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("");
     assert!(
         last.starts_with("error:") && last.contains("storage") && last.contains("space"),
