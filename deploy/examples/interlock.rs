@@ -12,7 +12,7 @@ use std::time::Duration;
 use rampart_client::actuator::{Actuator, Verdict};
 use rampart_client::{Client, ClientConfig};
 use rampart_crypto::KeyPair;
-use rampart_deploy::demo::cluster::{ClusterSpec, InProcessCluster};
+use rampart_deploy::local::{ClusterSpec, InProcessCluster};
 use rampart_replica::app::{StateMachine, Typed};
 use rampart_replica::apps::interlock::{Choice, Command, Interlock, Policy};
 use rampart_replica::message::ClientId;
@@ -40,7 +40,8 @@ async fn main() -> Result<(), Error> {
     let cluster = InProcessCluster::start(ClusterSpec {
         replicas: 4,
         tick: Duration::from_millis(5),
-        view_change_timeout_ticks: 40,
+        protocol: Box::new(|protocol| protocol.view_change_timeout_ticks = 40),
+        sync: false,
         application: Box::new(move || {
             Box::new(Typed::new(interlock.clone())) as Box<dyn StateMachine>
         }),

@@ -19,6 +19,7 @@ pub mod demo;
 pub mod failure;
 pub mod files;
 pub mod init;
+pub mod local;
 pub mod logging;
 pub mod replica;
 

@@ -25,6 +25,15 @@ use crate::logging;
 
 pub use setup::Setup;
 
+impl Setup {
+    /// Reads a replica's files as `rampart replica --config` does: its configuration file,
+    /// the cluster file it names and its key, checked together. For programs that embed a
+    /// replica with their own application.
+    pub fn load(config_path: &Path) -> Result<Setup, Failure> {
+        setup::load(config_path, None, None)
+    }
+}
+
 /// How long the runtime may take to finish its tasks once the replica has stopped.
 const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 

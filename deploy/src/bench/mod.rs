@@ -9,7 +9,7 @@
 //! formula is documented in `calibration.rs`) and the fraction of it reached. Replicas and
 //! clients all share this machine's cores, and the ceiling assumes so.
 
-mod cluster;
+mod null;
 mod report;
 mod workload;
 
@@ -25,7 +25,8 @@ use rampart_replica::calibration::{
 };
 
 use crate::failure::Failure;
-pub use cluster::{BenchCluster, ClusterSettings, Null};
+use crate::local::{ClusterSpec, InProcessCluster};
+pub use null::Null;
 pub use report::{Latency, Report};
 use workload::{Progress, WorkloadSettings, run_client};
 
@@ -94,19 +95,22 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         tokio::task::spawn_blocking(|| Calibration::measure(Duration::from_millis(300)))
             .await
             .map_err(|error| Failure::runtime(format_args!("calibration failed: {error}")))?;
-    let settings = ClusterSettings {
-        replicas: args.replicas,
-        batch_size_max: args.batch_size,
-        batch_delay_ticks: args.batch_delay,
-        in_flight_max: args.in_flight,
-        sync: args.sync,
-    };
-    let cluster = BenchCluster::start(&settings).await?;
+    let (batch_size, batch_delay, in_flight) = (args.batch_size, args.batch_delay, args.in_flight);
+    let mut spec = ClusterSpec::new(args.replicas, Box::new(|| Box::new(Null)));
+    spec.sync = args.sync;
+    spec.protocol = Box::new(move |protocol| {
+        protocol.batch_size_max = batch_size;
+        protocol.batch_delay_ticks = batch_delay;
+        if let Some(in_flight) = in_flight {
+            protocol.in_flight_max = in_flight;
+        }
+    });
+    let cluster = InProcessCluster::start(spec).await?;
     let mut clients = Vec::with_capacity(args.clients);
     for _ in 0..args.clients {
         let key = KeyPair::generate()
             .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
-        let mut config = ClientConfig::new(cluster.cluster.clone(), cluster.addresses.clone());
+        let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.addresses());
         config.request_timeout = Duration::from_secs(30);
         let client = Client::connect(config, key)
             .await
@@ -135,14 +139,14 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let measured = Duration::from_secs_f64(args.duration);
     let started = Instant::now();
     show_progress(&progress, started, warmup, "warm-up").await;
-    let executed_before = cluster.executed_sequence_numbers();
+    let executed_before = executed_sequence_numbers(&cluster);
     let completed_before = progress.completed.load(Ordering::Relaxed);
     progress.measuring.store(true, Ordering::Relaxed);
     let measure_started = Instant::now();
     show_progress(&progress, measure_started, measured, "measuring").await;
     let measured_s = measure_started.elapsed().as_secs_f64();
     let operations = progress.completed.load(Ordering::Relaxed) - completed_before;
-    let sequence_numbers = cluster.executed_sequence_numbers() - executed_before;
+    let sequence_numbers = executed_sequence_numbers(&cluster) - executed_before;
     progress.stop.store(true, Ordering::Relaxed);
     eprintln!();
     let mut latencies = Vec::new();
@@ -156,9 +160,16 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     if let Some(error) = errors.first() {
         eprintln!("some operations failed; the first error: {error}");
     }
-    let view_changes = cluster.highest_view();
-    let checkpoint_interval = cluster.protocol.checkpoint_interval;
-    cluster.shutdown().await;
+    let view_changes = cluster
+        .statuses()
+        .iter()
+        .map(|s| s.view.0)
+        .max()
+        .unwrap_or(0);
+    let checkpoint_interval = cluster.protocol().checkpoint_interval;
+    if let Err(failure) = cluster.shutdown().await {
+        eprintln!("{failure}");
+    }
 
     // The ceiling for the batches this run actually cut.
     let ordered = (operations as f64 * (1.0 - args.read_only_share)).max(1.0);
@@ -192,6 +203,16 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         average_batch: batch_size,
         view_changes,
     })
+}
+
+/// The highest sequence number any replica executed.
+fn executed_sequence_numbers(cluster: &InProcessCluster) -> u64 {
+    cluster
+        .statuses()
+        .iter()
+        .map(|status| status.last_executed.0)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Waits `period`, drawing a progress line on standard error twice a second.

@@ -15,7 +15,6 @@
 //! otherwise. Logs are off unless `RUST_LOG` asks for them, so the timeline stays
 //! readable.
 
-pub mod cluster;
 pub mod traitor;
 
 mod agents;

@@ -17,12 +17,12 @@ use rampart_replica::fault::Behaviour;
 use rampart_replica::message::{ReplicaId, Seq};
 
 use super::agents::{Agent, Role, choice_name, decision_name, outcome};
-use super::cluster::{ClusterSpec, InProcessCluster};
 use super::inspect::ask_each;
 use super::timeline::{Timeline, replicas};
 use super::traitor::Traitor;
 use super::views::watch_view_changes;
 use crate::failure::Failure;
+use crate::local::{ClusterSpec, InProcessCluster};
 
 const UNIT: &str = "reactor-1";
 const REPLICAS: usize = 4;
@@ -87,7 +87,11 @@ pub async fn run() -> Result<(), Failure> {
     let cluster = InProcessCluster::start(ClusterSpec {
         replicas: REPLICAS,
         tick: TICK,
-        view_change_timeout_ticks: VIEW_CHANGE_TIMEOUT_TICKS,
+        protocol: Box::new(|protocol| {
+            protocol.view_change_timeout_ticks = VIEW_CHANGE_TIMEOUT_TICKS;
+            protocol.status_interval_ticks = 10;
+        }),
+        sync: false,
         application: Box::new(move || {
             Box::new(Typed::new(interlock.clone())) as Box<dyn StateMachine>
         }),

@@ -36,10 +36,7 @@ fn a_replica_out_of_disk_space_stops_with_a_clear_error_and_recovers_later() {
     };
     assert_eq!(code, 1, "a storage failure is a runtime failure");
     let log = cluster.log(3);
-    let last = log
-        .lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    let last = log.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
     assert!(
         last.starts_with("error:") && last.contains("storage") && last.contains("space"),
         "the last line should say storage failed and to check the space: {last:?}"

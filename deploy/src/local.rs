@@ -1,6 +1,7 @@
-//! A cluster in one process: n replica nodes over QUIC on 127.0.0.1, on ports the
-//! operating system picks, each with its own RocksDB directory inside one temporary
-//! directory that is removed when the cluster shuts down.
+//! A cluster in one process, for the demo, the benchmark and the examples: n replica
+//! nodes over QUIC on 127.0.0.1, on ports the operating system picks, each with its own
+//! RocksDB directory inside one temporary directory that is removed when the cluster
+//! shuts down.
 //!
 //! Ephemeral ports without a race: of each pair of replicas, only the one with the lower id
 //! dials the other (see `rampart_replica::net`), so the replicas start from the highest id
@@ -27,18 +28,40 @@ pub struct ClusterSpec {
     pub replicas: usize,
     /// The length of one protocol tick.
     pub tick: Duration,
-    /// The base view-change timeout, in ticks.
-    pub view_change_timeout_ticks: u64,
+    /// Adjusts the protocol parameters (timeouts, batching) of every replica.
+    pub protocol: Box<dyn Fn(&mut Config)>,
+    /// Sync every write batch to disk. The storage is deleted at the end, so only a
+    /// benchmark of synced writes wants it.
+    pub sync: bool,
     /// Makes each replica's application in its genesis state.
     pub application: Box<dyn Fn() -> Box<dyn StateMachine>>,
     /// Replicas to make Byzantine, and how.
     pub byzantine: BTreeMap<ReplicaId, Box<dyn Behaviour>>,
 }
 
+impl ClusterSpec {
+    /// n replicas of `application` with the usual protocol parameters, 10 ms ticks,
+    /// writes not synced, and nobody Byzantine.
+    pub fn new(
+        replicas: usize,
+        application: Box<dyn Fn() -> Box<dyn StateMachine>>,
+    ) -> ClusterSpec {
+        ClusterSpec {
+            replicas,
+            tick: Duration::from_millis(10),
+            protocol: Box::new(|_| {}),
+            sync: false,
+            application,
+            byzantine: BTreeMap::new(),
+        }
+    }
+}
+
 /// A running in-process cluster.
 #[derive(Debug)]
 pub struct InProcessCluster {
     cluster: Cluster,
+    protocol: Config,
     /// By replica id.
     nodes: Vec<Node>,
     storage: tempfile::TempDir,
@@ -50,7 +73,8 @@ impl InProcessCluster {
         let ClusterSpec {
             replicas,
             tick,
-            view_change_timeout_ticks,
+            protocol: adjust,
+            sync,
             application,
             mut byzantine,
         } = spec;
@@ -64,10 +88,12 @@ impl InProcessCluster {
         )
         .map_err(|error| Failure::runtime(format_args!("invalid cluster: {error}")))?;
         let mut protocol = Config::new(cluster.clone());
-        protocol.view_change_timeout_ticks = view_change_timeout_ticks;
-        protocol.status_interval_ticks = 10;
+        adjust(&mut protocol);
+        protocol
+            .validate()
+            .map_err(|error| Failure::config(format_args!("{error}")))?;
         let storage = tempfile::Builder::new()
-            .prefix("rampart-demo-")
+            .prefix("rampart-")
             .tempdir()
             .map_err(|error| {
                 Failure::runtime(format_args!(
@@ -85,10 +111,10 @@ impl InProcessCluster {
                 NodeConfig::new(replica, protocol.clone(), addresses.clone(), data_dir);
             config.listen = unbound;
             config.tick = tick;
+            // All replicas share this machine: one verifier thread each makes larger
+            // verification batches than one per core for each of them.
             config.verify_threads = 1;
-            // The storage is deleted at the end: syncing every write would only slow the
-            // demo down.
-            config.store.sync = false;
+            config.store.sync = sync;
             let mut builder = Node::builder(config).key(key).application(application());
             if let Some(behaviour) = byzantine.remove(&replica) {
                 builder = builder.behaviour(behaviour);
@@ -111,6 +137,7 @@ impl InProcessCluster {
         started.reverse();
         Ok(InProcessCluster {
             cluster,
+            protocol,
             nodes: started,
             storage,
         })
@@ -118,6 +145,11 @@ impl InProcessCluster {
 
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// The protocol parameters every replica runs with.
+    pub fn protocol(&self) -> &Config {
+        &self.protocol
     }
 
     /// The address of every replica, by replica id: what clients connect to.
@@ -138,6 +170,7 @@ impl InProcessCluster {
     pub async fn shutdown(self) -> Result<(), Failure> {
         let InProcessCluster {
             cluster: _,
+            protocol: _,
             nodes,
             storage,
         } = self;
