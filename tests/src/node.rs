@@ -229,20 +229,26 @@ impl SimReplica {
         self.run_all(inputs.into(), effects);
     }
 
+    /// The behaviour, if this replica is Byzantine, with what it may use.
+    fn faulty(&mut self, now: u64) -> Option<(&mut dyn Behaviour, Context<'_>)> {
+        let behaviour = self.behaviour.as_deref_mut()?;
+        let context = Context {
+            me: self.id,
+            signer: self.signer.as_ref(),
+            cluster: self.config.cluster.id,
+            replica_count: self.config.replica_count(),
+            rng: &mut self.rng,
+            now,
+        };
+        Some((behaviour, context))
+    }
+
     pub fn tick(&mut self, effects: &mut Effects<'_>) {
         if self.core.is_none() {
             return;
         }
         self.run(Input::Tick, effects);
-        if let Some(behaviour) = self.behaviour.as_mut() {
-            let mut context = Context {
-                me: self.id,
-                signer: self.signer.as_ref(),
-                cluster: self.config.cluster.id,
-                replica_count: self.config.replica_count(),
-                rng: &mut self.rng,
-                now: effects.now,
-            };
+        if let Some((behaviour, mut context)) = self.faulty(effects.now) {
             for (to, message) in behaviour.on_tick(&mut context) {
                 effects.outgoing.push(Envelope {
                     from: self.node,
@@ -455,18 +461,8 @@ impl SimReplica {
                 })
             }
             Action::Reply(reply) => {
-                let reply = match self.behaviour.as_mut() {
-                    Some(behaviour) => {
-                        let mut context = Context {
-                            me: self.id,
-                            signer: self.signer.as_ref(),
-                            cluster: self.config.cluster.id,
-                            replica_count: self.config.replica_count(),
-                            rng: &mut self.rng,
-                            now: effects.now,
-                        };
-                        behaviour.reply(&mut context, reply)?
-                    }
+                let reply = match self.faulty(effects.now) {
+                    Some((behaviour, mut context)) => behaviour.reply(&mut context, reply)?,
                     None => reply,
                 };
                 let client = *self.clients.get(&reply.client)?;
@@ -554,16 +550,8 @@ impl SimReplica {
                 .collect(),
         };
         for target in targets {
-            let messages = match self.behaviour.as_mut() {
-                Some(behaviour) => {
-                    let mut context = Context {
-                        me: self.id,
-                        signer: self.signer.as_ref(),
-                        cluster: self.config.cluster.id,
-                        replica_count: self.config.replica_count(),
-                        rng: &mut self.rng,
-                        now: effects.now,
-                    };
+            let messages = match self.faulty(effects.now) {
+                Some((behaviour, mut context)) => {
                     behaviour.outbound(&mut context, target, message.clone())
                 }
                 None => vec![message.clone()],

@@ -13,16 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::typed::Application;
 use crate::message::{DecodeError, encode};
 
-/// The most memory, in bytes, that decoding one operation or result may claim.
-///
-/// Bincode trusts the length prefixes of strings and byte strings and allocates what
-/// they claim before reading, so without a bound a few crafted bytes (a length near
-/// `u64::MAX`) make the decoder panic or abort on allocation, and a committed operation
-/// would do that on every replica at once. Bincode counts claimed memory (eight bytes per
-/// `u64`, the length of each string), so the bound sits well above the replicas' limit
-/// on operation size.
-pub const DECODED_BYTES_MAX: usize = 64 << 20;
-
 /// What a typed application returns for every operation.
 pub type Response<T> = Result<T, CommandError>;
 
@@ -94,25 +84,12 @@ pub fn decode_query_output<A: Application>(result: &[u8]) -> Result<A::QueryOutp
 }
 
 /// Decodes bytes from an untrusted source (an operation from a client, a result from a
-/// replica) within [`DECODED_BYTES_MAX`], refusing trailing bytes. The format is that of
-/// [`crate::message::encode`]: bincode's standard configuration.
+/// replica) within the same bound as every message ([`crate::message::decode`]).
 pub(super) fn decode_bounded<T: serde::de::DeserializeOwned>(
     what: &'static str,
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
-    let config = bincode::config::standard().with_limit::<DECODED_BYTES_MAX>();
-    let (value, read) =
-        bincode::serde::decode_from_slice(bytes, config).map_err(|error| DecodeError {
-            what,
-            reason: error.to_string(),
-        })?;
-    if read != bytes.len() {
-        return Err(DecodeError {
-            what,
-            reason: format!("{} trailing bytes", bytes.len() - read),
-        });
-    }
-    Ok(value)
+    crate::message::decode(what, bytes)
 }
 
 fn decode_response<T: serde::de::DeserializeOwned>(result: &[u8]) -> Result<T, ReplyError> {

@@ -184,13 +184,7 @@ impl Replica {
             self.start_transfer(&stable);
         }
         if self.normal {
-            let keys: Vec<_> = self
-                .log
-                .slots_above(self.last_executed)
-                .filter_map(|slot| slot.round.batch.as_ref())
-                .flat_map(|batch| batch.requests.iter().map(|r| r.value.key()))
-                .collect();
-            self.requests.mark_assigned(keys.into_iter());
+            self.mark_preprepared_requests_assigned();
             for seq in self.log.seqs() {
                 self.advance(seq);
             }

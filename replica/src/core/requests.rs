@@ -300,11 +300,9 @@ impl Replica {
         }
     }
 
-    /// On entering a new view: the new primary queues every waiting request that O did
-    /// not order; backups forward theirs to it and restart their timers.
-    pub(super) fn requests_enter_view(&mut self) {
-        let is_primary = self.is_primary();
-        self.requests.reset_assignments(is_primary);
+    /// Marks the requests of every pre-prepared batch not yet executed as assigned, so
+    /// that a primary does not order them again and a backup does not forward them.
+    pub(super) fn mark_preprepared_requests_assigned(&mut self) {
         let keys: Vec<RequestKey> = self
             .log
             .slots_above(self.last_executed)
@@ -312,6 +310,14 @@ impl Replica {
             .flat_map(|batch| batch.requests.iter().map(|r| r.value.key()))
             .collect();
         self.requests.mark_assigned(keys.into_iter());
+    }
+
+    /// On entering a new view: the new primary queues every waiting request that O did
+    /// not order; backups forward theirs to it and restart their timers.
+    pub(super) fn requests_enter_view(&mut self) {
+        let is_primary = self.is_primary();
+        self.requests.reset_assignments(is_primary);
+        self.mark_preprepared_requests_assigned();
         if self.is_primary() {
             self.requests.timer_deadline = None;
             return;

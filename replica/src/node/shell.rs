@@ -349,15 +349,7 @@ impl Shell {
     }
 
     fn push_reply(&mut self, mut reply: Reply, read_only: bool) {
-        if let Some(behaviour) = self.behaviour.as_mut() {
-            let mut context = Context {
-                me: self.id,
-                signer: self.key.as_ref(),
-                cluster: self.core.config().cluster.id,
-                replica_count: self.core.config().replica_count(),
-                rng: &mut self.rng,
-                now: self.core.now(),
-            };
+        if let Some((behaviour, mut context)) = self.faulty() {
             match behaviour.reply(&mut context, reply) {
                 Some(changed) => reply = changed,
                 None => return,
@@ -438,18 +430,11 @@ impl Shell {
     }
 
     fn behaviour_tick(&mut self) {
-        let Some(behaviour) = self.behaviour.as_mut() else {
+        let Some((behaviour, mut context)) = self.faulty() else {
             return;
         };
-        let mut context = Context {
-            me: self.id,
-            signer: self.key.as_ref(),
-            cluster: self.core.config().cluster.id,
-            replica_count: self.core.config().replica_count(),
-            rng: &mut self.rng,
-            now: self.core.now(),
-        };
-        for (to, message) in behaviour.on_tick(&mut context) {
+        let messages = behaviour.on_tick(&mut context);
+        for (to, message) in messages {
             // Already rewritten by the behaviour: sent as is.
             let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
             let _ = self.transport.send(to, frame);
@@ -515,18 +500,25 @@ impl Shell {
     }
 
     fn rewrite(&mut self, target: ReplicaId, message: Message) -> Vec<Message> {
-        let Some(behaviour) = self.behaviour.as_mut() else {
-            return vec![message];
-        };
-        let mut context = Context {
+        match self.faulty() {
+            Some((behaviour, mut context)) => behaviour.outbound(&mut context, target, message),
+            None => vec![message],
+        }
+    }
+
+    /// The fault-injection behaviour, if this replica has one, with what it may use.
+    fn faulty(&mut self) -> Option<(&mut dyn Behaviour, Context<'_>)> {
+        let behaviour = self.behaviour.as_deref_mut()?;
+        let config = self.core.config();
+        let context = Context {
             me: self.id,
             signer: self.key.as_ref(),
-            cluster: self.core.config().cluster.id,
-            replica_count: self.core.config().replica_count(),
+            cluster: config.cluster.id,
+            replica_count: config.replica_count(),
             rng: &mut self.rng,
             now: self.core.now(),
         };
-        behaviour.outbound(&mut context, target, message)
+        Some((behaviour, context))
     }
 
     fn send_frame(&self, to: ReplicaId, frame: Bytes) {

@@ -156,15 +156,30 @@ impl LocalCluster {
         self.root.path().join(format!("replica-{}", replica.0))
     }
 
-    async fn start_node(&mut self, replica: ReplicaId) -> Result<(), LocalClusterError> {
-        let addresses: Vec<SocketAddr> = self
-            .cluster
+    /// The addresses `replica` uses for its peers: its relay links to them.
+    fn addresses_seen_by(&self, replica: ReplicaId) -> Vec<SocketAddr> {
+        self.cluster
             .replica_ids()
             .map(|peer| match self.peer_links.get(&(replica, peer)) {
                 Some(link) => link.address(),
                 None => SocketAddr::from(([127, 0, 0, 1], 0)),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Points every link that leads to `replica`, from its peers and from clients, at
+    /// `address`.
+    fn route_to(&self, replica: ReplicaId, address: SocketAddr) {
+        for ((_, to), link) in &self.peer_links {
+            if *to == replica {
+                link.set_target(Some(address));
+            }
+        }
+        self.client_links[replica.0 as usize].set_target(Some(address));
+    }
+
+    async fn start_node(&mut self, replica: ReplicaId) -> Result<(), LocalClusterError> {
+        let addresses = self.addresses_seen_by(replica);
         let mut config = NodeConfig::new(
             replica,
             self.protocol.clone(),
@@ -189,13 +204,7 @@ impl LocalCluster {
                 replica: replica.0,
                 source,
             })?;
-        let address = node.local_addr();
-        for ((_, to), link) in &self.peer_links {
-            if *to == replica {
-                link.set_target(Some(address));
-            }
-        }
-        self.client_links[replica.0 as usize].set_target(Some(address));
+        self.route_to(replica, node.local_addr());
         if !self.config.behaviours.contains_key(&replica) {
             self.watch_checkpoints(&node);
         }
@@ -314,14 +323,7 @@ impl LocalCluster {
         forged.replicas[replica.0 as usize] = key.public_key();
         let mut protocol = self.protocol.clone();
         protocol.cluster = forged;
-        let addresses: Vec<SocketAddr> = self
-            .cluster
-            .replica_ids()
-            .map(|peer| match self.peer_links.get(&(replica, peer)) {
-                Some(link) => link.address(),
-                None => SocketAddr::from(([127, 0, 0, 1], 0)),
-            })
-            .collect();
+        let addresses = self.addresses_seen_by(replica);
         let dir = self.root.path().join(format!("impostor-{}", replica.0));
         let mut config = NodeConfig::new(replica, protocol, addresses, dir);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -336,13 +338,7 @@ impl LocalCluster {
                 replica: replica.0,
                 source,
             })?;
-        let address = impostor.local_addr();
-        for ((_, to), link) in &self.peer_links {
-            if *to == replica {
-                link.set_target(Some(address));
-            }
-        }
-        self.client_links[replica.0 as usize].set_target(Some(address));
+        self.route_to(replica, impostor.local_addr());
         Ok(impostor)
     }
 
