@@ -264,7 +264,7 @@ impl Client {
             request: request.clone(),
             certify,
         });
-        let limit = self.config.transport.max_frame_bytes;
+        let limit = self.config.transport.limits.max_frame_bytes;
         if frame.len() > limit {
             return Err(ClientError::RequestTooLarge {
                 bytes: frame.len(),

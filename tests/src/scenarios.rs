@@ -298,3 +298,40 @@ pub fn one_way_links(config: SimConfig) {
         converge(sim);
     });
 }
+
+/// Declares, in a test file, one `#[test]` per scenario that every cluster size runs, on
+/// `$replicas` replicas. Each test takes a fixed seed unless `RAMPART_SEED` names another.
+#[macro_export]
+macro_rules! scenario_suite {
+    ($replicas:expr) => {
+        $crate::scenario_suite!(@tests $replicas;
+            primary_crash = 11,
+            equivocating_primary = 12,
+            silent_replicas = 13,
+            partitioned_replica_catches_up = 14,
+            view_change_during_checkpoint = 15,
+            crash_and_recover = 17,
+            wiped_replica_rejoins = 18,
+            twins_within_tolerance = 19,
+            one_way_links = 20,
+        );
+
+        #[test]
+        fn every_byzantine_behaviour() {
+            for make in $crate::byzantine::all_behaviours() {
+                $crate::scenarios::byzantine_behaviour(
+                    $crate::SimConfig::new($crate::seed_or(21), $replicas),
+                    make,
+                );
+            }
+        }
+    };
+    (@tests $replicas:expr; $($name:ident = $seed:expr),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::scenarios::$name($crate::SimConfig::new($crate::seed_or($seed), $replicas));
+            }
+        )*
+    };
+}

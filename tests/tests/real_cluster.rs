@@ -155,7 +155,7 @@ async fn malformed_and_oversized_frames_are_dropped_without_harm() {
     let cluster = cluster(4).await;
     let attacker = KeyPair::from_seed(77);
     let mut config = ClientTransportConfig::new(cluster.client_addresses());
-    config.max_frame_bytes = 64 << 20;
+    config.limits.max_frame_bytes = 64 << 20;
     let (transport, _replies) = ClientTransport::start(&attacker, cluster.cluster(), config)
         .await
         .expect("attacker connects");

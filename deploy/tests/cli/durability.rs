@@ -60,7 +60,7 @@ fn connect(cluster: &ProcessCluster, runtime: &Runtime) -> Arc<Client> {
     let setup = ClientSetup::load(&cluster.client_config(0)).expect("client files");
     let mut config = setup.client_config().expect("client configuration");
     config.retransmit_interval_min = Duration::from_millis(300);
-    config.transport.idle_timeout = Duration::from_secs(2);
+    config.transport.timing.idle_timeout = Duration::from_secs(2);
     let key = setup.key().expect("client key");
     let client = runtime
         .block_on(Client::connect(config, key))

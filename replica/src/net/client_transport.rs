@@ -45,8 +45,8 @@ impl ClientTransport {
         cluster: &Cluster,
         config: ClientTransportConfig,
     ) -> Result<(ClientTransport, mpsc::Receiver<(ReplicaId, Bytes)>), TransportError> {
-        let limits = config.limits();
-        let timing = config.timing();
+        let limits = config.limits;
+        let timing = config.timing;
         limits.validate()?;
         timing.validate()?;
         if config.replica_addresses.len() != cluster.size() {

@@ -19,21 +19,8 @@ pub struct TransportConfig {
     pub listen: SocketAddr,
     /// Every replica's address, in replica-id order (this replica's own entry is unused).
     pub replica_addresses: Vec<SocketAddr>,
-    /// Frames longer than this are refused, both when sending and when receiving.
-    pub max_frame_bytes: usize,
-    /// Capacity of each peer's outbound queue, in frames.
-    pub queue_frames: usize,
-    /// Capacity of the single inbound channel, in frames.
-    pub inbound_frames: usize,
-    /// The first delay before redialing a lost peer; it doubles on every failure.
-    pub reconnect_min: Duration,
-    /// The longest delay between two dials of the same peer.
-    pub reconnect_max: Duration,
-    /// How long a dial may take before it is abandoned and retried.
-    pub handshake_timeout: Duration,
-    /// A connection with no traffic for this long is considered dead. Keep-alives are sent
-    /// at a third of it, so only a silent peer or a broken path reaches it.
-    pub idle_timeout: Duration,
+    pub limits: Limits,
+    pub timing: Timing,
     /// If set, only these clients (and the replicas) may connect; otherwise any client with a
     /// valid ed25519 key may.
     pub allowed_clients: Option<Vec<PublicKey>>,
@@ -42,35 +29,16 @@ pub struct TransportConfig {
 impl TransportConfig {
     /// A configuration with the default limits and timings.
     pub fn new(listen: SocketAddr, replica_addresses: Vec<SocketAddr>) -> TransportConfig {
-        let timing = Timing::default();
         TransportConfig {
             listen,
             replica_addresses,
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            queue_frames: 1024,
-            inbound_frames: 4096,
-            reconnect_min: timing.reconnect_min,
-            reconnect_max: timing.reconnect_max,
-            handshake_timeout: timing.handshake_timeout,
-            idle_timeout: timing.idle_timeout,
+            limits: Limits {
+                max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+                queue_frames: 1024,
+                inbound_frames: 4096,
+            },
+            timing: Timing::default(),
             allowed_clients: None,
-        }
-    }
-
-    pub(crate) fn limits(&self) -> Limits {
-        Limits {
-            max_frame_bytes: self.max_frame_bytes,
-            queue_frames: self.queue_frames,
-            inbound_frames: self.inbound_frames,
-        }
-    }
-
-    pub(crate) fn timing(&self) -> Timing {
-        Timing {
-            reconnect_min: self.reconnect_min,
-            reconnect_max: self.reconnect_max,
-            handshake_timeout: self.handshake_timeout,
-            idle_timeout: self.idle_timeout,
         }
     }
 }
@@ -82,56 +50,35 @@ pub struct ClientTransportConfig {
     pub bind: SocketAddr,
     /// Every replica's address, in replica-id order.
     pub replica_addresses: Vec<SocketAddr>,
-    pub max_frame_bytes: usize,
-    pub queue_frames: usize,
-    pub inbound_frames: usize,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
-    pub handshake_timeout: Duration,
-    pub idle_timeout: Duration,
+    pub limits: Limits,
+    pub timing: Timing,
 }
 
 impl ClientTransportConfig {
     /// A configuration with the default limits and timings, sending from any local address.
     pub fn new(replica_addresses: Vec<SocketAddr>) -> ClientTransportConfig {
-        let timing = Timing::default();
         ClientTransportConfig {
             bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
             replica_addresses,
-            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            queue_frames: 256,
-            inbound_frames: 1024,
-            reconnect_min: timing.reconnect_min,
-            reconnect_max: timing.reconnect_max,
-            handshake_timeout: timing.handshake_timeout,
-            idle_timeout: timing.idle_timeout,
-        }
-    }
-
-    pub(crate) fn limits(&self) -> Limits {
-        Limits {
-            max_frame_bytes: self.max_frame_bytes,
-            queue_frames: self.queue_frames,
-            inbound_frames: self.inbound_frames,
-        }
-    }
-
-    pub(crate) fn timing(&self) -> Timing {
-        Timing {
-            reconnect_min: self.reconnect_min,
-            reconnect_max: self.reconnect_max,
-            handshake_timeout: self.handshake_timeout,
-            idle_timeout: self.idle_timeout,
+            limits: Limits {
+                max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+                queue_frames: 256,
+                inbound_frames: 1024,
+            },
+            timing: Timing::default(),
         }
     }
 }
 
-/// Sizes shared by both kinds of transport.
+/// How much a transport buffers, for replicas and clients alike.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) max_frame_bytes: usize,
-    pub(crate) queue_frames: usize,
-    pub(crate) inbound_frames: usize,
+pub struct Limits {
+    /// Frames longer than this are refused, both when sending and when receiving.
+    pub max_frame_bytes: usize,
+    /// Capacity of each peer's outbound queue, in frames.
+    pub queue_frames: usize,
+    /// Capacity of the single inbound channel, in frames.
+    pub inbound_frames: usize,
 }
 
 impl Limits {
@@ -151,13 +98,18 @@ impl Limits {
     }
 }
 
-/// Timings shared by both kinds of transport.
+/// How a transport dials and when it gives a connection up, for replicas and clients alike.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Timing {
-    pub(crate) reconnect_min: Duration,
-    pub(crate) reconnect_max: Duration,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) idle_timeout: Duration,
+pub struct Timing {
+    /// The first delay before redialing a lost peer; it doubles on every failure.
+    pub reconnect_min: Duration,
+    /// The longest delay between two dials of the same peer.
+    pub reconnect_max: Duration,
+    /// How long a dial may take before it is abandoned and retried.
+    pub handshake_timeout: Duration,
+    /// A connection with no traffic for this long is considered dead. Keep-alives are sent
+    /// at a third of it, so only a silent peer or a broken path reaches it.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Timing {

@@ -53,7 +53,7 @@ mod verifier;
 mod tests;
 
 pub use client_transport::ClientTransport;
-pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, TransportConfig};
+pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, Limits, Timing, TransportConfig};
 pub use error::{Peer, SendError, TransportError};
 pub use replica_transport::{Inbound, ReplicaTransport};
 pub use stats::TransportStats;

@@ -102,8 +102,8 @@ impl ReplicaTransport {
         cluster: &Cluster,
         config: TransportConfig,
     ) -> Result<(ReplicaTransport, mpsc::Receiver<Inbound>), TransportError> {
-        let limits = config.limits();
-        let timing = config.timing();
+        let limits = config.limits;
+        let timing = config.timing;
         limits.validate()?;
         timing.validate()?;
         check_membership(me, key, cluster, &config)?;

@@ -106,12 +106,8 @@ impl Harness {
     }
 
     fn config(&self, id: u32) -> TransportConfig {
-        let timing = test_timing();
         let mut config = TransportConfig::new(self.addresses[id as usize], self.addresses.clone());
-        config.reconnect_min = timing.reconnect_min;
-        config.reconnect_max = timing.reconnect_max;
-        config.handshake_timeout = timing.handshake_timeout;
-        config.idle_timeout = timing.idle_timeout;
+        config.timing = test_timing();
         config
     }
 
@@ -404,7 +400,7 @@ async fn a_peer_refused_for_an_oversized_frame_reconnects_and_is_heard_again() {
     for id in (0..4).rev() {
         let mut config = harness.config(id);
         if id == 1 {
-            config.max_frame_bytes = 1024;
+            config.limits.max_frame_bytes = 1024;
         }
         nodes.push(harness.start_with(id, config).await);
     }
@@ -531,8 +527,8 @@ async fn a_client_outside_the_allow_list_is_refused() {
 async fn a_full_outbound_queue_drops_and_reports_queue_full() {
     let mut harness = Harness::new(4);
     let mut config = harness.config(3);
-    config.queue_frames = 4;
-    config.max_frame_bytes = 64;
+    config.limits.queue_frames = 4;
+    config.limits.max_frame_bytes = 64;
     // Replica 3 dials nobody, and nobody dials it: its queue to replica 0 never drains.
     let node = harness.start_with(3, config).await;
     for _ in 0..4 {

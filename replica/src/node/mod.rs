@@ -191,7 +191,7 @@ impl NodeBuilder {
             Replica::recover(protocol.clone(), id, config.seed, &persisted, restored);
 
         let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
-        transport_config.max_frame_bytes = config.max_frame_bytes;
+        transport_config.limits.max_frame_bytes = config.max_frame_bytes;
         transport_config.allowed_clients = config.allowed_clients.clone();
         let (transport, inbound) =
             ReplicaTransport::start(id, &key, &cluster, transport_config).await?;
