@@ -183,7 +183,12 @@ impl Client {
         let request = self.sign(slot.number(), operation, false)?;
         let frame = self.frame(&request, certify)?;
         let mut outcome = slot.register(Kind::Ordered { request, certify })?;
-        if certify {
+        let broadcasting = self
+            .shared
+            .lock()
+            .broadcast_until
+            .is_some_and(|until| Instant::now() < until);
+        if certify || broadcasting {
             // A certificate needs f + 1 signed replies, and a replica signs its reply only
             // when it received the request with `certify` itself. Sent to the primary
             // alone, the request would wait for the first retransmission every time.
@@ -217,6 +222,10 @@ impl Client {
                 "no quorum yet; sending the request to every replica"
             );
             self.broadcast(&frame)?;
+            if !self.config.broadcast_after_retransmit.is_zero() {
+                self.shared.lock().broadcast_until =
+                    Some(Instant::now() + self.config.broadcast_after_retransmit);
+            }
             interval = (interval * 2).min(self.config.retransmit_interval_max);
         }
     }

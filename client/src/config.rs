@@ -28,6 +28,16 @@ pub struct ClientConfig {
     pub retransmit_interval_min: Duration,
     /// The ceiling on the doubled retransmission interval.
     pub retransmit_interval_max: Duration,
+    /// After a request needed a retransmission, how long to send every ordered request to
+    /// all replicas at once instead of to the primary alone; zero never does.
+    ///
+    /// A request sent to the primary alone is answered by the primary and f designated
+    /// backups, so one slow, partitioned or faulty replier costs every request it is
+    /// designated for a whole retransmission interval. A request sent to every replica
+    /// is answered by all of them, so the first f + 1 matching replies decide and a faulty
+    /// replica costs nothing; the price is that every backup also forwards the request to
+    /// the primary (PBFT §4.1). The client pays it only while replies go missing.
+    pub broadcast_after_retransmit: Duration,
     /// How long a read-only request (PBFT §5.1.3) may wait for a quorum of matching answers
     /// before the client orders the operation instead.
     pub read_only_timeout: Duration,
@@ -51,6 +61,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             retransmit_interval_min: Duration::from_millis(500),
             retransmit_interval_max: Duration::from_secs(8),
+            broadcast_after_retransmit: Duration::from_secs(10),
             read_only_timeout: Duration::from_secs(1),
             window,
         }

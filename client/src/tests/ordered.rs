@@ -92,6 +92,46 @@ async fn a_silent_primary_is_bypassed_by_retransmission_to_every_replica() {
     client.close().await;
 }
 
+/// How many times each of two requests in a row reached a replica, when replica 1 (the
+/// designated replier of some requests) never answers, with `broadcast_after_retransmit`
+/// as given.
+async fn arrivals_of_two_requests_with_a_silent_replier(broadcast: Duration) -> (usize, usize) {
+    let fake = FakeCluster::start(receiver_answers(|replica, arrival| match replica.0 {
+        1 => vec![],
+        _ => vec![reply(arrival, replica, View(0), &ok(arrival))],
+    }))
+    .await;
+    let mut config = fake.client_config();
+    config.broadcast_after_retransmit = broadcast;
+    let client = Client::connect(config, client_key())
+        .await
+        .expect("connects");
+    client.submit(operation("put x 1")).await.expect("accepted");
+    client.submit(operation("put x 2")).await.expect("accepted");
+    client.close().await;
+    let mut numbers: Vec<u64> = fake.arrivals().iter().map(|a| a.number()).collect();
+    numbers.dedup();
+    let [first, second] = numbers[..] else {
+        panic!("two requests, got {numbers:?}");
+    };
+    (
+        fake.receivers_of(first).len(),
+        fake.receivers_of(second).len(),
+    )
+}
+
+#[tokio::test]
+async fn after_a_retransmission_requests_go_to_every_replica_at_once() {
+    // The fake's primary answers everything it receives, but the first request, sent to
+    // it alone, has one reply, not f + 1: it is retransmitted to all (1 + 4 arrivals).
+    // The second goes to all four at once and needs no retransmission.
+    let arrivals = arrivals_of_two_requests_with_a_silent_replier(Duration::from_secs(10)).await;
+    assert_eq!(arrivals, (5, 4));
+    // With the fallback off, the second request again starts at the primary alone.
+    let arrivals = arrivals_of_two_requests_with_a_silent_replier(Duration::ZERO).await;
+    assert_eq!(arrivals, (5, 5));
+}
+
 #[tokio::test]
 async fn f_plus_1_refusals_reject_the_request() {
     let fake = FakeCluster::start(receiver_answers(|replica, arrival| match replica.0 {

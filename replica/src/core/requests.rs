@@ -272,6 +272,19 @@ impl Replica {
             self.requests.timer_deadline = None;
             return;
         }
+        if self.now >= deadline && self.transfer.is_some() {
+            // This replica is behind a stable checkpoint, which 2f+1 replicas (so at least
+            // f+1 correct ones) signed after executing past it: the view is making
+            // progress, and the requests waiting here are waiting for this replica's own
+            // state, not for the primary. Suspecting the primary now would take this
+            // replica alone into a view nobody else wants, where it would stay, of no use,
+            // until f+1 others left the current view too. The timer runs again in full once
+            // the state is installed; correct replicas that are not behind still suspect a
+            // primary that ignores a request.
+            tracing::debug!(replica = %self.id, view = %self.view, "request timer expired while fetching state: waiting");
+            self.requests.timer_deadline = Some(self.now + self.view_change_timeout());
+            return;
+        }
         if self.now >= deadline {
             tracing::info!(replica = %self.id, view = %self.view, "request timer expired: changing view");
             self.requests.timer_deadline = None;

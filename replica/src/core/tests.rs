@@ -501,6 +501,57 @@ fn a_replica_behind_the_stable_checkpoint_fetches_and_checks_the_state() {
     assert!(!lagging.is_transferring());
 }
 
+/// The ticks until `replica` broadcasts a VIEW-CHANGE, if it does within `ticks`.
+fn ticks_until_view_change(replica: &mut Replica, ticks: u64) -> Option<u64> {
+    (1..=ticks).find(|_| {
+        let actions = replica.handle(Input::Tick);
+        broadcasts(&actions)
+            .iter()
+            .any(|p| matches!(p, Payload::ViewChange { .. }))
+    })
+}
+
+#[test]
+fn a_replica_fetching_state_does_not_blame_the_primary_for_its_own_lag() {
+    let h = Harness::new(4);
+    let mut lagging = h.replica(3);
+    lagging.handle(Input::Request(Verified::assume_verified(h.request(1))));
+    let table = ClientTable::default();
+    let digest = checkpoint_digest(Seq(4), Digest::of(b"app"), &table);
+    for from in [0, 1, 2] {
+        deliver(&mut lagging, from, h.checkpoint(from, 4, digest));
+    }
+    assert!(lagging.is_transferring());
+    // The request waits only because this replica is behind a checkpoint 2f+1 replicas
+    // signed: the view is making progress, so its request timer does not fire.
+    let timeout = h.config.view_change_timeout_ticks;
+    assert_eq!(ticks_until_view_change(&mut lagging, 3 * timeout), None);
+    assert!(lagging.is_normal());
+    // Once the state is in, the timer runs again in full for what still waits.
+    let sources: Vec<ReplicaId> = (0..3).map(ReplicaId).collect();
+    let mut installed = false;
+    for from in sources {
+        let actions = lagging.handle(Input::StateFetched {
+            seq: Seq(4),
+            from,
+            app_digest: Digest::of(b"app"),
+            client_table: table.clone(),
+        });
+        installed |= actions
+            .iter()
+            .any(|a| matches!(a, Action::InstallState { .. }));
+        if installed {
+            break;
+        }
+    }
+    assert!(installed && !lagging.is_transferring());
+    let fired = ticks_until_view_change(&mut lagging, 2 * timeout).expect("the timer runs again");
+    assert!(
+        fired >= timeout,
+        "a full timeout after the install, not {fired} ticks"
+    );
+}
+
 fn view_change_message(h: &Harness, from: u32, view: u64) -> Message {
     let view_change = ViewChange {
         new_view: View(view),

@@ -414,6 +414,41 @@ impl LocalCluster {
         }
     }
 
+    /// Waits until every correct replica that is running (those without a behaviour) is
+    /// in the same view, in normal operation, not transferring state, and has executed
+    /// the same sequence number: the point at which their states must be equal. Returns
+    /// that sequence number, or `None` after `timeout`.
+    pub async fn wait_converged(&self, timeout: Duration) -> Option<Seq> {
+        let correct: Vec<ReplicaId> = self
+            .replica_ids()
+            .into_iter()
+            .filter(|replica| !self.config.behaviours.contains_key(replica))
+            .filter(|&replica| self.node(replica).is_some())
+            .collect();
+        let mut agreed = None;
+        let converged = self
+            .wait_until(timeout, |statuses| {
+                let mut seen = correct.iter().map(|replica| statuses.get(replica));
+                let Some(Some(first)) = seen.next() else {
+                    return false;
+                };
+                let same = |status: &NodeStatus| {
+                    status.running
+                        && status.normal
+                        && !status.transferring
+                        && status.view == first.view
+                        && status.last_executed == first.last_executed
+                };
+                if same(first) && seen.all(|status| status.is_some_and(same)) {
+                    agreed = Some(first.last_executed);
+                    return true;
+                }
+                false
+            })
+            .await;
+        if converged { agreed } else { None }
+    }
+
     /// Divergent checkpoint digests among correct replicas seen so far.
     pub fn safety_violations(&self) -> Vec<Violation> {
         lock(&self.safety).violations.clone()
