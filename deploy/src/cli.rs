@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
-use crate::{bench, client, init, replica};
+use crate::{bench, chaos, client, init, replica};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -27,6 +27,9 @@ pub enum Command {
     /// Send one command to a running cluster (key-value or interlock), or check a
     /// certificate offline.
     Client(client::ClientArgs),
+    /// Run the seeded fault campaign on simulated clusters and print what the safety,
+    /// linearizability and liveness checkers found.
+    Chaos(chaos::ChaosArgs),
 }
 
 impl Cli {
@@ -38,6 +41,7 @@ impl Cli {
             Command::Demo(args) => crate::demo::run(args),
             Command::Bench(args) => bench::run(args),
             Command::Client(args) => client::run(args),
+            Command::Chaos(args) => chaos::run(args),
         }
     }
 }

@@ -4,6 +4,8 @@
 //! - [`replica`]: runs one replica from those files;
 //! - [`demo`]: the embedded default, a cluster in one process deciding a safety shutdown;
 //! - [`client`]: sends one command to a running cluster, or checks a certificate;
+//! - [`bench`]: measures throughput and latency against the crypto-bound ceiling;
+//! - [`chaos`]: runs the seeded fault campaign on simulated clusters;
 //! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
 //!
 //! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
@@ -13,6 +15,7 @@
 
 pub mod address;
 pub mod bench;
+pub mod chaos;
 pub mod cli;
 pub mod client;
 pub mod demo;

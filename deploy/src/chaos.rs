@@ -1,0 +1,183 @@
+//! `rampart chaos`: the seeded fault campaign of the test kit, from the command line.
+//!
+//! Each seed builds a simulated cluster of 4 or 7 replicas running the real protocol core,
+//! draws its faults (crashes and restarts, partitions and one-way links, lossy and slow
+//! links, a wiped disk, a Byzantine replica, Twins), runs a key-value workload through
+//! them, heals, and checks safety (no two correct replicas execute different requests at a
+//! sequence number; equal state digests at every stable checkpoint), linearizability of
+//! what the clients were told, and liveness once the faults heal. The same seed always
+//! gives the same run, so any failure is replayed with `--first SEED --seeds 1`.
+//!
+//! `--beyond-tolerance` is the negative control: f + 1 Twins, more faults than PBFT
+//! tolerates, on links that force a split. There the checkers are expected to report a
+//! safety violation; a campaign that never fails would prove nothing.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rampart_testkit::campaign::{CampaignReport, Plan, SeedReport, run_plan};
+
+use crate::failure::Failure;
+
+/// How many violations of one seed are printed; the count says how many there were.
+const VIOLATIONS_SHOWN: usize = 3;
+
+/// `rampart chaos` options.
+#[derive(Debug, clap::Args)]
+pub struct ChaosArgs {
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 2000)]
+    pub seeds: u64,
+    /// The first seed; the campaign runs seeds FIRST to FIRST + SEEDS - 1.
+    #[arg(long, default_value_t = 0)]
+    pub first: u64,
+    /// Run the negative control (f + 1 Twins) instead: succeeds only if the checkers
+    /// report a safety violation.
+    #[arg(long)]
+    pub beyond_tolerance: bool,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Runs the campaign and prints its report. Exit status 0 when the outcome is the
+/// expected one (no violation; or, beyond tolerance, at least one safety violation).
+pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
+    if args.seeds == 0 {
+        return Err(Failure::config("--seeds must be at least 1"));
+    }
+    let last = args
+        .first
+        .checked_add(args.seeds - 1)
+        .ok_or_else(|| Failure::config("--first + --seeds overflows a 64-bit seed"))?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let plan: fn(u64) -> Plan = if args.beyond_tolerance {
+        Plan::beyond_tolerance
+    } else {
+        Plan::generate
+    };
+    println!(
+        "chaos: seeds {} to {last}{}, {threads} thread(s)",
+        args.first,
+        if args.beyond_tolerance {
+            ", f + 1 Twins (beyond tolerance)"
+        } else {
+            ""
+        }
+    );
+    let started = Instant::now();
+    let reports = run_seeds(args.first..=last, plan, threads);
+    let mut campaign = CampaignReport::default();
+    for report in &reports {
+        campaign.add(report);
+        print_violations(report, args.beyond_tolerance);
+    }
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    println!("{campaign}");
+    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    let unsafe_seeds = campaign.seeds_with_safety_violations();
+    if args.beyond_tolerance {
+        if unsafe_seeds.is_empty() {
+            return Err(Failure::runtime(
+                "f + 1 Twins never broke safety: the checkers did not see the divergence",
+            ));
+        }
+        println!(
+            "as expected, {} of {} seeds violated safety beyond the tolerance",
+            unsafe_seeds.len(),
+            campaign.seeds
+        );
+        return Ok(());
+    }
+    if campaign.violations.is_empty() {
+        println!("no violations");
+        Ok(())
+    } else {
+        Err(Failure::runtime(format!(
+            "{} violation(s) in {} seed(s); each is printed above with the command that replays it",
+            campaign.violations.len(),
+            reports.iter().filter(|r| !r.violations.is_empty()).count()
+        )))
+    }
+}
+
+/// Runs every seed on `threads` workers that take the next seed as they finish one, and
+/// returns the reports in seed order. Progress goes to stderr.
+fn run_seeds(
+    seeds: std::ops::RangeInclusive<u64>,
+    plan: fn(u64) -> Plan,
+    threads: usize,
+) -> Vec<SeedReport> {
+    let total = seeds.end() - seeds.start() + 1;
+    let progress = std::io::stderr().is_terminal();
+    let next = AtomicU64::new(*seeds.start());
+    let done = AtomicU64::new(0);
+    let reports = Mutex::new(Vec::with_capacity(total as usize));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed > *seeds.end() || seed < *seeds.start() {
+                        return;
+                    }
+                    let report = run_plan(&plan(seed));
+                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if progress {
+                        eprint!("\r  {finished}/{total} seeds");
+                        let _ = std::io::stderr().flush();
+                    }
+                    reports
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(report);
+                }
+            });
+        }
+    });
+    let mut reports = reports
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    reports.sort_by_key(|report| report.seed);
+    reports
+}
+
+fn print_violations(report: &SeedReport, beyond_tolerance: bool) {
+    if report.violations.is_empty() {
+        return;
+    }
+    println!(
+        "seed {} ({} replicas, faults {:?}): {} violation(s)",
+        report.seed,
+        report.replicas,
+        report.faults,
+        report.violations.len()
+    );
+    for violation in report.violations.iter().take(VIOLATIONS_SHOWN) {
+        println!("  {violation}");
+    }
+    if report.violations.len() > VIOLATIONS_SHOWN {
+        println!(
+            "  … and {} more",
+            report.violations.len() - VIOLATIONS_SHOWN
+        );
+    }
+    if beyond_tolerance {
+        println!(
+            "  replay: rampart chaos --beyond-tolerance --first {} --seeds 1",
+            report.seed
+        );
+    } else {
+        println!(
+            "  replay: rampart chaos --first {} --seeds 1, or RAMPART_SEED={} cargo nextest run -p rampart-testkit replay_seed",
+            report.seed, report.seed
+        );
+    }
+}
