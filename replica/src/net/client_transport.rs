@@ -59,7 +59,7 @@ impl ClientTransport {
             });
         }
         let identity = TlsIdentity::new(key)?;
-        let endpoint = Endpoint::bind(config.bind, None)?;
+        let endpoint = Endpoint::bind(config.bind, key, None)?;
         let tasks = Arc::new(Tasks::default());
         let counters = Arc::new(Counters::default());
         let context = LinkContext {

@@ -6,6 +6,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use quinn::{AsyncUdpSocket, Runtime};
+use quinn_proto::HashedConnectionIdGenerator;
+use rampart_crypto::{Digest, KeyPair};
 use tracing::debug;
 
 use super::error::TransportError;
@@ -17,6 +19,42 @@ const SOCKET_RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// How long [`Endpoint::wait_idle`] lets closed connections drain.
 const DRAIN_WAIT: Duration = Duration::from_millis(250);
+
+/// Domain separation for the keys derived from an identity key.
+const ENDPOINT_KEYS_DOMAIN: &[u8] = b"rampart quic endpoint keys v1";
+
+/// The QUIC endpoint configuration of a process whose identity is `key`.
+///
+/// A QUIC endpoint that receives a packet for a connection it does not know (because it
+/// restarted since) answers with a stateless reset, and the peer drops the connection at
+/// once. It does so only for a connection id it recognizes as one it could have issued (a
+/// keyed hash inside the id), and the peer accepts the reset only if it carries the token
+/// issued with that id (another keyed hash). quinn draws both keys at random for each
+/// endpoint, so after a `kill -9` and a restart the new endpoint stays silent and its
+/// peers keep the dead connection until the idle timeout (30 s by default); a replica
+/// that only accepts connections (the one with the highest id) hears nothing meanwhile.
+/// Deriving both keys from the identity key lets the restarted endpoint reset its peers'
+/// stale connections at their next packet, and they redial. The keys are hashes of the
+/// secret key, so they reveal nothing about it, and only the identity's holder can forge a
+/// reset for its connections.
+fn endpoint_config(key: &KeyPair) -> quinn::EndpointConfig {
+    let derive = |purpose: &[u8]| {
+        let mut builder = Digest::builder();
+        builder
+            .field(ENDPOINT_KEYS_DOMAIN)
+            .field(purpose)
+            .field(&key.secret_key_bytes());
+        builder.finish()
+    };
+    let reset_key = derive(b"stateless reset");
+    let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_key.as_bytes());
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&derive(b"connection id").as_bytes()[..8]);
+    let cid_key = u64::from_le_bytes(cid_key);
+    let mut config = quinn::EndpointConfig::new(Arc::new(reset_key));
+    config.cid_generator(move || Box::new(HashedConnectionIdGenerator::from_key(cid_key)));
+    config
+}
 
 /// A QUIC endpoint bound to a UDP socket.
 #[derive(Debug)]
@@ -30,8 +68,11 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
+    /// Binds `address` for the process whose identity is `key`, accepting connections if
+    /// `server` is given.
     pub(crate) fn bind(
         address: SocketAddr,
+        key: &KeyPair,
         server: Option<quinn::ServerConfig>,
     ) -> Result<Endpoint, TransportError> {
         let bind_error = |source| TransportError::Bind { address, source };
@@ -40,7 +81,7 @@ impl Endpoint {
         let socket = runtime.wrap_udp_socket(socket).map_err(bind_error)?;
         let watch = Arc::downgrade(&socket);
         let quic = quinn::Endpoint::new_with_abstract_socket(
-            quinn::EndpointConfig::default(),
+            endpoint_config(key),
             server,
             socket,
             runtime,

@@ -117,7 +117,7 @@ impl ReplicaTransport {
             allowed
         });
         let server = tls::server_config(&identity, allowed, &timing)?;
-        let endpoint = Endpoint::bind(config.listen, Some(server))?;
+        let endpoint = Endpoint::bind(config.listen, key, Some(server))?;
 
         let tasks = Arc::new(Tasks::default());
         let context = LinkContext {

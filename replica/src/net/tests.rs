@@ -320,7 +320,7 @@ async fn dial_by_hand(harness: &Harness, from: usize, to: usize) -> (Endpoint, q
         &test_timing(),
     )
     .expect("client config");
-    let endpoint = Endpoint::bind(any_port(), None).expect("bind");
+    let endpoint = Endpoint::bind(any_port(), &harness.keys[from], None).expect("bind");
     let connection = within(
         "the handshake",
         endpoint

@@ -277,6 +277,24 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Stops a replica the way `kill -9` does, as far as its peers and clients can tell:
+    /// its links are cut while it stops, so nobody hears its connections close, and are
+    /// restored once it is gone. What it had made durable stays in its data directory.
+    pub async fn crash(&mut self, replica: ReplicaId) -> Result<(), NodeError> {
+        self.cut_off(replica, true);
+        let stopped = self.stop(replica).await;
+        self.cut_off(replica, false);
+        stopped
+    }
+
+    /// Blocks or restores every link to and from a replica, its clients' included.
+    fn cut_off(&self, replica: ReplicaId, blocked: bool) {
+        for link in self.links_of(replica) {
+            link.set_blocked(blocked);
+        }
+        self.client_links[replica.0 as usize].set_blocked(blocked);
+    }
+
     /// Starts a stopped replica again from its data directory.
     pub async fn restart(&mut self, replica: ReplicaId) -> Result<(), LocalClusterError> {
         if self.nodes[replica.0 as usize].is_none() {
