@@ -25,6 +25,18 @@ fn campaign_seeds_300_to_599() {
     campaign(SEEDS_PER_HALF..2 * SEEDS_PER_HALF);
 }
 
+/// Seeds beyond the default range that once failed, run on every test run.
+///
+/// - 31600 (n = 4): replica 3 silent; the primary crashes, then is cut off just as the
+///   others move to view 1. It reaches a quorum for view 1 before the cut, times out alone
+///   into view 2, while its VIEW-CHANGE for view 1 never reached the others: they held two
+///   of the three they needed, could not start their timer, and waited forever. Fixed by
+///   relaying a replica's VIEW-CHANGE for a view it left to peers still waiting in it.
+#[test]
+fn seeds_that_once_failed() {
+    campaign(31_600..31_601);
+}
+
 /// With f + 1 Twins the cluster has more faults than PBFT tolerates; the checkers must see
 /// the damage. A campaign that could not fail would prove nothing.
 #[test]

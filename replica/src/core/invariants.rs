@@ -147,5 +147,15 @@ impl Replica {
             assert!(target > self.view || (target == self.view && !self.normal));
         }
         assert!(self.view_changes.per_replica_max() <= VIEW_CHANGES_PER_REPLICA_MAX);
+        assert!(self.view_changes.earlier_own.len() <= VIEW_CHANGES_PER_REPLICA_MAX);
+        for (view, own) in &self.view_changes.earlier_own {
+            assert!(
+                !self.normal,
+                "{}: earlier VIEW-CHANGEs kept in a started view",
+                self.id
+            );
+            assert!(*view < self.view && own.signed.value.new_view == *view);
+            assert_eq!(own.signed.value.replica, self.id);
+        }
     }
 }

@@ -118,11 +118,15 @@ impl Replica {
             } => {
                 let target = view_change.value.new_view;
                 let relevant = target > view || (target == view && !self.normal);
+                let received = ReceivedViewChange {
+                    signed: view_change.clone(),
+                    batches: batches.clone(),
+                };
                 if relevant {
-                    self.view_changes.insert(ReceivedViewChange {
-                        signed: view_change.clone(),
-                        batches: batches.clone(),
-                    });
+                    self.view_changes.insert(received);
+                } else if target < view && !self.normal && view_change.value.replica == self.id {
+                    // Still stored because no view has started since: see `earlier_own`.
+                    self.view_changes.keep_earlier_own(received);
                 }
             }
             Message::NewView { new_view, batches } => {

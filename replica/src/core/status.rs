@@ -2,7 +2,8 @@
 //!
 //! PBFT assumes a message is retransmitted until it arrives. Rather than resending
 //! everything blindly, each replica periodically tells its peers where it is; a peer that
-//! sees it behind sends what it lacks: the NEW-VIEW of a later view, its own VIEW-CHANGE,
+//! sees it behind sends what it lacks: the NEW-VIEW of a later view, its own VIEW-CHANGE
+//! (for its current view, and for the peer's view if it left that one unfinished),
 //! the proof of a later stable checkpoint, its own unstable checkpoints, and the messages
 //! of slots that have not progressed for a while. Every relayed message is signed by its
 //! author, so relays are as good as originals.
@@ -49,11 +50,24 @@ impl Replica {
             if let Some(new_view) = self.view_changes.new_view.clone() {
                 self.relay(peer, new_view);
             }
-        } else if let Some(own) = self.view_changes.get(self.id, self.view) {
-            let message = Message::ViewChange {
+            return;
+        }
+        // A peer still waiting in a view this replica left may need this replica's
+        // VIEW-CHANGE for it to reach a quorum there; it certainly needs the one for this
+        // replica's view to follow it.
+        let earlier = (status.view < self.view && !status.normal)
+            .then(|| self.view_changes.earlier_own.get(&status.view))
+            .flatten();
+        let current = self.view_changes.get(self.id, self.view);
+        let messages: Vec<Message> = earlier
+            .into_iter()
+            .chain(current)
+            .map(|own| Message::ViewChange {
                 view_change: own.signed.clone(),
                 batches: own.batches.clone(),
-            };
+            })
+            .collect();
+        for message in messages {
             self.relay(peer, message);
         }
     }

@@ -11,7 +11,7 @@ use super::*;
 use crate::cluster::Cluster;
 use crate::message::{
     Batch, Checkpoint, ClientId, Commit, Message, NewView, Payload, PrePrepare, Prepare, ReplicaId,
-    Request, Seq, Verified, View, ViewChange,
+    Request, Seq, Status, Verified, View, ViewChange,
 };
 
 const CLUSTER: ClusterId = ClusterId(77);
@@ -580,6 +580,112 @@ fn f_plus_one_view_changes_make_a_replica_join_the_higher_view() {
     assert!(broadcasts(&actions).iter().any(
         |p| matches!(p, Payload::ViewChange { view_change, .. } if view_change.new_view == View(1))
     ));
+}
+
+/// Runs ticks until the replica's view-change timer moves it to the next view, handing its
+/// new VIEW-CHANGE back signed; returns every action, or `None` if it did not move within
+/// `ticks`.
+fn tick_into_next_view(h: &Harness, replica: &mut Replica, ticks: u64) -> Option<Vec<Action>> {
+    let view = replica.view();
+    let mut all = Vec::new();
+    for _ in 0..ticks {
+        let actions = replica.handle(Input::Tick);
+        let more = loop_back(replica, &h.keys, &actions);
+        all.extend(actions);
+        all.extend(more);
+        if replica.view() > view {
+            return Some(all);
+        }
+    }
+    None
+}
+
+/// What the shell makes durable of `actions` by replica `id`.
+fn persist_into(persisted: &mut PersistedState, h: &Harness, id: u32, actions: &[Action]) {
+    let n = h.keys.len();
+    for action in actions {
+        match action {
+            Action::Persist(ops) => ops.iter().for_each(|op| persisted.apply(op, n)),
+            Action::Broadcast(Outbound::Sign(payload)) => {
+                let message = payload
+                    .clone()
+                    .sign(CLUSTER, &h.keys[id as usize])
+                    .expect("signs");
+                persisted.insert_message(&message, n);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The VIEW-CHANGEs a replica relays to `to`, as (author, view).
+fn relayed_view_changes(actions: &[Action], to: u32) -> Vec<(ReplicaId, View)> {
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            Action::Send {
+                to: target,
+                message: Outbound::Relay(Message::ViewChange { view_change, .. }),
+            } if *target == ReplicaId(to) => {
+                Some((view_change.value.replica, view_change.value.new_view))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// PBFT's liveness needs a VIEW-CHANGE retransmitted until it arrives, even one for a view
+/// its author has left. Replica 0 reaches a quorum for view 1, times out alone into view 2;
+/// replica 1 never got replica 0's VIEW-CHANGE for view 1, so it holds two of the three it
+/// needs and cannot even start its timer. Told so by a STATUS, replica 0 sends the one for
+/// view 1 as well as the one for view 2, and still does after a restart.
+#[test]
+fn a_replica_that_left_a_view_unfinished_still_sends_its_view_change_for_it() {
+    let h = Harness::new(4);
+    let mut replica = h.replica(0);
+    let mut persisted = PersistedState::default();
+    for from in [1, 2] {
+        let actions = deliver(&mut replica, from, view_change_message(&h, from, 1));
+        let more = loop_back(&mut replica, &h.keys, &actions);
+        persist_into(&mut persisted, &h, 0, &actions);
+        persist_into(&mut persisted, &h, 0, &more);
+    }
+    assert_eq!((replica.view(), replica.is_normal()), (View(1), false));
+    let timeout = h.config.view_change_timeout_ticks;
+    let actions = tick_into_next_view(&h, &mut replica, 4 * timeout).expect("the timer runs out");
+    persist_into(&mut persisted, &h, 0, &actions);
+    assert_eq!(replica.view(), View(2));
+
+    let waiting = |view: u64| {
+        let status = Status {
+            replica: ReplicaId(1),
+            view: View(view),
+            normal: false,
+            last_executed: Seq(0),
+            stable_seq: Seq(0),
+        };
+        Message::Status(h.sign(1, status))
+    };
+    let both = vec![(ReplicaId(0), View(1)), (ReplicaId(0), View(2))];
+    let actions = deliver(&mut replica, 1, waiting(1));
+    assert_eq!(relayed_view_changes(&actions, 1), both);
+    // A peer already in view 2 needs only the current one.
+    let actions = deliver(&mut replica, 1, waiting(2));
+    assert_eq!(
+        relayed_view_changes(&actions, 1),
+        vec![(ReplicaId(0), View(2))]
+    );
+
+    let (mut recovered, _) = Replica::recover(
+        h.config.clone(),
+        ReplicaId(0),
+        0,
+        &persisted,
+        Restored::default(),
+    );
+    assert_eq!((recovered.view(), recovered.is_normal()), (View(2), false));
+    let actions = deliver(&mut recovered, 1, waiting(1));
+    assert_eq!(relayed_view_changes(&actions, 1), both);
 }
 
 #[test]

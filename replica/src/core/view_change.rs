@@ -37,11 +37,19 @@ pub(super) struct ViewChanges {
     pub(super) timer_deadline: Option<u64>,
     /// The view this replica, as its primary, already sent a NEW-VIEW for.
     pub(super) new_view_sent: Option<View>,
+    /// This replica's own VIEW-CHANGEs for views it left before they started (its timer
+    /// ran out, or f + 1 replicas moved further), highest views kept. A peer still waiting
+    /// in such a view may lack exactly this message for its quorum: it starts its timer
+    /// only at 2f + 1 VIEW-CHANGEs, so without it the peer waits forever. PBFT's liveness
+    /// assumes the message is retransmitted until it arrives; STATUS makes that happen
+    /// (`status.rs`). Forgotten once a view starts: its NEW-VIEW serves instead.
+    pub(super) earlier_own: BTreeMap<View, ReceivedViewChange>,
 }
 
 impl ViewChanges {
     pub(super) fn message_count(&self) -> usize {
         self.received.values().map(BTreeMap::len).sum::<usize>()
+            + self.earlier_own.len()
             + usize::from(self.new_view.is_some())
     }
 
@@ -73,12 +81,29 @@ impl ViewChanges {
             .filter_map(move |views| views.get(&view))
     }
 
-    /// Forgets VIEW-CHANGEs for views below `view`.
-    pub(super) fn retain_from(&mut self, view: View) {
-        for views in self.received.values_mut() {
-            *views = views.split_off(&view);
+    /// Forgets VIEW-CHANGEs for views below `view`, except that `own`'s go to
+    /// [`ViewChanges::earlier_own`].
+    pub(super) fn retain_from(&mut self, view: View, own: ReplicaId) {
+        for (replica, views) in &mut self.received {
+            let kept = views.split_off(&view);
+            let below = std::mem::replace(views, kept);
+            if *replica == own {
+                self.earlier_own.extend(below);
+            }
         }
         self.received.retain(|_, views| !views.is_empty());
+        while self.earlier_own.len() > VIEW_CHANGES_PER_REPLICA_MAX {
+            self.earlier_own.pop_first();
+        }
+    }
+
+    /// Keeps one of this replica's own VIEW-CHANGEs for a view it already left.
+    pub(super) fn keep_earlier_own(&mut self, view_change: ReceivedViewChange) {
+        self.earlier_own
+            .insert(view_change.signed.value.new_view, view_change);
+        while self.earlier_own.len() > VIEW_CHANGES_PER_REPLICA_MAX {
+            self.earlier_own.pop_first();
+        }
     }
 
     pub(super) fn all(&self) -> impl Iterator<Item = &ReceivedViewChange> {
@@ -154,7 +179,7 @@ impl Replica {
         self.normal = false;
         self.requests.timer_deadline_clear();
         self.view_changes.timer_deadline = None;
-        self.view_changes.retain_from(view);
+        self.view_changes.retain_from(view, self.id);
         self.send_view_change();
         // Others may have reached a quorum for this view before this replica joined.
         self.after_view_change_received();
@@ -424,7 +449,8 @@ impl Replica {
         let pre_prepares = signed.value.pre_prepares.clone();
         self.view = view;
         self.view_changes.timer_deadline = None;
-        self.view_changes.retain_from(view.next());
+        self.view_changes.retain_from(view.next(), self.id);
+        self.view_changes.earlier_own.clear();
         self.persist(PersistOp::ViewState { view, normal: true });
         if !own {
             self.persist(PersistOp::Message(new_view.clone()));
