@@ -224,6 +224,9 @@ impl SimReplica {
             &self.durable.state,
             Restored { seq, client_table },
         );
+        if !cfg!(debug_assertions) {
+            core.check_invariants();
+        }
         self.core = Some(core);
         let inputs = self.carry_out(actions, effects);
         self.run_all(inputs.into(), effects);
@@ -368,6 +371,11 @@ impl SimReplica {
                 return;
             };
             let actions = core.handle(input);
+            // The core checks its invariants itself in debug builds; the simulator checks
+            // them in every build, so `rampart chaos` (a release build) does too.
+            if !cfg!(debug_assertions) {
+                core.check_invariants();
+            }
             inputs.extend(self.carry_out(actions, effects));
         }
     }

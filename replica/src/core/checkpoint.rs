@@ -39,8 +39,9 @@ impl Checkpoints {
         self.votes.values().map(BTreeMap::len).sum::<usize>() + self.stable.proof.len()
     }
 
-    /// Inserts a vote, keeping at most [`CHECKPOINTS_PER_REPLICA_MAX`] per sender.
-    fn insert(&mut self, checkpoint: Signed<Checkpoint>) {
+    /// Inserts a vote, keeping at most [`CHECKPOINTS_PER_REPLICA_MAX`] per sender (the
+    /// highest sequence numbers).
+    pub(super) fn insert(&mut self, checkpoint: Signed<Checkpoint>) {
         let replica = checkpoint.value.replica;
         self.votes
             .entry(checkpoint.value.seq)

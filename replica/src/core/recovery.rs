@@ -104,12 +104,10 @@ impl Replica {
                             .own
                             .insert(checkpoint.value.seq, checkpoint.value.state_digest);
                     }
-                    self.checkpoints
-                        .votes
-                        .entry(checkpoint.value.seq)
-                        .or_default()
-                        .entry(checkpoint.value.replica)
-                        .or_insert_with(|| checkpoint.clone());
+                    // The store keeps every vote accepted above the stable checkpoint,
+                    // including those the running replica had already let go of beyond
+                    // the bound per sender; the bound applies again here.
+                    self.checkpoints.insert(checkpoint.clone());
                 }
             }
             Message::ViewChange {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rampart_crypto::{ClusterId, Digest, KeyPair, Signable, Signed};
 
+use super::checkpoint::CHECKPOINTS_PER_REPLICA_MAX;
 use super::*;
 use crate::cluster::Cluster;
 use crate::message::{
@@ -743,6 +744,39 @@ fn the_new_primary_sends_new_view_and_backups_check_it() {
     deliver(&mut other, 1, forged);
     assert_eq!(rejected(&other, Reject::NewViewMismatch), 1);
     assert!(!other.is_normal());
+}
+
+/// The store keeps every CHECKPOINT accepted above the stable one, also those a running
+/// replica had already let go of beyond its bound per sender; a restart must apply the
+/// bound again rather than hold them all.
+#[test]
+fn a_recovered_replica_keeps_no_more_checkpoints_per_sender_than_a_running_one() {
+    let h = Harness::new(4);
+    let mut persisted = PersistedState::default();
+    let sent = CHECKPOINTS_PER_REPLICA_MAX as u64 + 3;
+    for index in 1..=sent {
+        let seq = index * h.config.checkpoint_interval;
+        let checkpoint = h.checkpoint(2, seq, Digest::of(&seq.to_le_bytes()));
+        persisted.insert_message(&checkpoint, 4);
+    }
+    let (recovered, _) = Replica::recover(
+        h.config.clone(),
+        ReplicaId(1),
+        0,
+        &persisted,
+        Restored::default(),
+    );
+    let held: Vec<Seq> = recovered
+        .checkpoints
+        .votes
+        .iter()
+        .filter(|(_, by_replica)| by_replica.contains_key(&ReplicaId(2)))
+        .map(|(seq, _)| *seq)
+        .collect();
+    let newest: Vec<Seq> = (sent + 1 - CHECKPOINTS_PER_REPLICA_MAX as u64..=sent)
+        .map(|index| Seq(index * h.config.checkpoint_interval))
+        .collect();
+    assert_eq!(held, newest);
 }
 
 #[test]
