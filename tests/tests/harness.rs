@@ -1,16 +1,19 @@
 //! The fault-injection harness as an application's author uses it: an application of
 //! one's own (a ticket dispenser, whose tickets must be unique and none lost) on real
 //! replicas over QUIC and RocksDB, with a Byzantine primary, a slow replica, lossy links,
-//! a partition and a restart, and the checks that say whether anything went wrong: the
-//! replicas' checkpoint digests agree, the correct replicas converge, and the
-//! application's own invariant holds on what the clients were told.
+//! a partition and a restart, then with random faults round after round (the nemesis), and
+//! the checks that say whether anything went wrong: the replicas' checkpoint digests agree,
+//! the correct replicas converge, and the application's own invariant holds on what the
+//! clients were told.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rampart_client::{Client, ClientConfig};
 use rampart_replica::app::{Application, ApplyContext, StateMachine, Typed};
+use rampart_replica::core::Rng;
 use rampart_replica::message::{ClientId, ReplicaId, View};
 use rampart_testkit::byzantine::{Equivocate, MakeBehaviour};
 use rampart_testkit::real::{LocalCluster, LocalClusterConfig};
@@ -155,6 +158,59 @@ async fn a_partitioned_and_a_restarted_replica_catch_up_and_agree() {
         .expect("replica 1 restarts");
     tickets.extend(take_tickets(&cluster, 4, 1, 10).await);
 
+    check(&cluster, &tickets).await;
+    cluster.shutdown().await;
+}
+
+/// Clients take tickets without pause while the nemesis crashes, stops, wipes, isolates,
+/// partitions and slows one replica after another and drops datagrams; the seed picks the
+/// faults (`RAMPART_NEMESIS_SEED`, and `RAMPART_NEMESIS_ROUNDS` for a longer soak).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_faults_round_after_round_lose_no_ticket() {
+    let setting = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let seed = setting("RAMPART_NEMESIS_SEED", 5);
+    let rounds = setting("RAMPART_NEMESIS_ROUNDS", 10);
+    let mut config = LocalClusterConfig::new(4, dispenser());
+    config.seed = seed;
+    config.protocol = |protocol| {
+        protocol.checkpoint_interval = 8;
+        protocol.log_window = 16;
+    };
+    let mut cluster = LocalCluster::start(config).await.expect("cluster starts");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for index in 0..3 {
+        let client = client(&cluster, index).await;
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tickets = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                tickets.push(client.execute::<Dispenser>(&()).await.expect("a ticket"));
+            }
+            client.close().await;
+            tickets
+        }));
+    }
+    let mut rng = Rng::new(seed);
+    for round in 0..rounds {
+        let (fault, hold) = cluster.random_fault(&mut rng);
+        println!("nemesis seed {seed}, round {round}: {fault} for {hold:?}");
+        cluster
+            .inject(&fault, hold)
+            .await
+            .unwrap_or_else(|error| panic!("seed {seed}, round {round}: {error}"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut tickets = Vec::new();
+    for task in tasks {
+        tickets.extend(task.await.expect("client task"));
+    }
+    assert!(tickets.len() > 100, "only {} tickets taken", tickets.len());
     check(&cluster, &tickets).await;
     cluster.shutdown().await;
 }

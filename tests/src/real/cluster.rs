@@ -85,6 +85,8 @@ pub enum LocalClusterError {
     },
     #[error("invalid cluster: {reason}")]
     Cluster { reason: String },
+    #[error("replica {replica} did not catch up within {waited:?}")]
+    NotCaughtUp { replica: u32, waited: Duration },
 }
 
 /// A running local cluster.
