@@ -434,10 +434,16 @@ impl LocalCluster {
         }
     }
 
-    /// Waits until every correct replica that is running (those without a behaviour) is
-    /// in the same view, in normal operation, not transferring state, and has executed
-    /// the same sequence number: the point at which their states must be equal. Returns
-    /// that sequence number, or `None` after `timeout`.
+    /// Waits until every correct replica that is running (those without a behaviour) has
+    /// executed the same sequence number and is not fetching state, and a quorum of them
+    /// (2f + 1) is in one view in normal operation: the point at which their states must be
+    /// equal, with the cluster live. Returns that sequence number, or `None` after
+    /// `timeout`.
+    ///
+    /// A correct replica may sit alone in a higher view: one cut off long enough for its
+    /// request timer to fire moves on, and PBFT forbids it to go back (its VIEW-CHANGE may
+    /// already count). It holds the same state and rejoins at the next view change; until
+    /// then it counts as one of the f, which is why only a quorum must share a view.
     pub async fn wait_converged(&self, timeout: Duration) -> Option<Seq> {
         let correct: Vec<ReplicaId> = self
             .replica_ids()
@@ -445,22 +451,33 @@ impl LocalCluster {
             .filter(|replica| !self.config.behaviours.contains_key(replica))
             .filter(|&replica| self.node(replica).is_some())
             .collect();
+        let quorum = self.cluster.size() - self.cluster.faults_tolerated();
         let mut agreed = None;
         let converged = self
             .wait_until(timeout, |statuses| {
-                let mut seen = correct.iter().map(|replica| statuses.get(replica));
-                let Some(Some(first)) = seen.next() else {
+                let seen: Option<Vec<&NodeStatus>> = correct
+                    .iter()
+                    .map(|replica| statuses.get(replica))
+                    .collect();
+                let Some(seen) = seen else {
                     return false;
                 };
-                let same = |status: &NodeStatus| {
-                    status.running
-                        && status.normal
-                        && !status.transferring
-                        && status.view == first.view
-                        && status.last_executed == first.last_executed
+                let Some(first) = seen.first() else {
+                    return false;
                 };
-                if same(first) && seen.all(|status| status.is_some_and(same)) {
-                    agreed = Some(first.last_executed);
+                let executed = first.last_executed;
+                let same_state = seen.iter().all(|status| {
+                    status.running && !status.transferring && status.last_executed == executed
+                });
+                let live = seen.iter().any(|candidate| {
+                    let together = seen
+                        .iter()
+                        .filter(|status| status.normal && status.view == candidate.view)
+                        .count();
+                    candidate.normal && together >= quorum
+                });
+                if same_state && live {
+                    agreed = Some(executed);
                     return true;
                 }
                 false
