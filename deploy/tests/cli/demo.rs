@@ -1,10 +1,9 @@
 //! `rampart demo` tells its story to the end: the SHUTDOWN decision latches and the
 //! actuator trips on a certificate it verified.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{KillOnDrop, describe, rampart};
+use crate::support::{describe, rampart, run_within};
 
 /// A generous bound for a loaded two-core machine; the demo itself gives up after 60 s.
 const DEMO_BOUND: Duration = Duration::from_secs(180);
@@ -12,27 +11,7 @@ const DEMO_BOUND: Duration = Duration::from_secs(180);
 #[test]
 fn the_demo_decides_shutdown_and_the_actuator_trips() {
     let started = Instant::now();
-    let child = rampart()
-        .arg("demo")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rampart binary starts");
-    let mut child = KillOnDrop(Some(child));
-    while child.get().try_wait().expect("wait for rampart").is_none() {
-        assert!(
-            started.elapsed() < DEMO_BOUND,
-            "rampart demo still running after {DEMO_BOUND:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child
-        .0
-        .take()
-        .expect("child present")
-        .wait_with_output()
-        .expect("collect output");
+    let output = run_within(rampart().arg("demo"), DEMO_BOUND);
     println!("rampart demo took {:?}", started.elapsed());
     println!("{}", String::from_utf8_lossy(&output.stdout));
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));

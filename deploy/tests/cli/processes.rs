@@ -62,40 +62,29 @@ impl ProcessCluster {
 
     /// Starts replica `replica`; its stderr is appended to its log.
     pub fn start(&mut self, replica: usize) {
-        assert!(self.replicas[replica].is_none(), "replica {replica} runs");
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path(replica))
-            .expect("log file");
-        let child = rampart()
-            .arg("replica")
-            .arg("--config")
-            .arg(self.dir().join(format!("replica-{replica}.toml")))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start a replica");
-        self.replicas[replica] = Some(KillOnDrop(Some(child)));
+        self.spawn(replica, rampart());
     }
 
     /// Starts replica `replica` with no file of its allowed past `kilobytes` (the shell's
     /// `ulimit -f`, with SIGXFSZ ignored so a write past the limit fails with EFBIG instead
     /// of killing the process): storage that runs out of room, without privileges.
     pub fn start_with_file_limit(&mut self, replica: usize, kilobytes: u64) {
+        let binary = rampart().get_program().to_owned();
+        let script = format!("trap '' XFSZ; ulimit -f {kilobytes}; exec \"$0\" \"$@\"");
+        let mut command = Command::new("bash");
+        command.arg("-c").arg(script).arg(binary);
+        self.spawn(replica, command);
+    }
+
+    /// Runs `command replica --config <its file>`, stderr appended to the replica's log.
+    fn spawn(&mut self, replica: usize, mut command: Command) {
         assert!(self.replicas[replica].is_none(), "replica {replica} runs");
         let log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.log_path(replica))
             .expect("log file");
-        let binary = rampart().get_program().to_owned();
-        let script = format!("trap '' XFSZ; ulimit -f {kilobytes}; exec \"$0\" \"$@\"");
-        let child = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .arg(binary)
+        let child = command
             .arg("replica")
             .arg("--config")
             .arg(self.dir().join(format!("replica-{replica}.toml")))

@@ -84,16 +84,17 @@ impl ViewChanges {
     /// Forgets VIEW-CHANGEs for views below `view`, except that `own`'s go to
     /// [`ViewChanges::earlier_own`].
     pub(super) fn retain_from(&mut self, view: View, own: ReplicaId) {
+        let mut left = Vec::new();
         for (replica, views) in &mut self.received {
             let kept = views.split_off(&view);
             let below = std::mem::replace(views, kept);
             if *replica == own {
-                self.earlier_own.extend(below);
+                left.extend(below.into_values());
             }
         }
         self.received.retain(|_, views| !views.is_empty());
-        while self.earlier_own.len() > VIEW_CHANGES_PER_REPLICA_MAX {
-            self.earlier_own.pop_first();
+        for view_change in left {
+            self.keep_earlier_own(view_change);
         }
     }
 
