@@ -110,10 +110,11 @@ impl Replica {
             self.record_evidence(evidence);
             return Err(Reject::ConflictingMessage);
         }
-        slot.round.prepares.insert(replica, prepare.clone());
-        if !self.is_own(replica) {
-            self.persist(PersistOp::Message(Message::Prepare(prepare)));
-        }
+        // A peer's PREPARE is not persisted on its own: nothing this replica sends depends
+        // on it until the slot is prepared, and then the `Prepared` record keeps the whole
+        // certificate. One lost with a crash is a lost message, which STATUS-driven
+        // retransmission recovers. Not writing it saves a write batch for most inputs.
+        slot.round.prepares.insert(replica, prepare);
         self.advance(seq);
         Ok(())
     }
@@ -141,10 +142,9 @@ impl Replica {
             self.record_evidence(evidence);
             return Err(Reject::ConflictingMessage);
         }
-        slot.round.commits.insert(replica, commit.clone());
-        if !self.is_own(replica) {
-            self.persist(PersistOp::Message(Message::Commit(commit)));
-        }
+        // Like a PREPARE (see `on_prepare`): the `Decided` record keeps the quorum once
+        // the slot commits.
+        slot.round.commits.insert(replica, commit);
         self.advance(seq);
         Ok(())
     }
