@@ -20,11 +20,14 @@
 //! ```
 //!
 //! Threads: the transport runs on the caller's tokio runtime; signatures are verified on
-//! blocking worker threads (`verify.rs`); the core, the application and the store live on
-//! one OS thread (`shell.rs`), so neither RocksDB nor the application ever blocks the
-//! async runtime.
+//! verifier threads (`verify.rs`); the core, the application and the store (`shell.rs`) run
+//! on whichever verifier thread finds them free, and on a ticker thread for timers and
+//! shutdown (`drive.rs`), so neither RocksDB nor the application ever blocks the async
+//! runtime.
 
 mod config;
+mod drive;
+mod progress;
 mod shell;
 mod status;
 mod transfer;
@@ -32,7 +35,6 @@ mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
 
 use tokio::sync::watch;
 
@@ -50,12 +52,9 @@ pub use status::NodeStatus;
 pub use transfer::SNAPSHOT_BYTES_MAX;
 pub use verify::InboundCounters;
 
+use drive::Driver;
 use shell::Shell;
-use verify::{Checker, CoreInput, spawn_verifiers};
-
-/// How many verified inputs may wait for the core thread; beyond it the verifier threads
-/// wait, and the transport pushes back on the senders.
-const CORE_QUEUE_INPUTS: usize = 16_384;
+use verify::{Checker, spawn_verifiers};
 
 /// Why a replica cannot start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -204,25 +203,16 @@ impl NodeBuilder {
             normal: true,
             ..NodeStatus::default()
         });
-        let (to_core, from_dispatch) = sync_channel(CORE_QUEUE_INPUTS);
         let counters = Arc::new(InboundCounters::default());
         let verifier: Arc<dyn Verifier> = Arc::new(Ed25519::new());
+        let progress = Arc::new(progress::Progress::default());
         let checker = Arc::new(Checker {
             cluster: cluster.clone(),
             limits: protocol.limits(),
             verifier,
             counters: counters.clone(),
+            progress: progress.clone(),
         });
-        let verifiers = spawn_verifiers(
-            inbound,
-            to_core.clone(),
-            checker,
-            config.verifier_threads(),
-            &format!("rampart-replica-{}", id.0),
-        )
-        .map_err(|error| NodeError::Thread {
-            reason: error.to_string(),
-        })?;
 
         let mut shell = Shell::new(
             id,
@@ -232,26 +222,41 @@ impl NodeBuilder {
             Arc::new(key),
             transport.clone(),
             behaviour,
-            config.tick,
             status_sender,
             config.seed,
+            progress,
         );
         // The recovery actions run before anything else: they resume half-done work.
         shell.resume(actions)?;
-        let core_thread = std::thread::Builder::new()
-            .name(format!("rampart-replica-{}", id.0))
-            .spawn(move || shell.run(from_dispatch))
-            .map_err(|error| NodeError::Thread {
-                reason: error.to_string(),
-            })?;
+        shell.flush()?;
+        shell.publish_status();
+        let driver = Arc::new(Driver::new(shell, config.tick));
+        let thread_error = |error: std::io::Error| NodeError::Thread {
+            reason: error.to_string(),
+        };
+        let ticker = {
+            let driver = driver.clone();
+            std::thread::Builder::new()
+                .name(format!("rampart-replica-{}", id.0))
+                .spawn(move || driver.run_ticker())
+                .map_err(thread_error)?
+        };
+        let verifiers = spawn_verifiers(
+            inbound,
+            driver.clone(),
+            checker,
+            config.verifier_threads(),
+            &format!("rampart-replica-{}", id.0),
+        )
+        .map_err(thread_error)?;
         Ok(Node {
             id,
             local_addr,
             public_key: expected,
             status,
             counters,
-            to_core,
-            core_thread: Some(core_thread),
+            driver,
+            ticker: Some(ticker),
             verifiers,
             transport,
         })
@@ -266,8 +271,8 @@ pub struct Node {
     public_key: PublicKey,
     status: watch::Receiver<NodeStatus>,
     counters: Arc<InboundCounters>,
-    to_core: SyncSender<CoreInput>,
-    core_thread: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
+    driver: Arc<Driver>,
+    ticker: Option<std::thread::JoinHandle<Result<(), NodeError>>>,
     /// The verifier threads; they end when the transport closes its inbound channel.
     verifiers: Vec<std::thread::JoinHandle<()>>,
     transport: Arc<ReplicaTransport>,
@@ -330,11 +335,11 @@ impl Node {
         }
     }
 
-    /// Stops the replica: the core thread finishes its round (making it durable), then the
-    /// transport closes. Returns the error that stopped the replica earlier, if any.
+    /// Stops the replica: the ticker thread carries out what is queued and makes it durable,
+    /// then the transport closes. Returns the error that stopped the replica earlier, if any.
     pub async fn shutdown(mut self) -> Result<(), NodeError> {
-        let _ = self.to_core.send(CoreInput::Stop);
-        let result = match self.core_thread.take() {
+        self.driver.stop();
+        let result = match self.ticker.take() {
             Some(thread) => tokio::task::spawn_blocking(move || thread.join())
                 .await
                 .map_err(|_| NodeError::Panicked)?

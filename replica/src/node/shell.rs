@@ -1,5 +1,5 @@
-//! The shell: the thread that owns the protocol core, the application and the store, and
-//! carries out the core's actions.
+//! The shell: the protocol core, the application and the store, and the carrying out of
+//! the core's actions. It runs on whichever thread holds it (see `drive.rs`).
 //!
 //! Rules it keeps:
 //! - **persist before send**: everything one round of inputs made durable (the core's
@@ -8,13 +8,11 @@
 //! - own broadcasts are signed here and handed back to the core, which keeps them for
 //!   certificates;
 //! - committed batches run on the application strictly in order; checkpoints snapshot it;
-//! - signature verification never runs here (see `verify.rs`); RocksDB and the application
-//!   do, which is why this is an OS thread and not an async task.
+//! - signatures reach it verified (see `verify.rs`); RocksDB and the application run
+//!   here, which is why it runs on OS threads and never on the async runtime.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::watch;
@@ -32,12 +30,10 @@ use crate::store::Store;
 use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
 
 use super::NodeError;
+use super::progress::Progress;
 use super::status::NodeStatus;
 use super::transfer::Transfer;
 use super::verify::CoreInput;
-
-/// The most inputs handled before one group commit.
-const INPUTS_PER_ROUND_MAX: usize = 512;
 
 /// How many certified replies may be pending; beyond it the oldest requests lose their
 /// certificate (the client then gets one from another replica, or retries).
@@ -75,7 +71,6 @@ pub(super) struct Shell {
     pub(super) transport: Arc<ReplicaTransport>,
     pub(super) behaviour: Option<Box<dyn Behaviour>>,
     pub(super) rng: Rng,
-    pub(super) tick: std::time::Duration,
     pub(super) status: watch::Sender<NodeStatus>,
     pub(super) transfer: Transfer,
     /// The snapshot taken at the last checkpoint, until the core says to store it.
@@ -89,6 +84,8 @@ pub(super) struct Shell {
     pending_ops: Vec<PersistOp>,
     pending_own: Vec<Message>,
     outgoing: Vec<Outgoing>,
+    /// What the verifier threads learn from the persisted operations.
+    progress: Arc<Progress>,
 }
 
 impl Shell {
@@ -101,9 +98,9 @@ impl Shell {
         key: Arc<KeyPair>,
         transport: Arc<ReplicaTransport>,
         behaviour: Option<Box<dyn Behaviour>>,
-        tick: std::time::Duration,
         status: watch::Sender<NodeStatus>,
         seed: u64,
+        progress: Arc<Progress>,
     ) -> Shell {
         Shell {
             id,
@@ -114,7 +111,6 @@ impl Shell {
             transport,
             behaviour,
             rng: Rng::new(seed),
-            tick,
             status,
             transfer: Transfer::default(),
             taken_snapshot: None,
@@ -124,56 +120,26 @@ impl Shell {
             pending_ops: Vec::new(),
             pending_own: Vec::new(),
             outgoing: Vec::new(),
+            progress,
         }
     }
 
-    /// Runs until told to stop or until storage fails (then it refuses to go on: a
-    /// replica that cannot persist must not send).
-    pub(super) fn run(mut self, inputs: Receiver<CoreInput>) -> Result<(), NodeError> {
-        let result = self.run_loop(&inputs);
-        if let Err(error) = &result {
-            tracing::error!(replica = %self.id, %error, "replica stopped");
-            self.status
-                .send_modify(|status| status.failed = Some(error.to_string()));
-        }
+    /// Marks the replica stopped on request.
+    pub(super) fn stopped(&self) {
         self.status.send_modify(|status| status.running = false);
-        result
     }
 
-    fn run_loop(&mut self, inputs: &Receiver<CoreInput>) -> Result<(), NodeError> {
-        self.flush()?;
-        self.publish_status();
-        let mut next_tick = Instant::now() + self.tick;
-        loop {
-            let wait = next_tick.saturating_duration_since(Instant::now());
-            match inputs.recv_timeout(wait) {
-                Ok(CoreInput::Stop) => return self.flush(),
-                Ok(input) => {
-                    self.accept(input)?;
-                    for _ in 1..INPUTS_PER_ROUND_MAX {
-                        match inputs.try_recv() {
-                            Ok(CoreInput::Stop) => return self.flush(),
-                            Ok(input) => self.accept(input)?,
-                            Err(_) => break,
-                        }
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return self.flush(),
-            }
-            let now = Instant::now();
-            if now >= next_tick {
-                self.feed(Input::Tick)?;
-                self.behaviour_tick();
-                // Catch up by one tick at a time, but never fall behind by more than one.
-                next_tick = (next_tick + self.tick).max(now);
-                self.publish_status();
-            }
-            self.flush()?;
-        }
+    /// Marks the replica stopped because storage failed: a replica that cannot persist
+    /// must not send, so it refuses to go on.
+    pub(super) fn failed(&self, error: &NodeError) {
+        tracing::error!(replica = %self.id, %error, "replica stopped");
+        self.status.send_modify(|status| {
+            status.failed = Some(error.to_string());
+            status.running = false;
+        });
     }
 
-    fn accept(&mut self, input: CoreInput) -> Result<(), NodeError> {
+    pub(super) fn accept(&mut self, input: CoreInput) -> Result<(), NodeError> {
         match input {
             CoreInput::Message { from, message } => {
                 if let Some(behaviour) = self.behaviour.as_mut() {
@@ -215,7 +181,6 @@ impl Shell {
                 self.on_state_unavailable(from, seq);
                 Ok(())
             }
-            CoreInput::Stop => Ok(()),
         }
     }
 
@@ -429,7 +394,7 @@ impl Shell {
         })
     }
 
-    fn behaviour_tick(&mut self) {
+    pub(super) fn behaviour_tick(&mut self) {
         let Some((behaviour, mut context)) = self.faulty() else {
             return;
         };
@@ -449,6 +414,9 @@ impl Shell {
     pub(super) fn flush(&mut self) -> Result<(), NodeError> {
         if !self.pending_ops.is_empty() || !self.pending_own.is_empty() {
             self.store.commit(&self.pending_ops, &self.pending_own)?;
+            for op in &self.pending_ops {
+                self.progress.note(op);
+            }
             self.pending_ops.clear();
             self.pending_own.clear();
         }

@@ -4,7 +4,6 @@
 //! fails is dropped, logged and counted; what passes reaches the core as [`Verified`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -18,6 +17,9 @@ use crate::message::{
 };
 use crate::net::Inbound;
 use crate::wire::{ClientFrame, PeerFrame, StateChunk};
+
+use super::drive::Driver;
+use super::progress::Progress;
 
 /// What the core thread receives.
 #[derive(Debug)]
@@ -49,7 +51,6 @@ pub(super) enum CoreInput {
         from: ReplicaId,
         seq: Seq,
     },
-    Stop,
 }
 
 /// Counters of what the pipeline refused.
@@ -59,6 +60,9 @@ pub struct InboundCounters {
     pub messages_refused: AtomicU64,
     pub signatures_invalid: AtomicU64,
     pub messages_verified: AtomicU64,
+    /// PREPAREs and COMMITs dropped unverified because their slot had already moved on
+    /// (see `progress.rs`).
+    pub messages_redundant: AtomicU64,
 }
 
 /// Decodes and verifies frames; owned by the worker threads.
@@ -68,6 +72,7 @@ pub(super) struct Checker {
     pub(super) limits: Limits,
     pub(super) verifier: Arc<dyn Verifier>,
     pub(super) counters: Arc<InboundCounters>,
+    pub(super) progress: Arc<Progress>,
 }
 
 /// One decoded frame waiting for its signatures to be checked.
@@ -180,6 +185,12 @@ impl Checker {
         };
         Some(match frame {
             PeerFrame::Protocol(message) => {
+                if self.progress.redundant(&message) {
+                    self.counters
+                        .messages_redundant
+                        .fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
                 // Hash batches here, off the core thread; the digest is cached in the batch.
                 if let Message::PrePrepare { batch, .. } = &message {
                     batch.digest();
@@ -250,13 +261,13 @@ const BATCH_FRAMES_MAX: usize = 256;
 
 /// Starts `threads` verifier threads. Each takes whatever frames are waiting (up to
 /// [`BATCH_FRAMES_MAX`]) from the transport, verifies them as one batch and hands the
-/// results to the core thread. Taking everything that waits makes batches grow with the
-/// load: the busier the replica, the cheaper each signature. When the inbound channel is
-/// full because the verifiers are busy, the transport's readers wait and QUIC flow control
-/// slows the senders.
+/// results to the shell, carrying them out itself when the shell is free (`drive.rs`).
+/// Taking everything that waits makes batches grow with the load: the busier the replica,
+/// the cheaper each signature. When the inbound channel is full because the verifiers are
+/// busy, the transport's readers wait and QUIC flow control slows the senders.
 pub(super) fn spawn_verifiers(
     inbound: mpsc::Receiver<Inbound>,
-    to_core: SyncSender<CoreInput>,
+    driver: Arc<Driver>,
     checker: Arc<Checker>,
     threads: usize,
     name: &str,
@@ -264,19 +275,15 @@ pub(super) fn spawn_verifiers(
     let inbound = Arc::new(Mutex::new(inbound));
     (0..threads.max(1))
         .map(|index| {
-            let (inbound, to_core, checker) = (inbound.clone(), to_core.clone(), checker.clone());
+            let (inbound, driver, checker) = (inbound.clone(), driver.clone(), checker.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-verify-{index}"))
-                .spawn(move || verify_loop(&inbound, &to_core, &checker))
+                .spawn(move || verify_loop(&inbound, &driver, &checker))
         })
         .collect()
 }
 
-fn verify_loop(
-    inbound: &Mutex<mpsc::Receiver<Inbound>>,
-    to_core: &SyncSender<CoreInput>,
-    checker: &Checker,
-) {
+fn verify_loop(inbound: &Mutex<mpsc::Receiver<Inbound>>, driver: &Driver, checker: &Checker) {
     loop {
         let batch = {
             let mut receiver = inbound
@@ -294,10 +301,6 @@ fn verify_loop(
             }
             batch
         };
-        for input in checker.check(batch) {
-            if to_core.send(input).is_err() {
-                return;
-            }
-        }
+        driver.submit(checker.check(batch));
     }
 }
