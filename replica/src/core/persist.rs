@@ -9,6 +9,13 @@
 //! sign and broadcast (see [`crate::core::Action::Broadcast`]); it uses the same
 //! [`PersistedState::insert_message`] keys. Application snapshots are kept by the shell
 //! beside this state ([`crate::core::Action::StoreCheckpoint`]).
+//!
+//! Of the messages peers send, PRE-PREPAREs, CHECKPOINTs, VIEW-CHANGEs and NEW-VIEWs are
+//! persisted as they are accepted. Peers' PREPAREs and COMMITs are not, unlike the design
+//! document's first plan: nothing this replica sends depends on them until its slot is
+//! prepared or committed, and then the [`PersistOp::Prepared`] and [`PersistOp::Decided`]
+//! records keep the quorum. One lost in a crash is a lost message, which retransmission
+//! recovers; not writing them spares a write batch for most inputs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +33,7 @@ use crate::message::{
 pub enum PersistOp {
     /// The view this replica is in, and whether it is active (false: changing to it).
     ViewState { view: View, normal: bool },
-    /// A protocol message accepted from a peer.
+    /// A protocol message accepted from a peer (not a PREPARE or COMMIT: see above).
     Message(Message),
     /// The slot reached a prepared certificate (kept across views for VIEW-CHANGE).
     Prepared {

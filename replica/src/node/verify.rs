@@ -21,7 +21,7 @@ use crate::wire::{ClientFrame, PeerFrame, StateChunk};
 use super::drive::Driver;
 use super::progress::Progress;
 
-/// What the core thread receives.
+/// What the shell receives from the verifier threads.
 #[derive(Debug)]
 pub(super) enum CoreInput {
     Message {
@@ -191,7 +191,7 @@ impl Checker {
                         .fetch_add(1, Ordering::Relaxed);
                     return None;
                 }
-                // Hash batches here, off the core thread; the digest is cached in the batch.
+                // Hash batches here, before the shell is taken; the digest is cached in the batch.
                 if let Message::PrePrepare { batch, .. } = &message {
                     batch.digest();
                 }
