@@ -37,11 +37,46 @@ const INPUTS_PER_ROUND_MAX: usize = 512;
 /// the transport's queue then fills and QUIC flow control slows the senders.
 const QUEUED_INPUTS_MAX: usize = 16_384;
 
+/// What a driver drives: the shell, or a stand-in in tests.
+pub(super) trait Rounds: Send {
+    /// Carries out `inputs`, then a tick if `tick`, and makes the round durable.
+    fn round(&mut self, inputs: Vec<CoreInput>, tick: bool) -> Result<(), NodeError>;
+    /// The replica stopped on request.
+    fn stopped(self);
+    /// The replica stopped because a round failed.
+    fn failed(self, error: &NodeError);
+    /// Called when the queue ran dry, just before the holder lets go: the moment another
+    /// thread may queue an input and fail to take the shell. Tests widen it.
+    fn drained(&mut self) {}
+}
+
+impl Rounds for Shell {
+    fn round(&mut self, inputs: Vec<CoreInput>, tick: bool) -> Result<(), NodeError> {
+        for input in inputs {
+            self.accept(input)?;
+        }
+        if tick {
+            self.feed(Input::Tick)?;
+            self.behaviour_tick();
+            self.publish_status();
+        }
+        self.flush()
+    }
+
+    fn stopped(self) {
+        Shell::stopped(&self);
+    }
+
+    fn failed(self, error: &NodeError) {
+        Shell::failed(&self, error);
+    }
+}
+
 /// The shell and what its holder needs besides it.
-struct Driven {
+struct Driven<S> {
     /// `None` once the replica stopped, on request or because storage failed. Dropping the
     /// shell closes the store and lets go of the transport, which can then shut down.
-    shell: Option<Shell>,
+    shell: Option<S>,
     next_tick: Instant,
     tick: Duration,
     /// Why the replica stopped on its own, until the ticker reports it.
@@ -55,21 +90,21 @@ struct Queue {
 }
 
 /// The shell, its input queue, and the rules for taking turns at it.
-pub(super) struct Driver {
-    driven: Mutex<Driven>,
+pub(super) struct Driver<S = Shell> {
+    driven: Mutex<Driven<S>>,
     queue: Mutex<Queue>,
     /// Wakes the ticker early, to stop.
     ticker: Condvar,
 }
 
-impl std::fmt::Debug for Driver {
+impl<S> std::fmt::Debug for Driver<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Driver")
     }
 }
 
-impl Driver {
-    pub(super) fn new(shell: Shell, tick: Duration) -> Driver {
+impl<S: Rounds> Driver<S> {
+    pub(super) fn new(shell: S, tick: Duration) -> Driver<S> {
         Driver {
             driven: Mutex::new(Driven {
                 shell: Some(shell),
@@ -130,7 +165,7 @@ impl Driver {
     }
 
     /// Runs rounds until the queue is empty.
-    fn drain(&self, driven: &mut Driven) {
+    fn drain(&self, driven: &mut Driven<S>) {
         loop {
             let inputs: Vec<CoreInput> = {
                 let mut queue = self.queue();
@@ -138,6 +173,9 @@ impl Driver {
                 queue.inputs.drain(..take).collect()
             };
             if inputs.is_empty() {
+                if let Some(shell) = driven.shell.as_mut() {
+                    shell.drained();
+                }
                 return;
             }
             driven.round(inputs);
@@ -176,7 +214,7 @@ impl Driver {
     }
 }
 
-impl Driven {
+impl<S: Rounds> Driven<S> {
     /// One round: the inputs, then the tick if it is due, then one group commit and the
     /// sends it allows. A due tick is taken by whoever holds the shell, so a busy
     /// replica's timers do not wait for the ticker thread to be scheduled.
@@ -190,22 +228,201 @@ impl Driven {
             // Catch up by one tick at a time, but never fall behind by more than one.
             self.next_tick = (self.next_tick + self.tick).max(now);
         }
-        if let Err(error) = round(shell, inputs, tick) {
-            shell.failed(&error);
-            self.shell = None;
+        if let Err(error) = shell.round(inputs, tick) {
+            if let Some(shell) = self.shell.take() {
+                shell.failed(&error);
+            }
             self.failure = Some(error);
         }
     }
 }
 
-fn round(shell: &mut Shell, inputs: Vec<CoreInput>, tick: bool) -> Result<(), NodeError> {
-    for input in inputs {
-        shell.accept(input)?;
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::message::{ReplicaId, Seq};
+
+    /// A stand-in shell that records what it carries out. Inputs are numbered by the
+    /// thread that submitted them (`from`) and their place in its sequence (`seq`).
+    #[derive(Clone, Default)]
+    struct Recorder {
+        seen: Arc<Mutex<Vec<(u32, u64)>>>,
+        holders: Arc<AtomicUsize>,
+        ticks: Arc<AtomicUsize>,
+        stopped: Arc<AtomicBool>,
+        failed: Arc<AtomicBool>,
+        fail_at: Option<u64>,
+        /// Once: tells another thread to submit, and waits until its submit returned.
+        on_drained: Arc<Mutex<Option<Handshake>>>,
     }
-    if tick {
-        shell.feed(Input::Tick)?;
-        shell.behaviour_tick();
-        shell.publish_status();
+
+    type Handshake = (mpsc::Sender<()>, mpsc::Receiver<()>);
+
+    impl Rounds for Recorder {
+        fn round(&mut self, inputs: Vec<CoreInput>, tick: bool) -> Result<(), NodeError> {
+            assert_eq!(
+                self.holders.fetch_add(1, Ordering::SeqCst),
+                0,
+                "two holders"
+            );
+            let mut result = Ok(());
+            for input in inputs {
+                let CoreInput::StateUnavailable { from, seq } = input else {
+                    unreachable!("the tests submit nothing else");
+                };
+                self.seen
+                    .lock()
+                    .expect("not poisoned")
+                    .push((from.0, seq.0));
+                if self.fail_at == Some(seq.0) {
+                    result = Err(NodeError::StateVanished { seq });
+                    break;
+                }
+            }
+            if tick {
+                self.ticks.fetch_add(1, Ordering::SeqCst);
+            }
+            self.holders.fetch_sub(1, Ordering::SeqCst);
+            result
+        }
+
+        fn stopped(self) {
+            self.stopped.store(true, Ordering::SeqCst);
+        }
+
+        fn failed(self, _error: &NodeError) {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+
+        fn drained(&mut self) {
+            let handshake = self.on_drained.lock().expect("not poisoned").take();
+            if let Some((go, done)) = handshake {
+                go.send(()).expect("the other thread waits");
+                done.recv().expect("the other thread answers");
+            }
+        }
     }
-    shell.flush()
+
+    fn input(from: u32, seq: u64) -> CoreInput {
+        CoreInput::StateUnavailable {
+            from: ReplicaId(from),
+            seq: Seq(seq),
+        }
+    }
+
+    const NEVER: Duration = Duration::from_secs(3_600);
+
+    #[test]
+    fn every_input_is_carried_out_once_and_in_order_by_the_threads_that_submit_them() {
+        let recorder = Recorder::default();
+        let driver = Arc::new(Driver::new(recorder.clone(), NEVER));
+        let (threads, per_thread) = (4u32, 3_000u64);
+        let submitters: Vec<_> = (0..threads)
+            .map(|from| {
+                let driver = driver.clone();
+                std::thread::spawn(move || {
+                    let mut seq = 0;
+                    while seq < per_thread {
+                        let size = 1 + seq % 3;
+                        let batch = (seq..(seq + size).min(per_thread))
+                            .map(|s| input(from, s))
+                            .collect();
+                        driver.submit(batch);
+                        seq += size;
+                    }
+                })
+            })
+            .collect();
+        for submitter in submitters {
+            submitter.join().expect("submitter panicked");
+        }
+        // No ticker runs: whatever was submitted was carried out by the submitters.
+        assert!(driver.queue().inputs.is_empty(), "an input was left behind");
+        let seen = recorder.seen.lock().expect("not poisoned");
+        assert_eq!(seen.len() as u64, u64::from(threads) * per_thread);
+        for from in 0..threads {
+            let order: Vec<u64> = seen.iter().filter(|s| s.0 == from).map(|s| s.1).collect();
+            assert_eq!(order, (0..per_thread).collect::<Vec<_>>(), "thread {from}");
+        }
+    }
+
+    #[test]
+    fn an_input_queued_just_as_the_holder_lets_go_is_not_left_behind() {
+        let (go, wait_for_go) = mpsc::channel();
+        let (done, wait_for_done) = mpsc::channel();
+        let recorder = Recorder::default();
+        *recorder.on_drained.lock().expect("not poisoned") = Some((go, wait_for_done));
+        let driver = Arc::new(Driver::new(recorder.clone(), NEVER));
+        let other = {
+            let driver = driver.clone();
+            std::thread::spawn(move || {
+                wait_for_go.recv().expect("the holder signals");
+                // The holder has the shell: this only queues.
+                driver.submit(vec![input(2, 0)]);
+                done.send(()).expect("the holder waits");
+            })
+        };
+        driver.submit(vec![input(1, 0)]);
+        other.join().expect("submitter panicked");
+        assert!(driver.queue().inputs.is_empty(), "an input was left behind");
+        assert_eq!(
+            *recorder.seen.lock().expect("not poisoned"),
+            [(1, 0), (2, 0)]
+        );
+    }
+
+    #[test]
+    fn the_ticker_ticks_and_at_stop_carries_out_what_is_queued_then_drops_the_rest() {
+        let recorder = Recorder::default();
+        let driver = Arc::new(Driver::new(recorder.clone(), Duration::from_millis(1)));
+        let ticker = {
+            let driver = driver.clone();
+            std::thread::spawn(move || driver.run_ticker())
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while recorder.ticks.load(Ordering::SeqCst) < 3 {
+            assert!(Instant::now() < deadline, "the ticker does not tick");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Queued behind the driver's back, as if their submitter lost the race for the
+        // shell: the ticker must carry them out before stopping.
+        driver.queue().inputs.extend([input(9, 0), input(9, 1)]);
+        driver.stop();
+        ticker
+            .join()
+            .expect("ticker panicked")
+            .expect("stopped cleanly");
+        assert!(recorder.stopped.load(Ordering::SeqCst));
+        driver.submit(vec![input(9, 2)]);
+        assert_eq!(
+            *recorder.seen.lock().expect("not poisoned"),
+            [(9, 0), (9, 1)]
+        );
+    }
+
+    #[test]
+    fn a_failed_round_stops_the_replica_for_good_and_the_ticker_reports_why() {
+        let recorder = Recorder {
+            fail_at: Some(2),
+            ..Recorder::default()
+        };
+        let driver = Arc::new(Driver::new(recorder.clone(), NEVER));
+        driver.submit((0..5).map(|seq| input(1, seq)).collect());
+        driver.submit(vec![input(1, 5)]);
+        assert!(recorder.failed.load(Ordering::SeqCst));
+        assert_eq!(
+            *recorder.seen.lock().expect("not poisoned"),
+            [(1, 0), (1, 1), (1, 2)]
+        );
+        let result = driver.run_ticker();
+        assert!(
+            matches!(result, Err(NodeError::StateVanished { seq: Seq(2) })),
+            "{result:?}"
+        );
+        assert!(!recorder.stopped.load(Ordering::SeqCst));
+    }
 }
