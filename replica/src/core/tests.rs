@@ -809,3 +809,49 @@ fn a_recovered_replica_resumes_without_contradicting_itself() {
     assert_eq!(slot.round.digest(), Some(batch.digest()));
     assert!(broadcasts(&actions).is_empty(), "{actions:?}");
 }
+
+/// Peers' PREPAREs are persisted only inside the prepared certificate (`persist.rs`): a
+/// replica restarted after preparing must still commit on its peers' COMMITs alone,
+/// without waiting for the PREPAREs to be resent.
+#[test]
+fn a_replica_restarted_after_preparing_commits_without_its_peers_prepares_resent() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    let mut persisted = PersistedState::default();
+    let batch = h.batch(&[1]);
+    let digest = batch.digest();
+    let mut persist = |actions: &[Action]| {
+        for action in actions {
+            match action {
+                Action::Persist(ops) => ops.iter().for_each(|op| persisted.apply(op, 4)),
+                Action::Broadcast(Outbound::Sign(payload)) => {
+                    let message = payload.clone().sign(CLUSTER, &h.keys[1]).expect("signs");
+                    persisted.insert_message(&message, 4);
+                }
+                _ => {}
+            }
+        }
+    };
+    persist(&deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch)));
+    for from in [2, 3] {
+        persist(&deliver(&mut backup, from, h.prepare(from, 0, 1, digest)));
+    }
+    assert!(backup.log().get(Seq(1)).expect("slot").prepared.is_some());
+
+    let (mut recovered, _) = Replica::recover(
+        h.config.clone(),
+        ReplicaId(1),
+        0,
+        &persisted,
+        Restored::default(),
+    );
+    let mut actions = Vec::new();
+    for from in [0, 2] {
+        actions.extend(deliver(&mut recovered, from, h.commit(from, 0, 1, digest)));
+    }
+    let own_commit = h.commit(1, 0, 1, digest);
+    actions.extend(deliver(&mut recovered, 1, own_commit));
+    let executed = executions(&actions);
+    assert_eq!(executed.len(), 1, "{actions:?}");
+    assert_eq!(executed[0].seq, Seq(1));
+}
