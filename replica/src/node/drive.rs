@@ -20,6 +20,8 @@
 //! replica for good: later inputs are dropped.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,8 @@ pub(super) struct Driver<S = Shell> {
     queue: Mutex<Queue>,
     /// Wakes the ticker early, to stop.
     ticker: Condvar,
+    /// Set once the shell is gone: inputs are no longer worth verifying.
+    closed: AtomicBool,
 }
 
 impl<S> std::fmt::Debug for Driver<S> {
@@ -114,6 +118,7 @@ impl<S: Rounds> Driver<S> {
             }),
             queue: Mutex::new(Queue::default()),
             ticker: Condvar::new(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -125,7 +130,7 @@ impl<S: Rounds> Driver<S> {
 
     /// Queues verified inputs and carries them out at once if the shell is free.
     pub(super) fn submit(&self, inputs: Vec<CoreInput>) {
-        if inputs.is_empty() {
+        if inputs.is_empty() || self.is_closed() {
             return;
         }
         let backlog = {
@@ -139,6 +144,12 @@ impl<S: Rounds> Driver<S> {
             self.drain(&mut driven);
         }
         self.run_if_free();
+    }
+
+    /// Whether the replica stopped (on request, or because a round failed): the verifier
+    /// threads then end, as there is nothing left to verify for.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Asks the replica to stop: the ticker carries out what is queued, makes it durable
@@ -179,6 +190,9 @@ impl<S: Rounds> Driver<S> {
                 return;
             }
             driven.round(inputs);
+            if driven.shell.is_none() {
+                self.closed.store(true, Ordering::Release);
+            }
         }
     }
 
@@ -197,6 +211,7 @@ impl<S: Rounds> Driver<S> {
                     shell.stopped();
                 }
                 if driven.shell.is_none() {
+                    self.closed.store(true, Ordering::Release);
                     return driven.failure.take().map_or(Ok(()), Err);
                 }
                 driven.next_tick.saturating_duration_since(Instant::now())
@@ -228,7 +243,12 @@ impl<S: Rounds> Driven<S> {
             // Catch up by one tick at a time, but never fall behind by more than one.
             self.next_tick = (self.next_tick + self.tick).max(now);
         }
-        if let Err(error) = shell.round(inputs, tick) {
+        // A panic in the core, the application or the store stops the replica like a
+        // storage failure: the shell is dropped (closing the store and letting go of the
+        // transport) and the ticker reports it, instead of leaving a poisoned lock behind.
+        let outcome = catch_unwind(AssertUnwindSafe(|| shell.round(inputs, tick)))
+            .unwrap_or(Err(NodeError::Panicked));
+        if let Err(error) = outcome {
             if let Some(shell) = self.shell.take() {
                 shell.failed(&error);
             }
@@ -240,7 +260,7 @@ impl<S: Rounds> Driven<S> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::sync::mpsc;
 
     use super::*;
@@ -256,6 +276,7 @@ mod tests {
         stopped: Arc<AtomicBool>,
         failed: Arc<AtomicBool>,
         fail_at: Option<u64>,
+        panic_at: Option<u64>,
         /// Once: tells another thread to submit, and waits until its submit returned.
         on_drained: Arc<Mutex<Option<Handshake>>>,
     }
@@ -278,6 +299,7 @@ mod tests {
                     .lock()
                     .expect("not poisoned")
                     .push((from.0, seq.0));
+                assert_ne!(self.panic_at, Some(seq.0), "a bug in the core");
                 if self.fail_at == Some(seq.0) {
                     result = Err(NodeError::StateVanished { seq });
                     break;
@@ -424,5 +446,29 @@ mod tests {
             "{result:?}"
         );
         assert!(!recorder.stopped.load(Ordering::SeqCst));
+        assert!(driver.is_closed(), "the verifier threads would end");
+    }
+
+    #[test]
+    fn a_panic_in_a_round_stops_the_replica_like_a_failure_and_leaves_no_lock_poisoned() {
+        let recorder = Recorder {
+            panic_at: Some(1),
+            ..Recorder::default()
+        };
+        let driver = Arc::new(Driver::new(recorder.clone(), NEVER));
+        let submitter = {
+            let driver = driver.clone();
+            std::thread::spawn(move || driver.submit((0..3).map(|seq| input(1, seq)).collect()))
+        };
+        submitter.join().expect("the panic is caught in the round");
+        assert!(recorder.failed.load(Ordering::SeqCst));
+        assert!(driver.is_closed());
+        driver.submit(vec![input(1, 3)]);
+        assert_eq!(
+            *recorder.seen.lock().expect("not poisoned"),
+            [(1, 0), (1, 1)]
+        );
+        let result = driver.run_ticker();
+        assert!(matches!(result, Err(NodeError::Panicked)), "{result:?}");
     }
 }

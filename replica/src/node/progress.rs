@@ -8,14 +8,17 @@
 //! slot out of the eight it receives; when the slot already moved on by the time the extra
 //! message arrives, it is dropped unverified and counted (`messages_redundant`).
 //!
-//! Dropping is always safe: the core would ignore the message anyway except as evidence of
-//! equivocation, and the network may lose any message. The table only says "drop" for the
-//! exact (view, sequence number) it recorded, so after a view change nothing is dropped
-//! until the new view's slots progress.
+//! Dropping is always safe: the core would ignore the message anyway, and the network may
+//! lose any message. The table only says "drop" for the
+//! exact (view, sequence number, digest) it recorded, so after a view change nothing is
+//! dropped until the new view's slots progress, and a message for another digest is
+//! verified and kept as evidence.
 
 use std::sync::Mutex;
 
 use crate::core::PersistOp;
+use rampart_crypto::Digest;
+
 use crate::message::{Message, Seq, View};
 
 /// Slots remembered; older ones are overwritten, which at worst verifies a message that
@@ -26,6 +29,9 @@ const SLOTS: usize = 1024;
 struct Slot {
     view: View,
     seq: Seq,
+    /// The digest the slot prepared or committed; messages for another are verified, so
+    /// an equivocating replica is still caught (see `core/evidence.rs`).
+    digest: Option<Digest>,
     prepared: bool,
     decided: bool,
 }
@@ -45,7 +51,7 @@ impl Default for Progress {
 }
 
 impl Progress {
-    fn with_slot(&self, view: View, seq: Seq, f: impl FnOnce(&mut Slot)) {
+    fn with_slot(&self, view: View, seq: Seq, digest: Digest, f: impl FnOnce(&mut Slot)) {
         let mut slots = self
             .slots
             .lock()
@@ -55,10 +61,12 @@ impl Progress {
             *slot = Slot {
                 view,
                 seq,
+                digest: None,
                 prepared: false,
                 decided: false,
             };
         }
+        slot.digest = Some(digest);
         f(slot)
     }
 
@@ -67,13 +75,14 @@ impl Progress {
     pub(super) fn note(&self, op: &PersistOp) {
         match op {
             PersistOp::Prepared { certificate, .. } => {
-                self.with_slot(certificate.view(), certificate.seq(), |slot| {
+                let digest = certificate.pre_prepare.value.digest;
+                self.with_slot(certificate.view(), certificate.seq(), digest, |slot| {
                     slot.prepared = true
                 });
             }
             PersistOp::Decided(certificate) => {
-                if let Some((view, seq, _)) = certificate.subject() {
-                    self.with_slot(view, seq, |slot| slot.decided = true);
+                if let Some((view, seq, digest)) = certificate.subject() {
+                    self.with_slot(view, seq, digest, |slot| slot.decided = true);
                 }
             }
             _ => {}
@@ -81,9 +90,11 @@ impl Progress {
     }
 
     /// Whether `message` is a PREPARE for a slot already prepared, or a COMMIT for one
-    /// already committed, in the same view.
+    /// already committed, in the same view and for the same digest.
     pub(super) fn redundant(&self, message: &Message) -> bool {
-        let matches = |view: View, seq: Seq, slot: &Slot| slot.view == view && slot.seq == seq;
+        let matches = |view: View, seq: Seq, digest: Digest, slot: &Slot| {
+            slot.view == view && slot.seq == seq && slot.digest == Some(digest)
+        };
         let slots = self
             .slots
             .lock()
@@ -92,12 +103,12 @@ impl Progress {
             Message::Prepare(prepare) => {
                 let (view, seq) = (prepare.value.view, prepare.value.seq);
                 let slot = &slots[(seq.0 % SLOTS as u64) as usize];
-                matches(view, seq, slot) && slot.prepared
+                matches(view, seq, prepare.value.digest, slot) && slot.prepared
             }
             Message::Commit(commit) => {
                 let (view, seq) = (commit.value.view, commit.value.seq);
                 let slot = &slots[(seq.0 % SLOTS as u64) as usize];
-                matches(view, seq, slot) && slot.decided
+                matches(view, seq, commit.value.digest, slot) && slot.decided
             }
             _ => false,
         }
@@ -122,10 +133,14 @@ mod tests {
     }
 
     fn prepare(replica: u32, view: u64, seq: u64) -> Signed<Prepare> {
+        prepare_of(replica, view, seq, b"batch")
+    }
+
+    fn prepare_of(replica: u32, view: u64, seq: u64, batch: &[u8]) -> Signed<Prepare> {
         let value = Prepare {
             view: View(view),
             seq: Seq(seq),
-            digest: Digest::of(b"batch"),
+            digest: Digest::of(batch),
             replica: ReplicaId(replica),
         };
         Signed::sign(CLUSTER, value, &key(replica)).expect("signs")
@@ -185,6 +200,8 @@ mod tests {
             !progress.redundant(&Message::Prepare(prepare(3, 0, 8))),
             "another slot"
         );
+        let equivocation = Message::Prepare(prepare_of(3, 0, 7, b"another batch"));
+        assert!(!progress.redundant(&equivocation), "another digest");
 
         progress.note(&decided(0, 7));
         assert!(progress.redundant(&late_prepare));

@@ -284,7 +284,7 @@ pub(super) fn spawn_verifiers(
 }
 
 fn verify_loop(inbound: &Mutex<mpsc::Receiver<Inbound>>, driver: &Driver, checker: &Checker) {
-    loop {
+    while !driver.is_closed() {
         let batch = {
             let mut receiver = inbound
                 .lock()
