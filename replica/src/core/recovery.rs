@@ -42,19 +42,16 @@ impl Replica {
         for (seq, (certificate, batch)) in persisted.prepared.range(stable.next()..) {
             let slot = replica.log.slot(*seq, replica.view, 0);
             slot.prepared = Some((certificate.clone(), batch.clone()));
+            // Peers' PREPAREs are not persisted on their own (see `persist.rs`). A slot
+            // that prepared in the current view gets them back from its certificate, so it
+            // can commit without waiting for its peers to resend them (`restore_message`
+            // keeps only those of the current view).
+            for prepare in &certificate.prepares {
+                replica.restore_message(&Message::Prepare(prepare.clone()));
+            }
         }
         for message in persisted.messages.values() {
             replica.restore_message(message);
-        }
-        // Peers' PREPAREs are not persisted on their own (see `persist.rs`). A slot that
-        // prepared in the current view gets them back from its certificate, so it can
-        // commit without waiting for its peers to resend them.
-        for (certificate, _) in persisted.prepared.range(stable.next()..).map(|(_, p)| p) {
-            if certificate.view() == replica.view {
-                for prepare in &certificate.prepares {
-                    replica.restore_message(&Message::Prepare(prepare.clone()));
-                }
-            }
         }
         for (seq, certificate) in persisted.decided.range(stable.next()..) {
             let slot = replica.log.slot(*seq, replica.view, 0);

@@ -786,16 +786,7 @@ fn a_recovered_replica_resumes_without_contradicting_itself() {
     let mut persisted = PersistedState::default();
     let batch = h.batch(&[1]);
     let actions = deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch));
-    for action in &actions {
-        match action {
-            Action::Persist(ops) => ops.iter().for_each(|op| persisted.apply(op, 4)),
-            Action::Broadcast(Outbound::Sign(payload)) => {
-                let message = payload.clone().sign(CLUSTER, &h.keys[1]).expect("signs");
-                persisted.insert_message(&message, 4);
-            }
-            _ => {}
-        }
-    }
+    persist_into(&mut persisted, &h, 1, &actions);
     let (recovered, actions) = Replica::recover(
         h.config.clone(),
         ReplicaId(1),
@@ -820,21 +811,11 @@ fn a_replica_restarted_after_preparing_commits_without_its_peers_prepares_resent
     let mut persisted = PersistedState::default();
     let batch = h.batch(&[1]);
     let digest = batch.digest();
-    let mut persist = |actions: &[Action]| {
-        for action in actions {
-            match action {
-                Action::Persist(ops) => ops.iter().for_each(|op| persisted.apply(op, 4)),
-                Action::Broadcast(Outbound::Sign(payload)) => {
-                    let message = payload.clone().sign(CLUSTER, &h.keys[1]).expect("signs");
-                    persisted.insert_message(&message, 4);
-                }
-                _ => {}
-            }
-        }
-    };
-    persist(&deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch)));
+    let actions = deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch));
+    persist_into(&mut persisted, &h, 1, &actions);
     for from in [2, 3] {
-        persist(&deliver(&mut backup, from, h.prepare(from, 0, 1, digest)));
+        let actions = deliver(&mut backup, from, h.prepare(from, 0, 1, digest));
+        persist_into(&mut persisted, &h, 1, &actions);
     }
     assert!(backup.log().get(Seq(1)).expect("slot").prepared.is_some());
 

@@ -166,7 +166,8 @@ impl<S: Rounds> Driver<S> {
         loop {
             match self.driven.try_lock() {
                 Ok(mut driven) => self.drain(&mut driven),
-                // A panic while holding the shell: the ticker reports it.
+                // Rounds catch their panics (`Driven::round`), so the lock is never left
+                // poisoned; if it were, the ticker reports it.
                 Err(TryLockError::Poisoned(_)) | Err(TryLockError::WouldBlock) => return,
             }
             if self.queue().inputs.is_empty() {
@@ -189,10 +190,15 @@ impl<S: Rounds> Driver<S> {
                 }
                 return;
             }
-            driven.round(inputs);
-            if driven.shell.is_none() {
-                self.closed.store(true, Ordering::Release);
-            }
+            self.round(driven, inputs);
+        }
+    }
+
+    /// One round, then the verifier threads learn whether the shell is gone.
+    fn round(&self, driven: &mut Driven<S>, inputs: Vec<CoreInput>) {
+        driven.round(inputs);
+        if driven.shell.is_none() {
+            self.closed.store(true, Ordering::Release);
         }
     }
 
@@ -206,12 +212,11 @@ impl<S: Rounds> Driver<S> {
                 };
                 let stop = self.queue().stop;
                 self.drain(&mut driven);
-                driven.round(Vec::new());
                 if stop && let Some(shell) = driven.shell.take() {
                     shell.stopped();
                 }
+                self.round(&mut driven, Vec::new());
                 if driven.shell.is_none() {
-                    self.closed.store(true, Ordering::Release);
                     return driven.failure.take().map_or(Ok(()), Err);
                 }
                 driven.next_tick.saturating_duration_since(Instant::now())
@@ -282,6 +287,12 @@ mod tests {
     }
 
     type Handshake = (mpsc::Sender<()>, mpsc::Receiver<()>);
+
+    impl Recorder {
+        fn seen(&self) -> Vec<(u32, u64)> {
+            self.seen.lock().expect("not poisoned").clone()
+        }
+    }
 
     impl Rounds for Recorder {
         fn round(&mut self, inputs: Vec<CoreInput>, tick: bool) -> Result<(), NodeError> {
@@ -364,7 +375,7 @@ mod tests {
         }
         // No ticker runs: whatever was submitted was carried out by the submitters.
         assert!(driver.queue().inputs.is_empty(), "an input was left behind");
-        let seen = recorder.seen.lock().expect("not poisoned");
+        let seen = recorder.seen();
         assert_eq!(seen.len() as u64, u64::from(threads) * per_thread);
         for from in 0..threads {
             let order: Vec<u64> = seen.iter().filter(|s| s.0 == from).map(|s| s.1).collect();
@@ -391,10 +402,7 @@ mod tests {
         driver.submit(vec![input(1, 0)]);
         other.join().expect("submitter panicked");
         assert!(driver.queue().inputs.is_empty(), "an input was left behind");
-        assert_eq!(
-            *recorder.seen.lock().expect("not poisoned"),
-            [(1, 0), (2, 0)]
-        );
+        assert_eq!(recorder.seen(), [(1, 0), (2, 0)]);
     }
 
     #[test]
@@ -420,10 +428,7 @@ mod tests {
             .expect("stopped cleanly");
         assert!(recorder.stopped.load(Ordering::SeqCst));
         driver.submit(vec![input(9, 2)]);
-        assert_eq!(
-            *recorder.seen.lock().expect("not poisoned"),
-            [(9, 0), (9, 1)]
-        );
+        assert_eq!(recorder.seen(), [(9, 0), (9, 1)]);
     }
 
     #[test]
@@ -436,10 +441,7 @@ mod tests {
         driver.submit((0..5).map(|seq| input(1, seq)).collect());
         driver.submit(vec![input(1, 5)]);
         assert!(recorder.failed.load(Ordering::SeqCst));
-        assert_eq!(
-            *recorder.seen.lock().expect("not poisoned"),
-            [(1, 0), (1, 1), (1, 2)]
-        );
+        assert_eq!(recorder.seen(), [(1, 0), (1, 1), (1, 2)]);
         let result = driver.run_ticker();
         assert!(
             matches!(result, Err(NodeError::StateVanished { seq: Seq(2) })),
@@ -464,10 +466,7 @@ mod tests {
         assert!(recorder.failed.load(Ordering::SeqCst));
         assert!(driver.is_closed());
         driver.submit(vec![input(1, 3)]);
-        assert_eq!(
-            *recorder.seen.lock().expect("not poisoned"),
-            [(1, 0), (1, 1)]
-        );
+        assert_eq!(recorder.seen(), [(1, 0), (1, 1)]);
         let result = driver.run_ticker();
         assert!(matches!(result, Err(NodeError::Panicked)), "{result:?}");
     }

@@ -9,29 +9,25 @@
 //! message arrives, it is dropped unverified and counted (`messages_redundant`).
 //!
 //! Dropping is always safe: the core would ignore the message anyway, and the network may
-//! lose any message. The table only says "drop" for the
-//! exact (view, sequence number, digest) it recorded, so after a view change nothing is
-//! dropped until the new view's slots progress, and a message for another digest is
-//! verified and kept as evidence.
+//! lose any message. The table only says "drop" for the exact (view, sequence number,
+//! digest) it recorded, so after a view change nothing is dropped until the new view's
+//! slots progress, and a message for another digest is verified and kept as evidence.
 
 use std::sync::Mutex;
 
-use crate::core::PersistOp;
 use rampart_crypto::Digest;
 
+use crate::core::PersistOp;
 use crate::message::{Message, Seq, View};
 
 /// Slots remembered; older ones are overwritten, which at worst verifies a message that
 /// could have been dropped. Larger than the default log window.
 const SLOTS: usize = 1024;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What one slot of the table says about one (view, sequence number, digest).
+#[derive(Clone, Copy, Debug, Default)]
 struct Slot {
-    view: View,
-    seq: Seq,
-    /// The digest the slot prepared or committed; messages for another are verified, so
-    /// an equivocating replica is still caught (see `core/evidence.rs`).
-    digest: Option<Digest>,
+    key: Option<(View, Seq, Digest)>,
     prepared: bool,
     decided: bool,
 }
@@ -51,67 +47,55 @@ impl Default for Progress {
 }
 
 impl Progress {
-    fn with_slot(&self, view: View, seq: Seq, digest: Digest, f: impl FnOnce(&mut Slot)) {
+    /// Runs `f` on the slot for `key`, under the lock.
+    fn with_slot<T>(&self, key: (View, Seq, Digest), f: impl FnOnce(&mut Slot) -> T) -> T {
         let mut slots = self
             .slots
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let slot = &mut slots[(seq.0 % SLOTS as u64) as usize];
-        if slot.view != view || slot.seq != seq {
-            *slot = Slot {
-                view,
-                seq,
-                digest: None,
-                prepared: false,
-                decided: false,
-            };
-        }
-        slot.digest = Some(digest);
-        f(slot)
+        f(&mut slots[(key.1.0 % SLOTS as u64) as usize])
     }
 
     /// Learns from what the core persisted: a `Prepared` record marks the slot prepared,
     /// a `Decided` one committed.
     pub(super) fn note(&self, op: &PersistOp) {
-        match op {
+        let (key, decided) = match op {
             PersistOp::Prepared { certificate, .. } => {
                 let digest = certificate.pre_prepare.value.digest;
-                self.with_slot(certificate.view(), certificate.seq(), digest, |slot| {
-                    slot.prepared = true
-                });
+                ((certificate.view(), certificate.seq(), digest), false)
             }
-            PersistOp::Decided(certificate) => {
-                if let Some((view, seq, digest)) = certificate.subject() {
-                    self.with_slot(view, seq, digest, |slot| slot.decided = true);
-                }
+            PersistOp::Decided(certificate) => match certificate.subject() {
+                Some(key) => (key, true),
+                None => return,
+            },
+            _ => return,
+        };
+        self.with_slot(key, |slot| {
+            if slot.key != Some(key) {
+                *slot = Slot {
+                    key: Some(key),
+                    ..Slot::default()
+                };
             }
-            _ => {}
-        }
+            if decided {
+                slot.decided = true;
+            } else {
+                slot.prepared = true;
+            }
+        });
     }
 
     /// Whether `message` is a PREPARE for a slot already prepared, or a COMMIT for one
     /// already committed, in the same view and for the same digest.
     pub(super) fn redundant(&self, message: &Message) -> bool {
-        let matches = |view: View, seq: Seq, digest: Digest, slot: &Slot| {
-            slot.view == view && slot.seq == seq && slot.digest == Some(digest)
+        let (key, commit) = match message {
+            Message::Prepare(p) => ((p.value.view, p.value.seq, p.value.digest), false),
+            Message::Commit(c) => ((c.value.view, c.value.seq, c.value.digest), true),
+            _ => return false,
         };
-        let slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match message {
-            Message::Prepare(prepare) => {
-                let (view, seq) = (prepare.value.view, prepare.value.seq);
-                let slot = &slots[(seq.0 % SLOTS as u64) as usize];
-                matches(view, seq, prepare.value.digest, slot) && slot.prepared
-            }
-            Message::Commit(commit) => {
-                let (view, seq) = (commit.value.view, commit.value.seq);
-                let slot = &slots[(seq.0 % SLOTS as u64) as usize];
-                matches(view, seq, commit.value.digest, slot) && slot.decided
-            }
-            _ => false,
-        }
+        self.with_slot(key, |slot| {
+            slot.key == Some(key) && if commit { slot.decided } else { slot.prepared }
+        })
     }
 }
 
