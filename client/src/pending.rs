@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use rampart_crypto::Signed;
 use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{ReplicaId, Reply, Request, Seq};
+use rampart_replica::message::{ReplicaId, Reply, Request, Seq, View};
 use rampart_replica::wire::CommitProof;
 
 use crate::certificate::Certificate;
@@ -30,10 +30,19 @@ pub(crate) enum Kind {
 }
 
 /// A replica's answer. Only its latest answer counts: a correct replica never changes an
-/// ordered result, and a read-only answer may legitimately change as the state moves on.
+/// ordered result (its committed reply only confirms its tentative one), and a read-only
+/// answer may legitimately change as the state moves on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Vote {
-    Result(Bytes),
+    /// A result, executed at `seq` in `view`: committed, or tentatively (PBFT §5.1.2) once
+    /// the batch had prepared there. Read-only answers carry the replica's last executed
+    /// sequence number, and only their result counts.
+    Result {
+        view: View,
+        seq: Seq,
+        result: Bytes,
+        tentative: bool,
+    },
     Refused(String),
 }
 
@@ -173,11 +182,24 @@ impl Pending {
     }
 
     fn decide(&self, thresholds: Thresholds) -> Option<Outcome> {
+        // Committed results, by result; results of either kind, by view, sequence number
+        // and result.
         let mut results: HashMap<&Bytes, usize> = HashMap::new();
+        let mut executed: HashMap<(View, Seq, &Bytes), usize> = HashMap::new();
         let mut refusals: BTreeMap<&str, usize> = BTreeMap::new();
         for vote in self.votes.values() {
             match vote {
-                Vote::Result(result) => *results.entry(result).or_default() += 1,
+                Vote::Result {
+                    view,
+                    seq,
+                    result,
+                    tentative,
+                } => {
+                    if !tentative {
+                        *results.entry(result).or_default() += 1;
+                    }
+                    *executed.entry((*view, *seq, result)).or_default() += 1;
+                }
                 Vote::Refused(reason) => *refusals.entry(reason.as_str()).or_default() += 1,
             }
         }
@@ -185,6 +207,21 @@ impl Pending {
         let leading_count = leader.map_or(0, |(_, count)| *count);
         match &self.kind {
             Kind::Ordered { certify, .. } => {
+                // PBFT §5.1.2: 2f + 1 replicas that executed the request at one sequence
+                // number in one view include f + 1 correct ones. Each of those either
+                // committed it there, or had it prepared there, so any view change keeps it
+                // there; either way the result, which depends only on the committed batches
+                // before it, stands. A committed reply counts as much as a tentative one.
+                if !certify
+                    && let Some(((_, _, result), _)) = executed
+                        .iter()
+                        .find(|(_, count)| **count >= thresholds.quorum)
+                {
+                    return Some(Outcome::Accepted {
+                        result: (*result).clone(),
+                        certificate: None,
+                    });
+                }
                 if let Some((result, count)) = leader
                     && *count >= thresholds.weak_quorum
                 {
@@ -257,7 +294,21 @@ mod tests {
     }
 
     fn result(bytes: &'static [u8]) -> Vote {
-        Vote::Result(Bytes::from_static(bytes))
+        Vote::Result {
+            view: View(0),
+            seq: Seq(1),
+            result: Bytes::from_static(bytes),
+            tentative: false,
+        }
+    }
+
+    fn tentative(view: u64, seq: u64, bytes: &'static [u8]) -> Vote {
+        Vote::Result {
+            view: View(view),
+            seq: Seq(seq),
+            result: Bytes::from_static(bytes),
+            tentative: true,
+        }
     }
 
     #[test]
@@ -276,6 +327,50 @@ mod tests {
                 certificate: None
             })
         );
+    }
+
+    #[test]
+    fn tentative_results_decide_only_2f_plus_1_alike_in_view_and_sequence_number() {
+        let accepted = |result: &'static [u8]| {
+            Ok(Outcome::Accepted {
+                result: Bytes::from_static(result),
+                certificate: None,
+            })
+        };
+        let (mut pending, mut receiver) = waiting(ordered(false));
+        pending.vote(ReplicaId(0), tentative(0, 1, b"ok"));
+        pending.vote(ReplicaId(1), tentative(0, 1, b"ok"));
+        pending.settle(thresholds());
+        assert!(
+            receiver.try_recv().is_err(),
+            "f + 1 tentative replies are not enough"
+        );
+        // Executed at another sequence number, or in another view: no match.
+        pending.vote(ReplicaId(2), tentative(0, 2, b"ok"));
+        pending.vote(ReplicaId(3), tentative(1, 1, b"ok"));
+        pending.settle(thresholds());
+        assert!(receiver.try_recv().is_err());
+        pending.vote(ReplicaId(2), tentative(0, 1, b"ok"));
+        pending.settle(thresholds());
+        assert_eq!(receiver.try_recv(), accepted(b"ok"));
+
+        // A committed reply counts towards the 2f + 1 as well.
+        let (mut pending, mut receiver) = waiting(ordered(false));
+        pending.vote(ReplicaId(0), tentative(0, 1, b"ok"));
+        pending.vote(ReplicaId(1), tentative(0, 1, b"ok"));
+        pending.vote(ReplicaId(2), result(b"ok"));
+        pending.settle(thresholds());
+        assert_eq!(receiver.try_recv(), accepted(b"ok"));
+    }
+
+    #[test]
+    fn a_certified_request_does_not_settle_for_tentative_results() {
+        let (mut pending, mut receiver) = waiting(ordered(true));
+        for replica in 0..4 {
+            pending.vote(ReplicaId(replica), tentative(0, 1, b"ok"));
+        }
+        pending.settle(thresholds());
+        assert!(receiver.try_recv().is_err());
     }
 
     #[test]

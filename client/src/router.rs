@@ -82,7 +82,15 @@ fn on_reply(
             shared.counters.malformed_frame();
             return;
         }
-        pending.vote(from, Vote::Result(reply.result.clone()));
+        pending.vote(
+            from,
+            Vote::Result {
+                view: reply.view,
+                seq: reply.seq,
+                result: reply.result.clone(),
+                tentative: reply.tentative && !read_only,
+            },
+        );
         pending.settle(shared.thresholds);
         match pending.wants_certificate() {
             Some(request) => (request.clone(), !pending.has_proof()),

@@ -94,6 +94,7 @@ pub(crate) fn signed_reply(
         number: request.value.number,
         replica: ReplicaId(replica),
         result: Bytes::from_static(result),
+        tentative: false,
     };
     Signed::sign(CLUSTER_ID, reply, &keys[replica as usize]).expect("signing cannot fail")
 }

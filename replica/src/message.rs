@@ -134,6 +134,10 @@ pub struct Reply {
     pub number: u64,
     pub replica: ReplicaId,
     pub result: Bytes,
+    /// Executed tentatively (PBFT §5.1.2): the batch had prepared in `view` but not yet
+    /// committed. A client accepts a tentative result only from 2f + 1 replicas that agree
+    /// on view, sequence number and result; f + 1 committed replies suffice.
+    pub tentative: bool,
 }
 
 impl Signable for Reply {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rampart_crypto::{ClusterId, Signed, Signer};
 use rampart_replica::core::Rng;
 use rampart_replica::message::{ClientId, ReplicaId, Reply, Request, View};
@@ -18,7 +17,8 @@ struct Pending {
     history_index: usize,
     request: Signed<Request>,
     last_sent_at: u64,
-    replies: BTreeMap<ReplicaId, Bytes>,
+    /// Each replica's latest reply.
+    replies: BTreeMap<ReplicaId, Reply>,
 }
 
 /// What a simulated client does.
@@ -189,7 +189,9 @@ impl SimClient {
     }
 
     /// A reply from replica `from` (as the network authenticated it, whatever the reply
-    /// claims): the result is accepted once f + 1 replicas sent the same one.
+    /// claims): the result is accepted once f + 1 replicas sent the same committed one, or
+    /// 2f + 1 the same one for one view and sequence number, tentative or not (PBFT
+    /// §5.1.2), as the client SDK does.
     pub fn on_reply(&mut self, now: u64, from: ReplicaId, reply: Reply) {
         if reply.client != self.id {
             return;
@@ -199,13 +201,19 @@ impl SimClient {
         let Some(pending) = self.pending.get_mut(&reply.number) else {
             return;
         };
-        pending.replies.insert(from, reply.result.clone());
-        let matching = pending
+        pending.replies.insert(from, reply.clone());
+        let committed = pending
             .replies
             .values()
-            .filter(|result| **result == reply.result)
+            .filter(|r| !r.tentative && r.result == reply.result)
             .count();
-        if matching < self.weak_quorum {
+        let executed_alike = pending
+            .replies
+            .values()
+            .filter(|r| (r.view, r.seq, &r.result) == (reply.view, reply.seq, &reply.result))
+            .count();
+        let quorum = self.replica_count - (self.weak_quorum - 1);
+        if committed < self.weak_quorum && executed_alike < quorum {
             return;
         }
         let pending = self.pending.remove(&reply.number).expect("present above");

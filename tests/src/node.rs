@@ -122,6 +122,10 @@ pub struct SimReplica {
     pub restarts: u32,
     /// States installed by state transfer.
     pub state_installs: u64,
+    /// Tentative executions rolled back (by rebuilding from the durable state).
+    pub rollbacks: u32,
+    /// The core asked for a rollback; carried out once its input is done.
+    rollback: bool,
 }
 
 impl std::fmt::Debug for SimReplica {
@@ -163,6 +167,8 @@ impl SimReplica {
             stats: ShellStats::default(),
             restarts: 0,
             state_installs: 0,
+            rollbacks: 0,
+            rollback: false,
         }
     }
 
@@ -215,12 +221,23 @@ impl SimReplica {
     pub fn restart(&mut self, effects: &mut Effects<'_>) {
         assert!(self.core.is_none(), "restart of a running replica");
         self.restarts += 1;
+        let inputs = self.recover(effects);
+        self.run_all(inputs, effects);
+    }
+
+    /// Rebuilds the core and the application from the durable state and carries out the
+    /// recovery actions; returns the inputs that follow.
+    fn recover(&mut self, effects: &mut Effects<'_>) -> VecDeque<Input> {
         let (seq, app, client_table) = self.durable.restore_point();
         self.app = app;
+        self.fetched = None;
+        self.taken_snapshot = None;
+        let seed =
+            self.seed.wrapping_add(u64::from(self.restarts)) ^ (u64::from(self.rollbacks) << 32);
         let (core, actions) = Replica::recover(
             self.config.clone(),
             self.id,
-            self.seed.wrapping_add(u64::from(self.restarts)),
+            seed,
             &self.durable.state,
             Restored { seq, client_table },
         );
@@ -228,8 +245,7 @@ impl SimReplica {
             core.check_invariants();
         }
         self.core = Some(core);
-        let inputs = self.carry_out(actions, effects);
-        self.run_all(inputs.into(), effects);
+        self.carry_out(actions, effects).into()
     }
 
     /// The behaviour, if this replica is Byzantine, with what it may use.
@@ -377,6 +393,12 @@ impl SimReplica {
                 core.check_invariants();
             }
             inputs.extend(self.carry_out(actions, effects));
+            if self.rollback {
+                // As the node does: what is queued was meant for the core being replaced.
+                self.rollback = false;
+                self.rollbacks += 1;
+                inputs = self.recover(effects);
+            }
         }
     }
 
@@ -450,12 +472,14 @@ impl SimReplica {
                     .iter()
                     .map(|request| self.app.apply(&request.value.operation))
                     .collect();
-                effects.events.push(Event::Executed {
-                    replica: self.id,
-                    node: self.node,
-                    seq: execution.seq,
-                    digest: execution.digest,
-                });
+                if !execution.tentative {
+                    effects.events.push(Event::Executed {
+                        replica: self.id,
+                        node: self.node,
+                        seq: execution.seq,
+                        digest: execution.digest,
+                    });
+                }
                 let app_digest = execution.checkpoint.then(|| {
                     let snapshot = Arc::new(self.app.snapshot());
                     let digest = Digest::of(&snapshot);
@@ -469,16 +493,27 @@ impl SimReplica {
                 })
             }
             Action::Reply(reply) => {
-                let reply = match self.faulty(effects.now) {
-                    Some((behaviour, mut context)) => behaviour.reply(&mut context, reply)?,
-                    None => reply,
-                };
-                let client = *self.clients.get(&reply.client)?;
-                effects.outgoing.push(Envelope {
-                    from: self.node,
-                    to: Node::Client(client),
-                    packet: Packet::Reply(reply),
+                self.reply(reply, effects);
+                None
+            }
+            Action::Committed {
+                seq,
+                digest,
+                replies,
+            } => {
+                effects.events.push(Event::Executed {
+                    replica: self.id,
+                    node: self.node,
+                    seq,
+                    digest,
                 });
+                for reply in replies {
+                    self.reply(reply, effects);
+                }
+                None
+            }
+            Action::Rollback => {
+                self.rollback = true;
                 None
             }
             Action::StoreCheckpoint {
@@ -545,6 +580,24 @@ impl SimReplica {
                 unreachable!("sorted out by carry_out")
             }
         }
+    }
+
+    fn reply(&mut self, reply: rampart_replica::message::Reply, effects: &mut Effects<'_>) {
+        let reply = match self.faulty(effects.now) {
+            Some((behaviour, mut context)) => match behaviour.reply(&mut context, reply) {
+                Some(reply) => reply,
+                None => return,
+            },
+            None => reply,
+        };
+        let Some(&client) = self.clients.get(&reply.client) else {
+            return;
+        };
+        effects.outgoing.push(Envelope {
+            from: self.node,
+            to: Node::Client(client),
+            packet: Packet::Reply(reply),
+        });
     }
 
     fn send(&mut self, to: Option<ReplicaId>, message: Message, effects: &mut Effects<'_>) {

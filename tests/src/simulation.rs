@@ -100,6 +100,8 @@ pub struct RunStats {
     pub partitions: u64,
     pub view_changes: u64,
     pub state_transfers: u64,
+    /// Tentative executions rolled back (PBFT §5.1.2).
+    pub rollbacks: u64,
 }
 
 pub struct Simulation {
@@ -538,6 +540,12 @@ impl Simulation {
         stats.messages_lost = self.network.stats.lost + self.network.stats.partitioned;
         stats.view_changes = self.current_view().0;
         stats.state_transfers = self.replicas.iter().map(|r| r.state_installs).sum();
+        stats.rollbacks = self
+            .replicas
+            .iter()
+            .chain(self.twins.values())
+            .map(|r| u64::from(r.rollbacks))
+            .sum();
         stats
     }
 

@@ -68,6 +68,7 @@ fn certificate_of(operation: Bytes, result: Bytes, seq: u64) -> Certificate {
                 number: request.value.number,
                 replica: ReplicaId(replica),
                 result: result.clone(),
+                tentative: false,
             };
             Signed::sign(CLUSTER_ID, reply, &keys[replica as usize]).expect("signing cannot fail")
         })

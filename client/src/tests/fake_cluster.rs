@@ -151,6 +151,7 @@ pub(crate) fn reply_with_proof(
         number: arrival.number(),
         replica: from,
         result: Bytes::copy_from_slice(result),
+        tentative: false,
     };
     let signature = signer.map(|key| {
         Signed::sign(test_cluster().0.id, reply.clone(), key)

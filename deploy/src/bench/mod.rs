@@ -63,6 +63,9 @@ pub struct BenchArgs {
     /// Sync every write batch to disk (group commit).
     #[arg(long)]
     pub sync: bool,
+    /// Execute only committed batches: no tentative execution (PBFT §5.1.2).
+    #[arg(long)]
+    pub no_tentative: bool,
     /// Print one JSON object with the results as the last line.
     #[arg(long)]
     pub json: bool,
@@ -96,11 +99,13 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
             .await
             .map_err(|error| Failure::runtime(format_args!("calibration failed: {error}")))?;
     let (batch_size, batch_delay, in_flight) = (args.batch_size, args.batch_delay, args.in_flight);
+    let tentative = !args.no_tentative;
     let mut spec = ClusterSpec::new(args.replicas, Box::new(|| Box::new(Null)));
     spec.sync = args.sync;
     spec.protocol = Box::new(move |protocol| {
         protocol.batch_size_max = batch_size;
         protocol.batch_delay_ticks = batch_delay;
+        protocol.tentative_execution = tentative;
         if let Some(in_flight) = in_flight {
             protocol.in_flight_max = in_flight;
         }

@@ -39,6 +39,10 @@ pub struct Config {
     pub client_window: u64,
     /// The largest operation a request may carry, in bytes.
     pub operation_bytes_max: usize,
+    /// Execute a batch once it has prepared and everything before it has committed, and
+    /// send tentative replies (PBFT §5.1.2). This takes the COMMIT round off a request's
+    /// latency; clients then wait for 2f + 1 matching replies instead of f + 1.
+    pub tentative_execution: bool,
 }
 
 /// Why a configuration cannot be used.
@@ -73,6 +77,7 @@ impl Config {
             state_transfer_timeout_ticks: 500,
             client_window: 64,
             operation_bytes_max: 1 << 20,
+            tentative_execution: true,
         }
     }
 

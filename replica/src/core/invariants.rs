@@ -100,13 +100,33 @@ impl Replica {
                 self.id
             );
         }
-        if self.executing.is_some() {
-            let next = self.last_executed.next();
+        let next = self.last_executed.next();
+        if let Some(tentative) = &self.tentative {
+            assert_eq!(
+                tentative.seq, next,
+                "{}: tentative execution out of place",
+                self.id
+            );
             assert!(
-                self.log
-                    .get(next)
-                    .is_some_and(|slot| slot.decided.is_some()),
-                "{}: executing {next}, which is not decided",
+                self.transfer.is_none(),
+                "{}: tentative during transfer",
+                self.id
+            );
+            assert!(
+                !next.0.is_multiple_of(self.config.checkpoint_interval),
+                "{}: tentative execution at a checkpoint",
+                self.id
+            );
+        }
+        if self.executing.is_some() {
+            let running_ahead = self.tentative.as_ref().is_some_and(|t| !t.has_results());
+            assert!(
+                running_ahead
+                    || self
+                        .log
+                        .get(next)
+                        .is_some_and(|slot| slot.decided.is_some()),
+                "{}: executing {next}, which is neither decided nor tentative",
                 self.id
             );
         }

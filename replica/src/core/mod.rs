@@ -106,6 +106,10 @@ pub struct Execution {
     /// Take a checkpoint right after this sequence number: snapshot the application and
     /// report the snapshot's digest in [`Input::Executed`].
     pub checkpoint: bool,
+    /// The batch has prepared but not committed (PBFT §5.1.2). Its effects stand once the
+    /// core reports [`Action::Committed`]; if it commits with another digest, the core asks
+    /// for [`Action::Rollback`] instead. Never set at a checkpoint sequence number.
+    pub tentative: bool,
 }
 
 /// What the core asks the shell to do, in order.
@@ -124,6 +128,21 @@ pub enum Action {
     Execute(Execution),
     /// Send a reply to a client.
     Reply(Reply),
+    /// The batch executed tentatively at `seq` committed with the digest it ran with, so
+    /// its effects are final. `replies` are its committed replies: the clients got
+    /// tentative ones already, so they matter only to a client still waiting for a
+    /// committed reply (one that retransmitted, or asked for a commit certificate).
+    Committed {
+        seq: Seq,
+        digest: Digest,
+        replies: Vec<Reply>,
+    },
+    /// The batch executed tentatively at `last_executed + 1` will not commit as executed:
+    /// throw away the application state and this core, and rebuild both from durable state
+    /// as after a crash ([`Replica::recover`]). Durable state never holds a tentative
+    /// execution, and a replica survives a crash at any point, so this is always safe.
+    /// The core executes nothing more.
+    Rollback,
     /// Keep the checkpoint just taken at `seq`: the application snapshot and this reply
     /// cache, whose combined digest is `state_digest`. Peers fetch it by state transfer.
     StoreCheckpoint {
@@ -162,6 +181,10 @@ pub struct Replica {
     last_executed: Seq,
     /// The execution handed to the shell and not yet reported back.
     executing: Option<Vec<RequestKey>>,
+    /// The batch at `last_executed + 1`, executed before it committed (PBFT §5.1.2).
+    tentative: Option<normal::Tentative>,
+    /// A [`Action::Rollback`] was asked for: this core is about to be replaced.
+    rolled_back: bool,
     clients: ClientTable,
     requests: Requests,
     checkpoints: Checkpoints,
@@ -199,6 +222,8 @@ impl Replica {
             next_seq: Seq(1),
             last_executed: Seq(0),
             executing: None,
+            tentative: None,
+            rolled_back: false,
             clients: ClientTable::default(),
             requests: Requests::default(),
             checkpoints: Checkpoints::default(),
@@ -371,8 +396,15 @@ impl Replica {
         self.primary()
     }
 
+    /// The last sequence number whose committed batch was executed.
     pub fn last_executed(&self) -> Seq {
         self.last_executed
+    }
+
+    /// Whether the application holds the effects of a batch that has not committed yet
+    /// (PBFT §5.1.2); read-only requests wait until it has (§5.1.3).
+    pub fn has_tentative_execution(&self) -> bool {
+        self.tentative.is_some()
     }
 
     pub fn stable_checkpoint(&self) -> &crate::message::CheckpointCertificate {

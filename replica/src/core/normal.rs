@@ -9,7 +9,8 @@ use rampart_crypto::{Digest, Signed};
 
 use super::{Action, Evidence, PersistOp, Reject, Replica, checkpoint_digest};
 use crate::message::{
-    Batch, Commit, CommitCertificate, Message, Payload, PrePrepare, Prepare, Reply, Seq, View,
+    Batch, Commit, CommitCertificate, Message, Payload, PrePrepare, Prepare, Reply, RequestKey,
+    Seq, View,
 };
 
 impl Replica {
@@ -257,14 +258,12 @@ impl Replica {
                 replica: id,
             }));
         }
-        let mut decided = false;
         if slot.decided.is_none()
             && let Some(certificate) = slot.round.commit_certificate(primary, quorum)
         {
             slot.decided = Some(certificate.clone());
             slot.touched_at = now;
             persists.push(PersistOp::Decided(certificate));
-            decided = true;
         }
         for op in persists {
             self.persist(op);
@@ -272,27 +271,56 @@ impl Replica {
         for payload in sends {
             self.broadcast(payload);
         }
-        if decided {
+        // Committed, or (with tentative execution) prepared: either may let it run.
+        if seq == self.last_executed.next() {
             self.execute_next();
         }
     }
 
-    /// Hands the next committed batch to the shell, if execution is not busy or suspended
-    /// by a state transfer. Requests already executed (by number, per client) are left
-    /// out, which makes execution exactly-once (PBFT §4.1).
+    /// Hands the next batch to the shell, if execution is not busy or suspended by a state
+    /// transfer: the next committed one, or, with tentative execution, the next one that
+    /// has prepared in this view once everything before it has committed (PBFT §5.1.2).
+    /// Requests already executed (by number, per client) are left out, which makes
+    /// execution exactly-once (PBFT §4.1).
     pub(super) fn execute_next(&mut self) {
-        if self.executing.is_some() || self.transfer.is_some() {
+        if self.executing.is_some() || self.transfer.is_some() || self.rolled_back {
             return;
         }
         let seq = self.last_executed.next();
-        let Some(batch) = self
-            .log
-            .get(seq)
-            .and_then(|slot| slot.decided.as_ref())
-            .map(|certificate| certificate.batch.clone())
-        else {
+        let Some(slot) = self.log.get(seq) else {
             return;
         };
+        if let Some(certificate) = &slot.decided {
+            let batch = certificate.batch.clone();
+            match self.tentative.take() {
+                Some(tentative) if tentative.digest == batch.digest() => {
+                    self.commit_tentative(tentative)
+                }
+                Some(tentative) => {
+                    tracing::warn!(
+                        replica = %self.id, %seq, "a batch executed tentatively committed \
+                         with another digest; rolling back to durable state"
+                    );
+                    debug_assert_eq!(tentative.seq, seq);
+                    self.rolled_back = true;
+                    self.emit(Action::Rollback);
+                }
+                None => self.hand_out(seq, &batch, false),
+            }
+            return;
+        }
+        let may_run_ahead = self.config.tentative_execution
+            && self.tentative.is_none()
+            && self.normal
+            && slot.prepared_in_view()
+            && !seq.0.is_multiple_of(self.config.checkpoint_interval);
+        if may_run_ahead && let Some(batch) = slot.round.batch.clone() {
+            self.hand_out(seq, &batch, true);
+        }
+    }
+
+    /// Emits the execution of `batch` at `seq`, leaving out requests already executed.
+    fn hand_out(&mut self, seq: Seq, batch: &Arc<Batch>, tentative: bool) {
         let mut seen = BTreeSet::new();
         let requests: Vec<_> = batch
             .requests
@@ -300,19 +328,31 @@ impl Replica {
             .filter(|r| !self.clients.is_executed(r.value.key()) && seen.insert(r.value.key()))
             .cloned()
             .collect();
-        self.executing = Some(requests.iter().map(|r| r.value.key()).collect());
+        let keys: Vec<RequestKey> = requests.iter().map(|r| r.value.key()).collect();
+        let digest = batch.digest();
+        if tentative {
+            self.tentative = Some(Tentative {
+                seq,
+                view: self.view,
+                digest,
+                results: None,
+            });
+        }
+        self.executing = Some(keys);
         let checkpoint = seq.0.is_multiple_of(self.config.checkpoint_interval);
         self.emit(Action::Execute(super::Execution {
             seq,
             view: self.view,
-            digest: batch.digest(),
+            digest,
             requests,
             checkpoint,
+            tentative,
         }));
     }
 
-    /// The shell executed the batch at `seq`: cache and send the replies, take the
-    /// checkpoint if one is due (PBFT §4.3), and go on with the next batch.
+    /// The shell executed the batch at `seq`: for a committed batch, cache and send the
+    /// replies, take the checkpoint if one is due (PBFT §4.3), and go on with the next
+    /// batch; for a tentative one, send tentative replies and wait for it to commit.
     pub(super) fn on_executed(
         &mut self,
         seq: Seq,
@@ -330,20 +370,63 @@ impl Replica {
             results.len(),
             "the shell must return one result per executed request"
         );
-        let executed_any = !keys.is_empty();
-        for (key, result) in keys.into_iter().zip(results) {
+        let executed: Vec<(RequestKey, Bytes)> = keys.into_iter().zip(results).collect();
+        if let Some(tentative) = self.tentative.as_mut() {
+            debug_assert!(tentative.results.is_none() && tentative.seq == seq);
+            let view = tentative.view;
+            for (key, result) in &executed {
+                let reply = self.reply(view, seq, *key, result.clone(), true);
+                self.emit(Action::Reply(reply));
+            }
+            if let Some(tentative) = self.tentative.as_mut() {
+                tentative.results = Some(executed);
+            }
+            // The batch may have committed while it ran.
+            self.execute_next();
+            return Ok(());
+        }
+        let executed_any = !executed.is_empty();
+        let replies = self.record_results(seq, executed);
+        self.out.extend(replies.into_iter().map(Action::Reply));
+        self.finish_execution(seq, executed_any, app_digest);
+        Ok(())
+    }
+
+    /// Caches the results of the committed batch at `seq` (exactly-once, PBFT §4.1) and
+    /// returns the replies to send.
+    fn record_results(&mut self, seq: Seq, executed: Vec<(RequestKey, Bytes)>) -> Vec<Reply> {
+        let mut replies = Vec::with_capacity(executed.len());
+        for (key, result) in executed {
             self.clients
                 .record(key, seq, result.clone(), self.config.client_window);
             self.requests.executed(key);
-            self.emit(Action::Reply(Reply {
-                view: self.view,
-                seq,
-                client: key.client,
-                number: key.number,
-                replica: self.id,
-                result,
-            }));
+            replies.push(self.reply(self.view, seq, key, result, false));
         }
+        replies
+    }
+
+    /// The batch executed tentatively at `last_executed + 1` committed with the digest it
+    /// ran with: its results become the committed ones.
+    fn commit_tentative(&mut self, tentative: Tentative) {
+        let Tentative {
+            seq,
+            digest,
+            results,
+            ..
+        } = tentative;
+        let executed = results.expect("execution is busy until the results are reported");
+        let executed_any = !executed.is_empty();
+        let replies = self.record_results(seq, executed);
+        self.emit(Action::Committed {
+            seq,
+            digest,
+            replies,
+        });
+        self.finish_execution(seq, executed_any, None);
+    }
+
+    /// What follows the execution of the committed batch at `seq`.
+    fn finish_execution(&mut self, seq: Seq, executed_any: bool, app_digest: Option<Digest>) {
         self.last_executed = seq;
         if executed_any && self.normal {
             // PBFT §4.5.2: progress in the new view ends the run of view changes.
@@ -358,6 +441,42 @@ impl Replica {
         }
         self.execute_next();
         self.propose();
-        Ok(())
+    }
+
+    fn reply(
+        &self,
+        view: View,
+        seq: Seq,
+        key: RequestKey,
+        result: Bytes,
+        tentative: bool,
+    ) -> Reply {
+        Reply {
+            view,
+            seq,
+            client: key.client,
+            number: key.number,
+            replica: self.id,
+            result,
+            tentative,
+        }
+    }
+}
+
+/// A batch executed before it committed (PBFT §5.1.2). Only the batch right after the last
+/// committed one runs ahead, so undoing it means going back to committed state.
+#[derive(Clone, Debug)]
+pub(super) struct Tentative {
+    pub(super) seq: Seq,
+    /// The view it prepared in: clients match tentative replies on it.
+    view: View,
+    pub(super) digest: Digest,
+    /// The executed requests and their results, once the shell reports them.
+    results: Option<Vec<(RequestKey, Bytes)>>,
+}
+
+impl Tentative {
+    pub(super) fn has_results(&self) -> bool {
+        self.results.is_some()
     }
 }

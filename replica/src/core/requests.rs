@@ -130,6 +130,7 @@ impl Replica {
                         number: key.number,
                         replica: self.id,
                         result: cached.result.clone(),
+                        tentative: false,
                     };
                     self.emit(Action::Reply(reply));
                 }

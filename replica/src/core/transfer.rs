@@ -43,6 +43,8 @@ impl Replica {
             "fetching the state of the stable checkpoint"
         );
         self.executing = None;
+        // The installed state replaces whatever ran ahead of the committed batches.
+        self.tentative = None;
         self.transfer = Some(Transfer {
             seq: certificate.seq,
             state_digest: certificate.state_digest,

@@ -167,27 +167,14 @@ impl NodeBuilder {
             key: key.public_key(),
         };
         let store = Store::open(&config.data_dir, &identity, config.store, cluster.size())?;
-        let persisted = store.load()?;
-        let restored = match store.latest_checkpoint()? {
-            Some(meta) => {
-                let snapshot = store
-                    .read_snapshot(meta.seq)?
-                    .ok_or(NodeError::StateVanished { seq: meta.seq })?;
-                app.restore(&snapshot)?;
-                Restored {
-                    seq: meta.seq,
-                    client_table: meta.client_table,
-                }
-            }
-            None => Restored::default(),
-        };
+        // Kept for rolling back a tentative execution before the first checkpoint.
+        let genesis = store.latest_checkpoint()?.is_none().then(|| app.snapshot());
+        let protocol = Arc::new(config.protocol.clone());
+        let (core, actions) = recover(&store, app.as_mut(), None, &protocol, id, config.seed)?;
         tracing::info!(
-            replica = %id, view = %persisted.view, checkpoint = %restored.seq,
+            replica = %id, view = %core.view(), checkpoint = %core.last_executed(),
             data_dir = %config.data_dir.display(), "replica starting"
         );
-        let protocol = Arc::new(config.protocol.clone());
-        let (core, actions) =
-            Replica::recover(protocol.clone(), id, config.seed, &persisted, restored);
 
         let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
         transport_config.limits.max_frame_bytes = config.max_frame_bytes;
@@ -225,6 +212,7 @@ impl NodeBuilder {
             status_sender,
             config.seed,
             progress,
+            genesis,
         );
         // The recovery actions run before anything else: they resume half-done work.
         shell.resume(actions)?;
@@ -261,6 +249,45 @@ impl NodeBuilder {
             transport,
         })
     }
+}
+
+/// Rebuilds the protocol core from what `store` holds and puts `app` in the state of the
+/// newest stored checkpoint; with none, in `genesis` if given (otherwise `app` is taken to
+/// be in its genesis state already). Returns the core and the actions that resume its work.
+fn recover(
+    store: &Store,
+    app: &mut dyn StateMachine,
+    genesis: Option<&[u8]>,
+    protocol: &Arc<crate::core::Config>,
+    id: ReplicaId,
+    seed: u64,
+) -> Result<(Replica, Vec<crate::core::Action>), NodeError> {
+    let persisted = store.load()?;
+    let restored = match store.latest_checkpoint()? {
+        Some(meta) => {
+            let snapshot = store
+                .read_snapshot(meta.seq)?
+                .ok_or(NodeError::StateVanished { seq: meta.seq })?;
+            app.restore(&snapshot)?;
+            Restored {
+                seq: meta.seq,
+                client_table: meta.client_table,
+            }
+        }
+        None => {
+            if let Some(genesis) = genesis {
+                app.restore(genesis)?;
+            }
+            Restored::default()
+        }
+    };
+    Ok(Replica::recover(
+        protocol.clone(),
+        id,
+        seed,
+        &persisted,
+        restored,
+    ))
 }
 
 /// A running replica.

@@ -44,6 +44,10 @@ const CERTIFY_PENDING_MAX: usize = 65_536;
 /// client retransmit.
 const DIRECT_PENDING_MAX: usize = 65_536;
 
+/// How many read-only requests may wait for a tentative execution to commit; beyond it
+/// the oldest are dropped, and their clients fall back to ordering them.
+const DEFERRED_READS_MAX: usize = 4_096;
+
 /// Something to send once the round is durable.
 #[derive(Debug)]
 enum Outgoing {
@@ -86,6 +90,15 @@ pub(super) struct Shell {
     outgoing: Vec<Outgoing>,
     /// What the verifier threads learn from the persisted operations.
     progress: Arc<Progress>,
+    /// The application's genesis snapshot while no checkpoint is stored: a rollback
+    /// before the first checkpoint starts from it.
+    genesis: Option<Vec<u8>>,
+    seed: u64,
+    /// The core asked for a rollback (see [`Action::Rollback`]).
+    rollback: bool,
+    /// Read-only requests waiting for a tentative execution to commit (PBFT §5.1.3).
+    deferred_reads: Vec<Signed<Request>>,
+    rollbacks: u64,
 }
 
 impl Shell {
@@ -101,6 +114,7 @@ impl Shell {
         status: watch::Sender<NodeStatus>,
         seed: u64,
         progress: Arc<Progress>,
+        genesis: Option<Vec<u8>>,
     ) -> Shell {
         Shell {
             id,
@@ -121,6 +135,11 @@ impl Shell {
             pending_own: Vec::new(),
             outgoing: Vec::new(),
             progress,
+            genesis,
+            seed,
+            rollback: false,
+            deferred_reads: Vec::new(),
+            rollbacks: 0,
         }
     }
 
@@ -149,7 +168,15 @@ impl Shell {
             }
             CoreInput::Request { request, certify } => {
                 if request.value.read_only {
-                    self.answer_read_only(&request);
+                    if self.core.has_tentative_execution() {
+                        // The state holds a batch that may not commit; answer once it has.
+                        if self.deferred_reads.len() >= DEFERRED_READS_MAX {
+                            self.deferred_reads.remove(0);
+                        }
+                        self.deferred_reads.push(request.into_inner());
+                    } else {
+                        self.answer_read_only(&request);
+                    }
                     return Ok(());
                 }
                 if certify {
@@ -196,29 +223,78 @@ impl Shell {
             number: request.value.number,
             replica: self.id,
             result: Bytes::from(result),
+            tentative: false,
         };
         self.push_reply(reply, true);
+    }
+
+    /// Answers the deferred read-only requests once no tentative execution is pending.
+    fn answer_deferred_reads(&mut self) {
+        if self.deferred_reads.is_empty() || self.core.has_tentative_execution() {
+            return;
+        }
+        for request in std::mem::take(&mut self.deferred_reads) {
+            self.answer_read_only(&request);
+        }
     }
 
     /// Carries out the actions recovery produced, and everything that follows from them.
     pub(super) fn resume(&mut self, actions: Vec<Action>) -> Result<(), NodeError> {
         let mut queue = VecDeque::new();
         self.carry_out(actions, &mut queue)?;
-        while let Some(input) = queue.pop_front() {
-            let actions = self.core.handle(input);
-            self.carry_out(actions, &mut queue)?;
-        }
-        Ok(())
+        self.drain(queue)
     }
 
     /// Hands one input to the core and carries out everything that follows.
     pub(super) fn feed(&mut self, input: Input) -> Result<(), NodeError> {
-        let mut queue = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
+        self.drain(VecDeque::from([input]))
+    }
+
+    fn drain(&mut self, mut queue: VecDeque<Input>) -> Result<(), NodeError> {
+        loop {
+            if self.rollback {
+                // What is still queued was meant for the core being replaced.
+                queue.clear();
+                let actions = self.roll_back()?;
+                self.carry_out(actions, &mut queue)?;
+            }
+            let Some(input) = queue.pop_front() else {
+                break;
+            };
             let actions = self.core.handle(input);
             self.carry_out(actions, &mut queue)?;
         }
+        self.answer_deferred_reads();
         Ok(())
+    }
+
+    /// Undoes a tentative execution that did not commit as executed (PBFT §5.1.2): makes
+    /// the round so far durable, then rebuilds the core and the application from the store
+    /// exactly as a restart would. Durable state never holds a tentative execution, and
+    /// recovery is the path every replica must survive anyway, so this needs no undo
+    /// machinery of its own; what only lived in memory (peers' PREPAREs and COMMITs,
+    /// requests waiting for a batch) comes back through retransmission, as after a crash.
+    fn roll_back(&mut self) -> Result<Vec<Action>, NodeError> {
+        self.rollback = false;
+        self.persist_round()?;
+        let protocol = Arc::new(self.core.config().clone());
+        let (core, actions) = super::recover(
+            &self.store,
+            self.app.as_mut(),
+            self.genesis.as_deref(),
+            &protocol,
+            self.id,
+            self.seed,
+        )?;
+        tracing::warn!(
+            replica = %self.id, last_executed = %core.last_executed(),
+            "rolled back a tentative execution"
+        );
+        self.core = core;
+        self.taken_snapshot = None;
+        self.transfer = Transfer::default();
+        self.rollbacks += 1;
+        Ok(actions)
     }
 
     fn sign(&self, payload: Payload) -> Message {
@@ -287,6 +363,20 @@ impl Shell {
                     });
                 }
                 Action::Reply(reply) => self.push_reply(reply, false),
+                Action::Committed { replies, .. } => {
+                    for reply in replies {
+                        let key = RequestKey {
+                            client: reply.client,
+                            number: reply.number,
+                        };
+                        // This replica answered already (`should_reply`); only a client
+                        // still waiting for a committed reply needs this one.
+                        if self.direct.contains(&key) || self.certify.contains(&key) {
+                            self.push_reply(reply, false);
+                        }
+                    }
+                }
+                Action::Rollback => self.rollback = true,
                 Action::StoreCheckpoint {
                     seq,
                     state_digest,
@@ -299,6 +389,7 @@ impl Shell {
                     self.store
                         .put_checkpoint(seq, state_digest, &client_table, &snapshot)?;
                     self.last_checkpoint = Some((seq, state_digest));
+                    self.genesis = None;
                 }
                 Action::FetchState {
                     seq,
@@ -324,7 +415,7 @@ impl Shell {
             client: reply.client,
             number: reply.number,
         };
-        if !read_only && !self.should_reply(key) {
+        if !read_only && !self.should_reply(key, reply.tentative) {
             return;
         }
         let (certificate, signature) = if !read_only && self.certify.remove(&key) {
@@ -348,21 +439,31 @@ impl Shell {
 
     /// Whether to send the reply to an ordered request.
     ///
-    /// A client needs f + 1 matching replies (PBFT §4.1), not n. A client sends a request
-    /// to the primary first and to every replica only when it retransmits, so a replica
-    /// answers a request it received straight from the client, and otherwise only if it is
-    /// one of the f backups designated for that request (a rotation over the backups by
-    /// request number, which spreads the work). In the normal case the primary and f
-    /// backups answer: f + 1 replies instead of n, which is most of the packets a request
-    /// costs. If one of them is faulty or slow, the client's retransmission reaches every
+    /// A client needs f + 1 matching committed replies (PBFT §4.1), or 2f + 1 replies that
+    /// match in view, sequence number and result, tentative or committed (§5.1.2), not n.
+    /// A client sends a request to the primary first and to every replica only when it
+    /// retransmits, so a replica answers a request it received straight from the client,
+    /// and otherwise only if it is one of the backups designated for that request: f of
+    /// them, or 2f with tentative execution (a rotation over the backups by request number,
+    /// which spreads the work). Each answers once, whether its execution was tentative or
+    /// committed (replicas need not agree on that), so the primary and the designated
+    /// backups give the client one of the two quorums in the normal case, instead of all n
+    /// replies. If one of them is faulty or slow, the client's retransmission reaches every
     /// replica, and all answer it.
-    fn should_reply(&mut self, key: RequestKey) -> bool {
+    ///
+    /// A client that asked for a commit certificate gets no tentative reply: it waits for
+    /// the committed one, which carries the certificate.
+    fn should_reply(&mut self, key: RequestKey, tentative: bool) -> bool {
+        if tentative && self.certify.contains(&key) {
+            return false;
+        }
         if self.direct.remove(&key) {
             return true;
         }
         let config = self.core.config();
         let n = config.replica_count() as u64;
         let f = config.cluster.faults_tolerated() as u64;
+        let designated = if config.tentative_execution { 2 * f } else { f };
         let primary = u64::from(self.core.current_primary().0);
         // This replica's place among the backups: 0 to n - 2.
         let place = (u64::from(self.id.0) + n - primary) % n;
@@ -370,7 +471,7 @@ impl Shell {
             return false;
         }
         let first = key.number % (n - 1);
-        ((place - 1) + (n - 1) - first) % (n - 1) < f
+        ((place - 1) + (n - 1) - first) % (n - 1) < designated
     }
 
     /// The commit certificate of `seq` and the place of `key` in its batch, if the log
@@ -412,6 +513,15 @@ impl Shell {
 
     /// Makes the round durable, then sends what it produced.
     pub(super) fn flush(&mut self) -> Result<(), NodeError> {
+        self.persist_round()?;
+        for outgoing in std::mem::take(&mut self.outgoing) {
+            self.send(outgoing);
+        }
+        Ok(())
+    }
+
+    /// Writes what the round made durable, in one atomic batch.
+    fn persist_round(&mut self) -> Result<(), NodeError> {
         if !self.pending_ops.is_empty() || !self.pending_own.is_empty() {
             self.store.commit(&self.pending_ops, &self.pending_own)?;
             for op in &self.pending_ops {
@@ -419,9 +529,6 @@ impl Shell {
             }
             self.pending_ops.clear();
             self.pending_own.clear();
-        }
-        for outgoing in std::mem::take(&mut self.outgoing) {
-            self.send(outgoing);
         }
         Ok(())
     }
@@ -508,6 +615,10 @@ impl Shell {
             status.rejects = core.rejects().values().sum();
             status.evidence = core.evidence().len();
             status.last_checkpoint = self.last_checkpoint;
+            status.rollbacks = self.rollbacks;
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

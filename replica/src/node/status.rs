@@ -26,4 +26,6 @@ pub struct NodeStatus {
     /// The newest checkpoint this replica took or installed, with its state digest:
     /// correct replicas agree on the digest of every sequence number.
     pub last_checkpoint: Option<(Seq, Digest)>,
+    /// Tentative executions rolled back because their batch committed with another digest.
+    pub rollbacks: u64,
 }

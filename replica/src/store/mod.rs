@@ -71,7 +71,7 @@ mod checkpoint;
 mod commit;
 mod error;
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 mod identity;
 mod incoming;
 mod index;
