@@ -140,6 +140,16 @@ pub struct Reply {
     pub tentative: bool,
 }
 
+impl Reply {
+    /// The request this answers.
+    pub fn key(&self) -> RequestKey {
+        RequestKey {
+            client: self.client,
+            number: self.number,
+        }
+    }
+}
+
 impl Signable for Reply {
     const KIND: &'static str = "reply";
 }

@@ -371,14 +371,16 @@ impl Replica {
             "the shell must return one result per executed request"
         );
         let executed: Vec<(RequestKey, Bytes)> = keys.into_iter().zip(results).collect();
-        if let Some(tentative) = self.tentative.as_mut() {
-            debug_assert!(tentative.results.is_none() && tentative.seq == seq);
-            let view = tentative.view;
-            for (key, result) in &executed {
-                let reply = self.reply(view, seq, *key, result.clone(), true);
-                self.emit(Action::Reply(reply));
-            }
+        if let Some(view) = self.tentative.as_ref().map(|t| t.view) {
+            let replies: Vec<Action> = executed
+                .iter()
+                .map(|(key, result)| {
+                    Action::Reply(self.reply(view, seq, *key, result.clone(), true))
+                })
+                .collect();
+            self.out.extend(replies);
             if let Some(tentative) = self.tentative.as_mut() {
+                debug_assert!(tentative.results.is_none() && tentative.seq == seq);
                 tentative.results = Some(executed);
             }
             // The batch may have committed while it ran.

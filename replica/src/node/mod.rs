@@ -167,10 +167,11 @@ impl NodeBuilder {
             key: key.public_key(),
         };
         let store = Store::open(&config.data_dir, &identity, config.store, cluster.size())?;
-        // Kept for rolling back a tentative execution before the first checkpoint.
-        let genesis = store.latest_checkpoint()?.is_none().then(|| app.snapshot());
         let protocol = Arc::new(config.protocol.clone());
         let (core, actions) = recover(&store, app.as_mut(), None, &protocol, id, config.seed)?;
+        // Without a stored checkpoint (every one is above 0) the application is still in
+        // its genesis state, kept for rolling back a tentative execution until the first.
+        let genesis = (core.last_executed() == Seq(0)).then(|| app.snapshot());
         tracing::info!(
             replica = %id, view = %core.view(), checkpoint = %core.last_executed(),
             data_dir = %config.data_dir.display(), "replica starting"

@@ -97,7 +97,7 @@ pub(super) struct Shell {
     /// The core asked for a rollback (see [`Action::Rollback`]).
     rollback: bool,
     /// Read-only requests waiting for a tentative execution to commit (PBFT §5.1.3).
-    deferred_reads: Vec<Signed<Request>>,
+    deferred_reads: VecDeque<Signed<Request>>,
     rollbacks: u64,
 }
 
@@ -138,7 +138,7 @@ impl Shell {
             genesis,
             seed,
             rollback: false,
-            deferred_reads: Vec::new(),
+            deferred_reads: VecDeque::new(),
             rollbacks: 0,
         }
     }
@@ -171,9 +171,9 @@ impl Shell {
                     if self.core.has_tentative_execution() {
                         // The state holds a batch that may not commit; answer once it has.
                         if self.deferred_reads.len() >= DEFERRED_READS_MAX {
-                            self.deferred_reads.remove(0);
+                            self.deferred_reads.pop_front();
                         }
-                        self.deferred_reads.push(request.into_inner());
+                        self.deferred_reads.push_back(request.into_inner());
                     } else {
                         self.answer_read_only(&request);
                     }
@@ -365,10 +365,7 @@ impl Shell {
                 Action::Reply(reply) => self.push_reply(reply, false),
                 Action::Committed { replies, .. } => {
                     for reply in replies {
-                        let key = RequestKey {
-                            client: reply.client,
-                            number: reply.number,
-                        };
+                        let key = reply.key();
                         // This replica answered already (`should_reply`); only a client
                         // still waiting for a committed reply needs this one.
                         if self.direct.contains(&key) || self.certify.contains(&key) {
@@ -411,10 +408,7 @@ impl Shell {
                 None => return,
             }
         }
-        let key = RequestKey {
-            client: reply.client,
-            number: reply.number,
-        };
+        let key = reply.key();
         if !read_only && !self.should_reply(key, reply.tentative) {
             return;
         }
@@ -461,17 +455,15 @@ impl Shell {
             return true;
         }
         let config = self.core.config();
-        let n = config.replica_count() as u64;
-        let f = config.cluster.faults_tolerated() as u64;
-        let designated = if config.tentative_execution { 2 * f } else { f };
-        let primary = u64::from(self.core.current_primary().0);
-        // This replica's place among the backups: 0 to n - 2.
-        let place = (u64::from(self.id.0) + n - primary) % n;
-        if place == 0 {
-            return false;
-        }
-        let first = key.number % (n - 1);
-        ((place - 1) + (n - 1) - first) % (n - 1) < designated
+        let f = config.cluster.faults_tolerated();
+        let backups = if config.tentative_execution { 2 * f } else { f };
+        answers_as_backup(
+            self.id,
+            self.core.current_primary(),
+            config.replica_count(),
+            backups,
+            key.number,
+        )
     }
 
     /// The commit certificate of `seq` and the place of `key` in its batch, if the log
@@ -618,6 +610,27 @@ impl Shell {
             status.rollbacks = self.rollbacks;
         });
     }
+}
+
+/// Whether `replica` is one of the `backups` backups designated to answer request
+/// `number` when `primary` leads a cluster of `n`: a rotation over the n − 1 backups by
+/// request number, which spreads the replies. The primary is never designated (it answers
+/// because the client sent it the request).
+fn answers_as_backup(
+    replica: ReplicaId,
+    primary: ReplicaId,
+    n: usize,
+    backups: usize,
+    number: u64,
+) -> bool {
+    let n = n as u64;
+    // This replica's place among the backups: 0 to n - 2.
+    let place = (u64::from(replica.0) + n - u64::from(primary.0)) % n;
+    if place == 0 {
+        return false;
+    }
+    let first = number % (n - 1);
+    ((place - 1) + (n - 1) - first) % (n - 1) < backups as u64
 }
 
 #[cfg(test)]

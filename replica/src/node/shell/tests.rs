@@ -45,9 +45,10 @@ fn operations(batch: &crate::message::Batch) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_state() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+/// Replica 1 of a four-replica cluster with tentative execution, on a real store and
+/// transport, its application a [`Journal`] starting empty. The peers are never reached:
+/// tests hand the replica their messages themselves.
+async fn shell(dir: &std::path::Path) -> (Shell, watch::Receiver<NodeStatus>) {
     let cluster = Cluster::new(
         fixture::CLUSTER,
         (0..4).map(|r| fixture::key(r).public_key()).collect(),
@@ -59,9 +60,8 @@ async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_
     };
     let id = ReplicaId(1);
     let key = fixture::key(1);
-    let store = Store::open(dir.path(), &fixture::identity(1), fixture::unsynced(), 4)
-        .expect("store opens");
-    // The peers are never reached: the test hands the replica their messages itself.
+    let store =
+        Store::open(dir, &fixture::identity(1), fixture::unsynced(), 4).expect("store opens");
     let unreachable = SocketAddr::from((Ipv4Addr::LOCALHOST, 9));
     let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let (transport, _inbound) = ReplicaTransport::start(
@@ -75,7 +75,7 @@ async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_
     let (status, watch) = watch::channel(NodeStatus::default());
     let app = Journal::default();
     let genesis = Some(app.snapshot());
-    let mut shell = Shell::new(
+    let shell = Shell::new(
         id,
         Replica::new(Arc::new(config), id, 0),
         Box::new(app),
@@ -88,35 +88,47 @@ async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_
         Arc::new(Progress::default()),
         genesis,
     );
-    let deliver = |shell: &mut Shell, from: u32, message: Message| {
-        shell
-            .feed(Input::Message {
-                from: ReplicaId(from),
-                message: Verified::assume_verified(message),
-            })
-            .expect("the round is carried out");
-        shell.flush().expect("the round is made durable");
-    };
+    (shell, watch)
+}
 
-    // Sequence number 1 prepares with batch A, which runs ahead of its commit.
-    let ran = fixture::batch(1, 8);
+fn deliver(shell: &mut Shell, from: u32, message: Message) {
+    shell
+        .feed(Input::Message {
+            from: ReplicaId(from),
+            message: Verified::assume_verified(message),
+        })
+        .expect("the round is carried out");
+}
+
+/// Sequence number 1 prepares in view 0 with `batch`, which runs ahead of its commit.
+fn run_ahead(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
     deliver(
-        &mut shell,
+        shell,
         0,
-        fixture::pre_prepare(View(0), Seq(1), ran.clone()),
+        fixture::pre_prepare(View(0), Seq(1), batch.clone()),
     );
     for from in [2, 3] {
         deliver(
-            &mut shell,
+            shell,
             from,
-            fixture::prepare(View(0), Seq(1), ran.digest(), from),
+            fixture::prepare(View(0), Seq(1), batch.digest(), from),
         );
     }
+    shell.flush().expect("the round is made durable");
     assert!(shell.core.has_tentative_execution());
-    assert_eq!(
-        decode::<Vec<Vec<u8>>>("journal", &shell.app.snapshot()).ok(),
-        Some(operations(&ran))
-    );
+}
+
+fn journal(shell: &Shell) -> Option<Vec<Vec<u8>>> {
+    decode("journal", &shell.app.snapshot()).ok()
+}
+
+#[tokio::test]
+async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_state() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut shell, watch) = shell(dir.path()).await;
+    let ran = fixture::batch(1, 8);
+    run_ahead(&mut shell, &ran);
+    assert_eq!(journal(&shell), Some(operations(&ran)));
 
     // A quorum committed batch B at 1 instead (after a view change this replica missed).
     let committed = fixture::batch(2, 4);
@@ -134,15 +146,102 @@ async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_
         batch: committed.clone(),
     };
     deliver(&mut shell, 2, Message::CommitCertificate(certificate));
+    shell.flush().expect("the round is made durable");
 
     // The application holds B's effects and none of A's, and the rebuilt core executed B.
     assert_eq!(shell.rollbacks, 1);
-    assert_eq!(
-        decode::<Vec<Vec<u8>>>("journal", &shell.app.snapshot()).ok(),
-        Some(operations(&committed))
-    );
+    assert_eq!(journal(&shell), Some(operations(&committed)));
     assert_eq!(shell.core.last_executed(), Seq(1));
     assert!(!shell.core.has_tentative_execution());
     shell.publish_status();
     assert_eq!(watch.borrow().rollbacks, 1);
+}
+
+/// With the primary, the designated backups make exactly the quorum a client needs: f + 1
+/// committed replies, or 2f + 1 with tentative execution. Every backup takes its turn.
+#[test]
+fn the_primary_and_the_designated_backups_make_exactly_the_quorum_a_client_needs() {
+    for f in 1..=3usize {
+        let n = 3 * f + 1;
+        for backups in [f, 2 * f] {
+            for primary in (0..n as u32).map(ReplicaId) {
+                let mut turns = vec![0; n];
+                for number in 0..3 * n as u64 {
+                    let designated: Vec<usize> = (0..n)
+                        .filter(|&r| {
+                            answers_as_backup(ReplicaId(r as u32), primary, n, backups, number)
+                        })
+                        .collect();
+                    assert_eq!(designated.len(), backups, "n {n}, request {number}");
+                    assert!(!designated.contains(&(primary.0 as usize)));
+                    for r in designated {
+                        turns[r] += 1;
+                    }
+                }
+                let idle = (0..n).filter(|&r| r != primary.0 as usize && turns[r] == 0);
+                assert_eq!(idle.count(), 0, "n {n}: a backup never answers");
+            }
+        }
+    }
+}
+
+/// PBFT §5.1.3: a read-only request is not answered from a state that holds a batch which
+/// may not commit; it is answered once the batch has committed.
+#[tokio::test]
+async fn a_read_only_request_waits_while_a_batch_runs_ahead() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut shell, _watch) = shell(dir.path()).await;
+    let batch = fixture::batch(1, 8);
+    run_ahead(&mut shell, &batch);
+    let client = rampart_crypto::KeyPair::from_seed(200);
+    let query = Request {
+        client: ClientId(client.public_key()),
+        number: 1,
+        operation: Bytes::from_static(b"read"),
+        read_only: true,
+    };
+    let query = Signed::sign(fixture::CLUSTER, query, &client).expect("signs");
+    let read_only_answers = |shell: &Shell| {
+        shell
+            .outgoing
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Outgoing::Client {
+                        frame: ReplicaFrame::Reply {
+                            read_only: true,
+                            ..
+                        },
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    shell
+        .accept(CoreInput::Request {
+            request: Verified::assume_verified(query),
+            certify: false,
+        })
+        .expect("accepted");
+    assert_eq!(
+        read_only_answers(&shell),
+        0,
+        "answered from a tentative state"
+    );
+
+    for from in [0, 2] {
+        deliver(
+            &mut shell,
+            from,
+            fixture::commit(View(0), Seq(1), batch.digest(), from),
+        );
+    }
+    assert!(!shell.core.has_tentative_execution());
+    assert_eq!(
+        read_only_answers(&shell),
+        1,
+        "answered once the batch committed"
+    );
 }
