@@ -8,6 +8,14 @@
 //! throughput, latency percentiles, the crypto-bound ceiling for the run's settings (the
 //! formula is documented in `calibration.rs`) and the fraction of it reached. Replicas and
 //! clients all share this machine's cores, and the ceiling assumes so.
+//!
+//! Each client keeps `--outstanding` operations in flight, each in its own closed loop
+//! (PBFT clients may have several requests outstanding; the replicas' `client_window`
+//! bounds how many). C clients with K outstanding each put as many requests in flight as
+//! C·K clients with one each, and cost the replicas the same cryptography (every request
+//! is signed by its client and verified by every replica), but their requests and replies
+//! share C clients' connections: what the replicas send one client in one round travels
+//! in one QUIC write. Comparing the two tells how much of a run's cost is per connection.
 
 mod null;
 mod report;
@@ -28,7 +36,7 @@ use crate::failure::Failure;
 use crate::local::{ClusterSpec, InProcessCluster};
 pub use null::Null;
 pub use report::{Latency, Report};
-use workload::{Progress, WorkloadSettings, run_client};
+use workload::{Progress, WorkloadSettings, run_loop};
 
 /// Measures a cluster's throughput and latency.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,9 +44,13 @@ pub struct BenchArgs {
     /// Replicas in the cluster: 3f + 1.
     #[arg(long, default_value_t = 4)]
     pub replicas: usize,
-    /// Closed-loop clients, each with one operation outstanding.
+    /// Clients, each with its own key and connections.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
+    /// Operations each client keeps in flight, each in its own closed loop; at most the
+    /// replicas' client window.
+    #[arg(long, default_value_t = 1)]
+    pub outstanding: usize,
     /// Bytes of each operation (the null application ignores them).
     #[arg(long, default_value_t = 64)]
     pub payload_bytes: usize,
@@ -76,8 +88,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     if !(0.0..=1.0).contains(&args.read_only_share) {
         return Err(Failure::config("--read-only-share must be between 0 and 1"));
     }
-    if args.clients == 0 || args.duration <= 0.0 {
-        return Err(Failure::config("--clients and --duration must be positive"));
+    if args.clients == 0 || args.outstanding == 0 || args.duration <= 0.0 {
+        return Err(Failure::config(
+            "--clients, --outstanding and --duration must be positive",
+        ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,28 +125,39 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         }
     });
     let cluster = InProcessCluster::start(spec).await?;
+    let window = cluster.protocol().client_window;
+    if args.outstanding as u64 > window {
+        if let Err(failure) = cluster.shutdown().await {
+            eprintln!("{failure}");
+        }
+        return Err(Failure::config(format_args!(
+            "--outstanding {} is above the replicas' client window of {window}",
+            args.outstanding
+        )));
+    }
     let mut clients = Vec::with_capacity(args.clients);
     for _ in 0..args.clients {
         let key = KeyPair::generate()
             .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
         let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.addresses());
         config.request_timeout = Duration::from_secs(30);
+        config.window = window;
         let client = Client::connect(config, key)
             .await
             .map_err(|error| Failure::runtime(format_args!("a client cannot connect: {error}")))?;
-        clients.push(client);
+        clients.push(Arc::new(client));
     }
     let progress = Arc::new(Progress::default());
     let workload = WorkloadSettings {
         payload_bytes: args.payload_bytes,
         read_only_per_mille: (args.read_only_share * 1000.0).round() as u64,
     };
-    let tasks: Vec<_> = clients
-        .into_iter()
+    let tasks: Vec<_> = (0..args.outstanding)
+        .flat_map(|_| clients.iter())
         .enumerate()
         .map(|(index, client)| {
-            tokio::spawn(run_client(
-                client,
+            tokio::spawn(run_loop(
+                Arc::clone(client),
                 workload,
                 progress.clone(),
                 index as u64 + 1,
@@ -160,6 +185,11 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         if let Ok(result) = task.await {
             latencies.extend(result.latencies_us);
             errors.extend(result.errors);
+        }
+    }
+    for client in clients {
+        if let Some(client) = Arc::into_inner(client) {
+            client.close().await;
         }
     }
     if let Some(error) = errors.first() {
@@ -193,6 +223,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     Ok(Report {
         replicas: args.replicas,
         clients: args.clients,
+        outstanding: args.outstanding,
         payload_bytes: args.payload_bytes,
         read_only_share: args.read_only_share,
         batch_size_max: args.batch_size,

@@ -39,6 +39,8 @@ impl Latency {
 pub struct Report {
     pub replicas: usize,
     pub clients: usize,
+    /// Operations each client keeps in flight.
+    pub outstanding: usize,
     pub payload_bytes: usize,
     pub read_only_share: f64,
     pub batch_size_max: usize,
@@ -66,9 +68,10 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "rampart bench: {} replicas, {} closed-loop clients, {}-byte operations, {:.0}% read-only, batches up to {}, sync {}",
+            "rampart bench: {} replicas, {} clients with {} outstanding each, {}-byte operations, {:.0}% read-only, batches up to {}, sync {}",
             self.replicas,
             self.clients,
+            self.outstanding,
             self.payload_bytes,
             self.read_only_share * 100.0,
             self.batch_size_max,
@@ -121,7 +124,8 @@ impl Report {
         let c = &self.calibration;
         format!(
             concat!(
-                "{{\"replicas\":{},\"clients\":{},\"payload_bytes\":{},\"read_only_share\":{},",
+                "{{\"replicas\":{},\"clients\":{},\"outstanding\":{},\"payload_bytes\":{},",
+                "\"read_only_share\":{},",
                 "\"batch_size_max\":{},\"batch_delay_ticks\":{},\"sync\":{},\"measured_s\":{:.3},",
                 "\"operations\":{},\"failures\":{},\"throughput_ops_per_s\":{:.1},",
                 "\"ceiling_ops_per_s\":{:.1},\"fraction_of_ceiling\":{:.4},",
@@ -131,6 +135,7 @@ impl Report {
             ),
             self.replicas,
             self.clients,
+            self.outstanding,
             self.payload_bytes,
             self.read_only_share,
             self.batch_size_max,

@@ -1,5 +1,6 @@
-//! Closed-loop clients: each sends one operation, waits for its result, and sends the
-//! next, for a warm-up and then a measured period.
+//! Closed loops: each sends one operation through its client, waits for the result, and
+//! sends the next, for a warm-up and then a measured period. A client runs as many loops as
+//! it keeps operations outstanding.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use rampart_client::{Client, ClientError};
 use rampart_replica::core::Rng;
 
-/// What each client does.
+/// What each loop does.
 #[derive(Clone, Copy, Debug)]
 pub struct WorkloadSettings {
     pub payload_bytes: usize,
@@ -17,7 +18,7 @@ pub struct WorkloadSettings {
     pub read_only_per_mille: u64,
 }
 
-/// Shared between the clients and the progress display.
+/// Shared between the loops and the progress display.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub completed: AtomicU64,
@@ -27,7 +28,7 @@ pub struct Progress {
     pub stop: AtomicBool,
 }
 
-/// What one client measured.
+/// What one loop measured.
 #[derive(Debug, Default)]
 pub struct ClientResult {
     /// Latencies of operations that started and completed in the measured period, in
@@ -36,9 +37,9 @@ pub struct ClientResult {
     pub errors: Vec<String>,
 }
 
-/// Runs one closed-loop client until told to stop.
-pub async fn run_client(
-    client: Client,
+/// Runs one closed loop on `client` until told to stop.
+pub async fn run_loop(
+    client: Arc<Client>,
     settings: WorkloadSettings,
     progress: Arc<Progress>,
     seed: u64,
@@ -79,6 +80,5 @@ pub async fn run_client(
             }
         }
     }
-    client.close().await;
     result
 }
