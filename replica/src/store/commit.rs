@@ -1,13 +1,16 @@
 //! Committing what one core input produced, as one atomic write.
 
+use rampart_crypto::Digest;
 use rocksdb::WriteBatch;
 
 use crate::core::{MessageKey, PersistOp};
-use crate::message::{Message, Seq, View};
+use crate::message::{Batch, Message, Seq, View};
 
+use super::batches::StoredMessageRef;
 use super::index::Index;
 use super::layout::{
-    self, CHECKPOINTS, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, SNAPSHOTS, STABLE_KEY, VIEW_KEY,
+    self, BATCHES, CHECKPOINTS, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, SNAPSHOTS, STABLE_KEY,
+    VIEW_KEY,
 };
 use super::{Store, StoreError, record};
 
@@ -81,14 +84,17 @@ impl Store {
             } => {
                 let seq = certificate.seq();
                 if index.accepts_prepared(seq, certificate.view()) {
+                    let digest = self.add_batch(batch, index, seq, requests)?;
                     let key = layout::seq_key(seq);
-                    self.put(batch, PREPARED, &key, &(certificate, requests))?;
+                    self.put(batch, PREPARED, &key, &(certificate, digest))?;
                     index.prepared_views.insert(seq, certificate.view());
                 }
             }
             PersistOp::Decided(certificate) => {
                 if let Some((_, seq, _)) = certificate.subject() {
-                    self.put(batch, DECIDED, &layout::seq_key(seq), certificate)?;
+                    let digest = self.add_batch(batch, index, seq, &certificate.batch)?;
+                    let record = (&certificate.commits, digest);
+                    self.put(batch, DECIDED, &layout::seq_key(seq), &record)?;
                 }
             }
             PersistOp::StableCheckpoint(certificate) => {
@@ -120,10 +126,36 @@ impl Store {
         let Some(key) = MessageKey::of(message, self.replica_count) else {
             return Ok(());
         };
-        if index.messages.insert(key) {
-            self.put(batch, MESSAGES, &layout::message_key(&key), message)?;
+        if !index.messages.insert(key) {
+            return Ok(());
         }
-        Ok(())
+        let stored = match message {
+            Message::PrePrepare {
+                pre_prepare,
+                batch: requests,
+            } => StoredMessageRef::PrePrepare {
+                pre_prepare,
+                batch: self.add_batch(batch, index, pre_prepare.value.seq, requests)?,
+            },
+            other => StoredMessageRef::Whole(other),
+        };
+        self.put(batch, MESSAGES, &layout::message_key(&key), &stored)
+    }
+
+    /// Stores `requests` as the batch of `seq` unless it is stored already, and returns the
+    /// digest records name it by (see `batches.rs`).
+    fn add_batch(
+        &self,
+        batch: &mut WriteBatch,
+        index: &mut Index,
+        seq: Seq,
+        requests: &Batch,
+    ) -> Result<Digest, StoreError> {
+        let digest = requests.digest();
+        if index.batches.insert((seq, digest)) {
+            self.put(batch, BATCHES, &layout::batch_key(seq, &digest), requests)?;
+        }
+        Ok(digest)
     }
 
     /// PBFT §4.3 garbage collection at stable checkpoint `seq`: the messages, prepared
@@ -141,7 +173,9 @@ impl Store {
         index.messages.retain(|key| !key.is_below_seq(seq));
         self.delete_range(batch, PREPARED, layout::seq_keys_up_to(seq))?;
         self.delete_range(batch, DECIDED, layout::seq_keys_up_to(seq))?;
+        self.delete_range(batch, BATCHES, layout::batch_keys_up_to(seq))?;
         index.prepared_views.retain(|prepared, _| *prepared > seq);
+        index.batches.retain(|(stored, _)| *stored > seq);
 
         let Some(kept) = index.checkpoint_kept_at(seq) else {
             return Ok(());
@@ -162,6 +196,11 @@ impl Store {
 
     /// Forgets the messages of views below `view`: VIEW-CHANGEs and NEW-VIEWs by range,
     /// agreement messages (keyed by sequence number first) one by one.
+    ///
+    /// Batches stay until garbage collection passes their sequence number, since a
+    /// prepared certificate or a decision may still name them. A replica accepts
+    /// PRE-PREPAREs only inside its watermark window, so each view leaves at most a
+    /// window's worth behind until then.
     fn prune_views_below(
         &self,
         batch: &mut WriteBatch,
@@ -233,6 +272,50 @@ mod tests {
                 "seed {seed}: the index is rebuilt exactly"
             );
         }
+    }
+
+    /// The bytes of every value in every column family.
+    fn stored_bytes(store: &Store) -> usize {
+        COLUMN_FAMILIES
+            .iter()
+            .map(|name| {
+                let cf = store.cf(name).expect("column family");
+                store
+                    .db
+                    .iterator_cf(cf, rocksdb::IteratorMode::Start)
+                    .map(|entry| entry.expect("readable").1.len())
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_slot_stores_its_batch_once() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut store = fixture::open(dir.path(), fixture::unsynced());
+        let empty = stored_bytes(&store);
+        let batch = fixture::batch(64, 64);
+        let batch_bytes = crate::message::encode(&*batch).len();
+        // The slot's three records arrive in separate inputs, as they do in the normal
+        // case, and the decision's batch is another copy of the same requests.
+        let copy = std::sync::Arc::new(Batch::new(batch.requests.clone()));
+        let inputs = [
+            PersistOp::Message(fixture::pre_prepare(View(0), Seq(1), batch.clone())),
+            PersistOp::Prepared {
+                certificate: fixture::prepared_certificate(View(0), Seq(1), &batch),
+                batch: batch.clone(),
+            },
+            PersistOp::Decided(fixture::commit_certificate(View(0), Seq(1), &copy)),
+        ];
+        for op in inputs {
+            store.commit(&[op], &[]).expect("commits");
+        }
+        assert_eq!(fixture::count(&store, BATCHES), 1);
+        let slot_bytes = stored_bytes(&store) - empty;
+        assert!(
+            slot_bytes < batch_bytes + batch_bytes / 4,
+            "a slot with a {batch_bytes}-byte batch took {slot_bytes} bytes"
+        );
     }
 
     #[test]
@@ -418,11 +501,12 @@ mod tests {
             }
         }
         assert_eq!(store.load().expect("loads"), model);
-        // At most one checkpoint interval of slots (11 records each), a few view-change
+        // At most one checkpoint interval of slots (12 records each: 9 messages, the
+        // prepared certificate, the decision and the batch they share), a few view-change
         // records, and two checkpoint states (the kept one and the newest, 2 records and a
         // chunk each) are ever on disk, however long the run.
         assert!(
-            records_max <= 11 * 10 + 8 + 3 * 2,
+            records_max <= 12 * 10 + 8 + 3 * 2,
             "{records_max} records at most"
         );
         for cf in COLUMN_FAMILIES {

@@ -15,7 +15,10 @@ use crate::message::ReplicaId;
 use super::StoreError;
 
 /// The on-disk format this version writes. Bump it when a record's encoding changes.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: every record carried its batch whole.
+/// - 2: batches are stored once, apart, and records name them by digest (`batches.rs`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The replica a store belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +58,11 @@ impl IdentityRecord {
         let mut found = self.to_string();
         if self.format_version > FORMAT_VERSION {
             found.push_str(" (a newer format: run a newer version of Rampart on it)");
+        } else if self.format_version < FORMAT_VERSION {
+            found.push_str(
+                " (an older format: start the replica on an empty directory, and state \
+                 transfer brings it up to date)",
+            );
         }
         Err(StoreError::ForeignDirectory {
             path: path.to_owned(),
@@ -124,19 +132,27 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_format_is_refused_with_advice() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = fixture::open(dir.path(), StoreOptions::default());
-        let newer = IdentityRecord {
-            format_version: FORMAT_VERSION + 1,
-            ..IdentityRecord::current(&fixture::identity(0))
-        };
-        let value = record::seal(META, IDENTITY_KEY, &newer);
-        let meta = store.cf(META).expect("column family");
-        store.db.put_cf(meta, IDENTITY_KEY, value).expect("writes");
-        drop(store);
-        let error = reopen(dir.path(), &fixture::identity(0)).expect_err("refused");
-        assert!(error.to_string().contains("newer version"), "{error}");
+    fn another_format_is_refused_with_advice() {
+        for (format_version, advice) in [
+            (FORMAT_VERSION + 1, "newer version"),
+            (
+                FORMAT_VERSION - 1,
+                "start the replica on an empty directory",
+            ),
+        ] {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let store = fixture::open(dir.path(), StoreOptions::default());
+            let other = IdentityRecord {
+                format_version,
+                ..IdentityRecord::current(&fixture::identity(0))
+            };
+            let value = record::seal(META, IDENTITY_KEY, &other);
+            let meta = store.cf(META).expect("column family");
+            store.db.put_cf(meta, IDENTITY_KEY, value).expect("writes");
+            drop(store);
+            let error = reopen(dir.path(), &fixture::identity(0)).expect_err("refused");
+            assert!(error.to_string().contains(advice), "{error}");
+        }
     }
 
     #[test]

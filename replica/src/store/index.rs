@@ -5,10 +5,13 @@
 //! certificate is replaced only by one of a higher or equal view, the stable checkpoint
 //! only moves forward, evidence is capped per culprit. The index holds exactly what those
 //! conditions look at (message keys, prepared views, the stable sequence number, the
-//! evidence list) plus the sequence numbers of stored checkpoint states. It is small:
-//! keys and numbers, never message bodies, batches or snapshots.
+//! evidence list) plus the sequence numbers of stored checkpoint states and the keys of
+//! stored batches. It is small: keys, numbers and digests, never message bodies, batches
+//! or snapshots.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rampart_crypto::Digest;
 
 use crate::core::{EVIDENCE_PER_REPLICA_MAX, Evidence, MessageKey, PersistedState};
 use crate::message::{Seq, View};
@@ -22,10 +25,17 @@ pub struct Index {
     /// bounded per culprit, so the list stays short.
     pub evidence: Vec<Evidence>,
     pub checkpoints: BTreeSet<Seq>,
+    /// The stored batches, by (sequence number, digest): a batch already stored is not
+    /// written again.
+    pub batches: BTreeSet<(Seq, Digest)>,
 }
 
 impl Index {
-    pub fn of(state: &PersistedState, checkpoints: BTreeSet<Seq>) -> Index {
+    pub fn of(
+        state: &PersistedState,
+        checkpoints: BTreeSet<Seq>,
+        batches: BTreeSet<(Seq, Digest)>,
+    ) -> Index {
         Index {
             messages: state.messages.keys().copied().collect(),
             prepared_views: state
@@ -36,6 +46,7 @@ impl Index {
             stable_seq: state.stable.seq,
             evidence: state.evidence.clone(),
             checkpoints,
+            batches,
         }
     }
 

@@ -5,6 +5,8 @@
 //! back in the order [`PersistedState`](crate::core::PersistedState) keeps them, and lets
 //! pruning by sequence number or view be a contiguous key range.
 
+use rampart_crypto::Digest;
+
 use crate::core::MessageKey;
 use crate::message::{ReplicaId, Seq, View};
 
@@ -14,10 +16,14 @@ use super::StoreError;
 pub const META: &str = "meta";
 /// Protocol messages, keyed by [`MessageKey`].
 pub const MESSAGES: &str = "messages";
-/// Prepared certificates with their batches, by sequence number.
+/// Prepared certificates, by sequence number.
 pub const PREPARED: &str = "prepared";
-/// Committed-local digests, by sequence number.
+/// Commit certificates, by sequence number.
 pub const DECIDED: &str = "decided";
+/// Batches of requests, by (sequence number, batch digest). A batch is stored once, however
+/// many records carry it (the accepted PRE-PREPARE, the prepared certificate, the
+/// decision); those records name it by its digest.
+pub const BATCHES: &str = "batches";
 /// Evidence against faulty replicas, by arrival position.
 pub const EVIDENCE: &str = "evidence";
 /// Checkpoint state metadata, by sequence number.
@@ -26,11 +32,12 @@ pub const CHECKPOINTS: &str = "checkpoints";
 pub const SNAPSHOTS: &str = "snapshots";
 
 /// Every column family the store uses (besides RocksDB's `default`, which stays empty).
-pub const COLUMN_FAMILIES: [&str; 7] = [
+pub const COLUMN_FAMILIES: [&str; 8] = [
     META,
     MESSAGES,
     PREPARED,
     DECIDED,
+    BATCHES,
     EVIDENCE,
     CHECKPOINTS,
     SNAPSHOTS,
@@ -76,6 +83,27 @@ pub fn seq_keys_up_to(seq: Seq) -> ([u8; 8], Vec<u8>) {
 
 pub fn decode_seq_key(cf: &'static str, key: &[u8]) -> Result<Seq, StoreError> {
     decode_u64_key(cf, key).map(Seq)
+}
+
+/// The key of a batch: its sequence number, then its digest.
+pub fn batch_key(seq: Seq, digest: &Digest) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..8].copy_from_slice(&seq_key(seq));
+    key[8..].copy_from_slice(digest.as_bytes());
+    key
+}
+
+pub fn decode_batch_key(key: &[u8]) -> Result<(Seq, Digest), StoreError> {
+    let mut reader = KeyReader { rest: key };
+    match (reader.u64(), reader.take::<32>()) {
+        (Some(seq), Some(digest)) if reader.rest.is_empty() => Ok((Seq(seq), Digest(digest))),
+        _ => Err(malformed_key(BATCHES, key)),
+    }
+}
+
+/// The keys of batches for sequence numbers up to and including `seq`.
+pub fn batch_keys_up_to(seq: Seq) -> ([u8; 8], Vec<u8>) {
+    (seq_key(Seq(0)), end_of_prefix(&seq_key(seq), 40))
 }
 
 /// A position in the evidence list.

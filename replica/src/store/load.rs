@@ -1,13 +1,17 @@
 //! Reading the protocol state back.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::message::CommitCertificate;
+use rampart_crypto::Digest;
 
 use crate::core::{Evidence, MessageKey, PersistedState};
-use crate::message::{Batch, CheckpointCertificate, Message, PreparedCertificate, View};
+use crate::message::{Batch, CheckpointCertificate, CommitCertificate, Message, Seq, View};
 
-use super::layout::{self, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, STABLE_KEY, VIEW_KEY};
+use super::batches::{StoredDecided, StoredMessage, StoredPrepared};
+use super::layout::{
+    self, BATCHES, DECIDED, EVIDENCE, MESSAGES, META, PREPARED, STABLE_KEY, VIEW_KEY,
+};
 use super::{Store, StoreError, Visit, record};
 
 fn mismatch(cf: &'static str, key: &[u8], reason: &str) -> StoreError {
@@ -22,6 +26,13 @@ impl Store {
     /// Rebuilds the [`PersistedState`] the commits so far produced, checking every
     /// record's checksum and that each record sits under the key its content implies.
     pub fn load(&self) -> Result<PersistedState, StoreError> {
+        self.load_with_batch_keys().map(|(state, _)| state)
+    }
+
+    /// [`Store::load`], and the keys of every stored batch, named by a record or not.
+    pub(super) fn load_with_batch_keys(
+        &self,
+    ) -> Result<(PersistedState, BTreeSet<(Seq, Digest)>), StoreError> {
         let mut state = PersistedState::default();
         if let Some((view, normal)) = self.get::<(View, bool)>(META, VIEW_KEY)? {
             state.view = view;
@@ -30,10 +41,23 @@ impl Store {
         if let Some(stable) = self.get::<CheckpointCertificate>(META, STABLE_KEY)? {
             state.stable = stable;
         }
+        let batches = self.load_batches()?;
+        let batch_named = |cf, key: &[u8], seq, digest| {
+            batches
+                .get(&(seq, digest))
+                .cloned()
+                .ok_or_else(|| mismatch(cf, key, "names a batch that is not stored"))
+        };
         let replica_count = self.replica_count;
         self.for_each(MESSAGES, &[], |key, value| {
             let message_key = layout::decode_message_key(key)?;
-            let message: Message = record::open(MESSAGES, key, value)?;
+            let message = match record::open(MESSAGES, key, value)? {
+                StoredMessage::PrePrepare { pre_prepare, batch } => {
+                    let batch = batch_named(MESSAGES, key, pre_prepare.value.seq, batch)?;
+                    Message::PrePrepare { pre_prepare, batch }
+                }
+                StoredMessage::Whole(message) => message,
+            };
             if MessageKey::of(&message, replica_count) != Some(message_key) {
                 return Err(mismatch(
                     MESSAGES,
@@ -46,8 +70,7 @@ impl Store {
         })?;
         self.for_each(PREPARED, &[], |key, value| {
             let seq = layout::decode_seq_key(PREPARED, key)?;
-            let (certificate, batch): (PreparedCertificate, Arc<Batch>) =
-                record::open(PREPARED, key, value)?;
+            let (certificate, digest): StoredPrepared = record::open(PREPARED, key, value)?;
             if certificate.seq() != seq {
                 return Err(mismatch(
                     PREPARED,
@@ -55,14 +78,17 @@ impl Store {
                     "certificate for another sequence number",
                 ));
             }
+            let batch = batch_named(PREPARED, key, seq, digest)?;
             state.prepared.insert(seq, (certificate, batch));
             Ok(Visit::Continue)
         })?;
         self.for_each(DECIDED, &[], |key, value| {
             let seq = layout::decode_seq_key(DECIDED, key)?;
+            let (commits, digest): StoredDecided = record::open(DECIDED, key, value)?;
+            let batch = batch_named(DECIDED, key, seq, digest)?;
             state
                 .decided
-                .insert(seq, record::open::<CommitCertificate>(DECIDED, key, value)?);
+                .insert(seq, CommitCertificate { commits, batch });
             Ok(Visit::Continue)
         })?;
         self.for_each(EVIDENCE, &[], |key, value| {
@@ -77,7 +103,22 @@ impl Store {
                 .push(record::open::<Evidence>(EVIDENCE, key, value)?);
             Ok(Visit::Continue)
         })?;
-        Ok(state)
+        Ok((state, batches.into_keys().collect()))
+    }
+
+    /// Every stored batch, checked against the digest in its key.
+    fn load_batches(&self) -> Result<HashMap<(Seq, Digest), Arc<Batch>>, StoreError> {
+        let mut batches = HashMap::new();
+        self.for_each(BATCHES, &[], |key, value| {
+            let (seq, digest) = layout::decode_batch_key(key)?;
+            let batch: Batch = record::open(BATCHES, key, value)?;
+            if batch.digest() != digest {
+                return Err(mismatch(BATCHES, key, "batch does not match its digest"));
+            }
+            batches.insert((seq, digest), Arc::new(batch));
+            Ok(Visit::Continue)
+        })?;
+        Ok(batches)
     }
 }
 
@@ -106,10 +147,12 @@ mod tests {
     fn a_damaged_value_is_reported_as_corrupted_and_never_loaded() {
         let prepare = fixture::prepare(View(0), Seq(1), fixture::digest(1), 2);
         let prepare_key = MessageKey::of(&prepare, REPLICA_COUNT).expect("kept");
-        let damaged: [(&'static str, Vec<u8>); 6] = [
+        let batch = fixture::batch(1, 8);
+        let damaged: [(&'static str, Vec<u8>); 7] = [
             (MESSAGES, layout::message_key(&prepare_key)),
             (PREPARED, layout::seq_key(Seq(1)).to_vec()),
             (DECIDED, layout::seq_key(Seq(1)).to_vec()),
+            (BATCHES, layout::batch_key(Seq(1), &batch.digest()).to_vec()),
             (EVIDENCE, layout::position_key(0).to_vec()),
             (META, VIEW_KEY.to_vec()),
             (META, STABLE_KEY.to_vec()),
@@ -117,7 +160,6 @@ mod tests {
         for (cf, key) in damaged {
             let dir = tempfile::tempdir().expect("temporary directory");
             let mut store = fixture::open(dir.path(), StoreOptions::default());
-            let batch = fixture::batch(1, 8);
             let ops = vec![
                 PersistOp::ViewState {
                     view: View(1),
@@ -186,6 +228,62 @@ mod tests {
         assert!(matches!(
             store.load(),
             Err(StoreError::Corrupted { cf: MESSAGES, .. })
+        ));
+    }
+
+    #[test]
+    fn a_record_whose_batch_is_missing_is_corrupted() {
+        let batch = fixture::batch(2, 8);
+        let records: [(&'static str, PersistOp); 3] = [
+            (
+                MESSAGES,
+                PersistOp::Message(fixture::pre_prepare(View(0), Seq(1), batch.clone())),
+            ),
+            (
+                PREPARED,
+                PersistOp::Prepared {
+                    certificate: fixture::prepared_certificate(View(0), Seq(1), &batch),
+                    batch: batch.clone(),
+                },
+            ),
+            (
+                DECIDED,
+                PersistOp::Decided(fixture::commit_certificate(View(0), Seq(1), &batch)),
+            ),
+        ];
+        for (cf, op) in records {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let mut store = fixture::open(dir.path(), StoreOptions::default());
+            store.commit(&[op], &[]).expect("commits");
+            assert_eq!(fixture::count(&store, BATCHES), 1);
+            let key = layout::batch_key(Seq(1), &batch.digest());
+            let batches = store.cf(BATCHES).expect("column family");
+            store.db.delete_cf(batches, key).expect("deletes");
+            match store.load() {
+                Err(StoreError::Corrupted {
+                    cf: reported,
+                    reason,
+                    ..
+                }) => {
+                    assert_eq!(reported, cf);
+                    assert!(reason.contains("batch that is not stored"), "{reason}");
+                }
+                other => panic!("a {cf} record without its batch gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_under_another_digest_is_corrupted() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = fixture::open(dir.path(), StoreOptions::default());
+        let key = layout::batch_key(Seq(1), &fixture::digest(7));
+        let value = record::seal(BATCHES, &key, &*fixture::batch(1, 8));
+        let batches = store.cf(BATCHES).expect("column family");
+        store.db.put_cf(batches, key, value).expect("writes");
+        assert!(matches!(
+            store.load(),
+            Err(StoreError::Corrupted { cf: BATCHES, .. })
         ));
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! One column family per kind of record (`layout.rs`): `meta` (identity, view state, stable
 //! checkpoint), `messages` (by [`MessageKey`](crate::core::MessageKey), encoded so that
-//! byte order is key order), `prepared`, `decided`, `evidence`, `checkpoints` (checkpoint
+//! byte order is key order), `prepared`, `decided`, `batches` (each batch once, named by
+//! its digest from the PRE-PREPARE, prepared certificate and decision that carry it: see
+//! `batches.rs`), `evidence`, `checkpoints` (checkpoint
 //! state metadata and reply caches) and `snapshots` (application snapshots in chunks of
 //! [`SNAPSHOT_CHUNK_BYTES`], keyed by sequence number and chunk index, so a large snapshot
 //! is never one value and streams to peers a chunk at a time).
@@ -67,6 +69,7 @@
 //! Every error is fatal for the replica: the caller stops rather than continue on storage
 //! it cannot trust.
 
+mod batches;
 mod checkpoint;
 mod commit;
 mod error;
@@ -285,7 +288,8 @@ impl Store {
 
     /// The index of what is on disk, read from disk.
     fn read_index(&self) -> Result<Index, StoreError> {
-        Ok(Index::of(&self.load()?, self.checkpoint_seqs()?))
+        let (state, batches) = self.load_with_batch_keys()?;
+        Ok(Index::of(&state, self.checkpoint_seqs()?, batches))
     }
 }
 
