@@ -135,6 +135,25 @@ impl Calibration {
     }
 }
 
+impl Calibration {
+    /// The mean of two calibrations, cost by cost. A benchmark calibrates before and after
+    /// its measured period and uses the mean, so that the host's speed drifting during the
+    /// run (shared virtual machines drift by tens of percent) weighs on both sides of its
+    /// fraction alike.
+    pub fn mean(&self, other: &Calibration) -> Calibration {
+        let mean = |a: f64, b: f64| (a + b) / 2.0;
+        Calibration {
+            sign_ns: mean(self.sign_ns, other.sign_ns),
+            verify_ns: mean(self.verify_ns, other.verify_ns),
+            batch_verify_ns_per_signature: mean(
+                self.batch_verify_ns_per_signature,
+                other.batch_verify_ns_per_signature,
+            ),
+            sha256_ns_per_kib: mean(self.sha256_ns_per_kib, other.sha256_ns_per_kib),
+        }
+    }
+}
+
 fn check(key_pair: &KeyPair, message: Vec<u8>) -> SignatureCheck {
     SignatureCheck {
         key: key_pair.public_key(),
@@ -430,6 +449,28 @@ mod tests {
             checkpoint_interval: 128,
             request_bytes: 1024,
         }
+    }
+
+    #[test]
+    fn the_mean_calibration_gives_a_ceiling_between_the_two() {
+        let slower = Calibration {
+            sign_ns: 30_000.0,
+            verify_ns: 50_000.0,
+            batch_verify_ns_per_signature: 14_000.0,
+            sha256_ns_per_kib: 1_400.0,
+        };
+        let mean = CALIBRATION.mean(&slower);
+        assert_close(mean.sign_ns, 25_000.0);
+        assert_close(mean.verify_ns, 45_000.0);
+        assert_close(mean.batch_verify_ns_per_signature, 12_000.0);
+        assert_close(mean.sha256_ns_per_kib, 1_200.0);
+        let ceiling = |calibration| {
+            Ceiling::compute(calibration, inputs())
+                .expect("valid inputs")
+                .ops_per_s
+        };
+        let (fast, slow, middle) = (ceiling(CALIBRATION), ceiling(slower), ceiling(mean));
+        assert!(slow < middle && middle < fast, "{slow} {middle} {fast}");
     }
 
     fn assert_close(actual: f64, expected: f64) {

@@ -3,7 +3,8 @@
 //!
 //! It starts n replicas in this process over QUIC on 127.0.0.1 (RocksDB in a temporary
 //! directory) running the null application, times ed25519 and SHA-256 on this machine
-//! ([`rampart_replica::calibration`]), drives the cluster with C closed-loop clients (each
+//! ([`rampart_replica::calibration`]) before and after the run (the ceiling uses the mean,
+//! see [`Calibration::mean`], and the report shows both ends), drives the cluster with C closed-loop clients (each
 //! with its own key and connections) for a warm-up and a measured period, and reports
 //! throughput, latency percentiles, the crypto-bound ceiling for the run's settings (the
 //! formula is documented in `calibration.rs`) and the fraction of it reached. Replicas and
@@ -108,10 +109,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
 /// Starts the cluster, calibrates, runs the workload and reports.
 pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     eprintln!("calibrating ed25519 and SHA-256 on this machine ...");
-    let calibration =
-        tokio::task::spawn_blocking(|| Calibration::measure(Duration::from_millis(300)))
-            .await
-            .map_err(|error| Failure::runtime(format_args!("calibration failed: {error}")))?;
+    let calibrated_before = calibrate().await?;
     let (batch_size, batch_delay, in_flight) = (args.batch_size, args.batch_delay, args.in_flight);
     let tentative = !args.no_tentative;
     let mut spec = ClusterSpec::new(args.replicas, Box::new(|| Box::new(Null)));
@@ -205,6 +203,9 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     if let Err(failure) = cluster.shutdown().await {
         eprintln!("{failure}");
     }
+    eprintln!("calibrating again ...");
+    let calibrated_after = calibrate().await?;
+    let calibration = calibrated_before.mean(&calibrated_after);
 
     // The ceiling for the batches this run actually cut.
     let ordered = (operations as f64 * (1.0 - args.read_only_share)).max(1.0);
@@ -218,8 +219,15 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         checkpoint_interval,
         request_bytes: signed_request_bytes(args.payload_bytes),
     };
-    let ceiling = Ceiling::compute(calibration, inputs)
-        .map_err(|error| Failure::config(format_args!("cannot compute the ceiling: {error}")))?;
+    let ceiling_of = |calibration| {
+        Ceiling::compute(calibration, inputs)
+            .map_err(|error| Failure::config(format_args!("cannot compute the ceiling: {error}")))
+    };
+    let ceiling = ceiling_of(calibration)?;
+    let ceiling_before_and_after = [
+        ceiling_of(calibrated_before)?.ops_per_s,
+        ceiling_of(calibrated_after)?.ops_per_s,
+    ];
     Ok(Report {
         replicas: args.replicas,
         clients: args.clients,
@@ -236,9 +244,17 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         latency_ms: Latency::of(latencies),
         calibration,
         ceiling,
+        ceiling_before_and_after,
         average_batch: batch_size,
         view_changes,
     })
+}
+
+/// Times this machine's cryptography, off the async runtime.
+async fn calibrate() -> Result<Calibration, Failure> {
+    tokio::task::spawn_blocking(|| Calibration::measure(Duration::from_millis(300)))
+        .await
+        .map_err(|error| Failure::runtime(format_args!("calibration failed: {error}")))
 }
 
 /// The highest sequence number any replica executed.

@@ -51,8 +51,12 @@ pub struct Report {
     pub failures: u64,
     pub throughput_ops_per_s: f64,
     pub latency_ms: Latency,
+    /// The mean of the calibrations before and after the run.
     pub calibration: Calibration,
     pub ceiling: Ceiling,
+    /// The ceiling by the calibration before the run alone, and after it alone: how far the
+    /// host's speed drifted during the run.
+    pub ceiling_before_and_after: [f64; 2],
     /// Ordered operations per sequence number in the measured period.
     pub average_batch: usize,
     pub view_changes: u64,
@@ -101,9 +105,10 @@ impl Report {
             c.verify_ns / 1000.0,
             c.batch_verify_ns_per_signature / 1000.0
         );
+        let [before, after] = self.ceiling_before_and_after;
         let _ = writeln!(
             out,
-            "  crypto ceiling  {:>12.0} ops/s   ({:.1} µs of CPU per operation)",
+            "  crypto ceiling  {:>12.0} ops/s   ({:.1} µs of CPU per operation; {before:.0} calibrated before the run, {after:.0} after)",
             self.ceiling.ops_per_s,
             self.ceiling.cpu_ns_per_op / 1000.0
         );
@@ -128,7 +133,8 @@ impl Report {
                 "\"read_only_share\":{},",
                 "\"batch_size_max\":{},\"batch_delay_ticks\":{},\"sync\":{},\"measured_s\":{:.3},",
                 "\"operations\":{},\"failures\":{},\"throughput_ops_per_s\":{:.1},",
-                "\"ceiling_ops_per_s\":{:.1},\"fraction_of_ceiling\":{:.4},",
+                "\"ceiling_ops_per_s\":{:.1},\"ceiling_before_and_after_ops_per_s\":[{:.1},{:.1}],",
+                "\"fraction_of_ceiling\":{:.4},",
                 "\"latency_ms\":{{\"p50\":{:.3},\"p90\":{:.3},\"p99\":{:.3},\"max\":{:.3}}},",
                 "\"calibration_ns\":{{\"sign\":{:.0},\"verify\":{:.0},\"batch_verify_per_signature\":{:.0},\"sha256_per_kib\":{:.0}}},",
                 "\"average_batch\":{},\"view_changes\":{}}}"
@@ -146,6 +152,8 @@ impl Report {
             self.failures,
             self.throughput_ops_per_s,
             self.ceiling.ops_per_s,
+            self.ceiling_before_and_after[0],
+            self.ceiling_before_and_after[1],
             self.fraction_of_ceiling(),
             l.p50,
             l.p90,

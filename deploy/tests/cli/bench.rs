@@ -53,6 +53,17 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
     let throughput = number(json, "throughput_ops_per_s");
     let ceiling = number(json, "ceiling_ops_per_s");
     assert!(throughput > 0.0 && ceiling > 0.0, "{json}");
+    // The ceiling comes from the mean of the calibrations before and after the run, so
+    // it lies between the ceilings each gives alone.
+    let needle = "\"ceiling_before_and_after_ops_per_s\":[";
+    let start = json.find(needle).expect("both ceilings") + needle.len();
+    let end = start + json[start..].find(']').expect("a closing bracket");
+    let ends: Vec<f64> = json[start..end]
+        .split(',')
+        .map(|value| value.parse().expect("a number"))
+        .collect();
+    let (low, high) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+    assert!(low - 0.1 <= ceiling && ceiling <= high + 0.1, "{json}");
     let fraction = number(json, "fraction_of_ceiling");
     assert!((fraction - throughput / ceiling).abs() < 1e-3, "{json}");
     let (p50, p90, p99, max) = (
