@@ -307,6 +307,7 @@ mod tests {
             },
             PersistOp::Decided(fixture::commit_certificate(View(0), Seq(1), &copy)),
         ];
+        let logged_before = store.disk_usage_bytes().expect("measures");
         for op in inputs {
             store.commit(&[op], &[]).expect("commits");
         }
@@ -315,6 +316,45 @@ mod tests {
         assert!(
             slot_bytes < batch_bytes + batch_bytes / 4,
             "a slot with a {batch_bytes}-byte batch took {slot_bytes} bytes"
+        );
+        // Nothing is flushed yet, so the write-ahead log holds every write: the batch went
+        // out once, not once per record that names it.
+        let logged = store.disk_usage_bytes().expect("measures") - logged_before;
+        assert!(
+            (logged as usize) < batch_bytes + batch_bytes / 2,
+            "a slot with a {batch_bytes}-byte batch logged {logged} bytes"
+        );
+    }
+
+    #[test]
+    fn a_record_whose_header_and_batch_disagree_loads_as_committed() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut store = fixture::open(dir.path(), StoreOptions::default());
+        let (named, carried) = (fixture::batch(2, 8), fixture::batch(3, 8));
+        assert_ne!(named.digest(), carried.digest());
+        let mut decided = fixture::commit_certificate(View(0), Seq(2), &named);
+        decided.batch = carried.clone();
+        let ops = vec![
+            PersistOp::Message(Message::PrePrepare {
+                pre_prepare: fixture::prepared_certificate(View(0), Seq(1), &named).pre_prepare,
+                batch: carried.clone(),
+            }),
+            PersistOp::Prepared {
+                certificate: fixture::prepared_certificate(View(0), Seq(1), &named),
+                batch: carried.clone(),
+            },
+            PersistOp::Decided(decided),
+        ];
+        let mut model = PersistedState::default();
+        for op in &ops {
+            model.apply(op, REPLICA_COUNT);
+        }
+        store.commit(&ops, &[]).expect("commits");
+        assert_eq!(store.load().expect("loads"), model);
+        assert_eq!(
+            fixture::count(&store, BATCHES),
+            2,
+            "one per sequence number"
         );
     }
 

@@ -86,9 +86,15 @@ impl Store {
             let seq = layout::decode_seq_key(DECIDED, key)?;
             let (commits, digest): StoredDecided = record::open(DECIDED, key, value)?;
             let batch = batch_named(DECIDED, key, seq, digest)?;
-            state
-                .decided
-                .insert(seq, CommitCertificate { commits, batch });
+            let decided = CommitCertificate { commits, batch };
+            if decided.subject().map(|(_, subject, _)| subject) != Some(seq) {
+                return Err(mismatch(
+                    DECIDED,
+                    key,
+                    "certificate for another sequence number",
+                ));
+            }
+            state.decided.insert(seq, decided);
             Ok(Visit::Continue)
         })?;
         self.for_each(EVIDENCE, &[], |key, value| {

@@ -28,7 +28,8 @@
 //! that leave in key order (everything up to a stable sequence number; VIEW-CHANGEs and
 //! NEW-VIEWs below a view; old checkpoint states and their chunks) go with range deletes:
 //! one tombstone, whatever the number of records, which matters for snapshots of hundreds
-//! of chunks. Agreement messages of old views are spread over the sequence numbers, so
+//! of chunks. Batches go with everything else up to a stable sequence number, never with
+//! a view: a prepared certificate or decision may still name them. Agreement messages of old views are spread over the sequence numbers, so
 //! they are deleted one by one, using the index to find them. Compaction then drops the
 //! deleted records and the tombstones.
 //!
