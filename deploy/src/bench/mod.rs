@@ -4,8 +4,9 @@
 //! It starts n replicas in this process over QUIC on 127.0.0.1 (RocksDB in a temporary
 //! directory) running the null application, times ed25519 and SHA-256 on this machine
 //! ([`rampart_replica::calibration`]) before and after the run (the ceiling uses the mean,
-//! see [`Calibration::mean`], and the report shows both ends), drives the cluster with C closed-loop clients (each
-//! with its own key and connections) for a warm-up and a measured period, and reports
+//! see [`Calibration::mean`], and the report shows both ends), drives the cluster with C
+//! clients (each with its own key and connections, each running `--outstanding` closed
+//! loops) for a warm-up and a measured period, and reports
 //! throughput, latency percentiles, the crypto-bound ceiling for the run's settings (the
 //! formula is documented in `calibration.rs`) and the fraction of it reached. Replicas and
 //! clients all share this machine's cores, and the ceiling assumes so.
@@ -49,7 +50,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
     /// Operations each client keeps in flight, each in its own closed loop; at most the
-    /// replicas' client window.
+    /// replicas' client window, and better well below it: the window spans request numbers
+    /// from the oldest unanswered one, so one slow request holds the others back.
     #[arg(long, default_value_t = 1)]
     pub outstanding: usize,
     /// Bytes of each operation (the null application ignores them).
@@ -106,7 +108,8 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Starts the cluster, calibrates, runs the workload and reports.
+/// Calibrates, starts the cluster, runs the workload, stops the cluster, calibrates again
+/// and reports.
 pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     eprintln!("calibrating ed25519 and SHA-256 on this machine ...");
     let calibrated_before = calibrate().await?;
@@ -123,28 +126,13 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         }
     });
     let cluster = InProcessCluster::start(spec).await?;
-    let window = cluster.protocol().client_window;
-    if args.outstanding as u64 > window {
-        if let Err(failure) = cluster.shutdown().await {
-            eprintln!("{failure}");
+    let clients = match connect_clients(&cluster, args).await {
+        Ok(clients) => clients,
+        Err(failure) => {
+            shut_down(cluster).await;
+            return Err(failure);
         }
-        return Err(Failure::config(format_args!(
-            "--outstanding {} is above the replicas' client window of {window}",
-            args.outstanding
-        )));
-    }
-    let mut clients = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        let key = KeyPair::generate()
-            .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
-        let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.addresses());
-        config.request_timeout = Duration::from_secs(30);
-        config.window = window;
-        let client = Client::connect(config, key)
-            .await
-            .map_err(|error| Failure::runtime(format_args!("a client cannot connect: {error}")))?;
-        clients.push(Arc::new(client));
-    }
+    };
     let progress = Arc::new(Progress::default());
     let workload = WorkloadSettings {
         payload_bytes: args.payload_bytes,
@@ -180,9 +168,12 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let mut latencies = Vec::new();
     let mut errors = Vec::new();
     for task in tasks {
-        if let Ok(result) = task.await {
-            latencies.extend(result.latencies_us);
-            errors.extend(result.errors);
+        match task.await {
+            Ok(result) => {
+                latencies.extend(result.latencies_us);
+                errors.extend(result.errors);
+            }
+            Err(error) => errors.push(format!("a closed loop stopped: {error}")),
         }
     }
     for client in clients {
@@ -200,9 +191,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         .max()
         .unwrap_or(0);
     let checkpoint_interval = cluster.protocol().checkpoint_interval;
-    if let Err(failure) = cluster.shutdown().await {
-        eprintln!("{failure}");
-    }
+    shut_down(cluster).await;
     eprintln!("calibrating again ...");
     let calibrated_after = calibrate().await?;
     let calibration = calibrated_before.mean(&calibrated_after);
@@ -248,6 +237,41 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         average_batch: batch_size,
         view_changes,
     })
+}
+
+/// One client per `--clients`, each allowed the replicas' whole client window. Refuses more
+/// operations outstanding per client than that window.
+async fn connect_clients(
+    cluster: &InProcessCluster,
+    args: &BenchArgs,
+) -> Result<Vec<Arc<Client>>, Failure> {
+    let window = cluster.protocol().client_window;
+    if args.outstanding as u64 > window {
+        return Err(Failure::config(format_args!(
+            "--outstanding {} is above the replicas' client window of {window}",
+            args.outstanding
+        )));
+    }
+    let mut clients = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        let key = KeyPair::generate()
+            .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
+        let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.addresses());
+        config.request_timeout = Duration::from_secs(30);
+        config.window = window;
+        let client = Client::connect(config, key)
+            .await
+            .map_err(|error| Failure::runtime(format_args!("a client cannot connect: {error}")))?;
+        clients.push(Arc::new(client));
+    }
+    Ok(clients)
+}
+
+/// Stops the cluster; a failure to stop cleanly is reported, not fatal to the report.
+async fn shut_down(cluster: InProcessCluster) {
+    if let Err(failure) = cluster.shutdown().await {
+        eprintln!("{failure}");
+    }
 }
 
 /// Times this machine's cryptography, off the async runtime.

@@ -30,7 +30,7 @@ pub struct Progress {
 
 /// What one loop measured.
 #[derive(Debug, Default)]
-pub struct ClientResult {
+pub struct LoopResult {
     /// Latencies of operations that started and completed in the measured period, in
     /// microseconds.
     pub latencies_us: Vec<u32>,
@@ -43,14 +43,14 @@ pub async fn run_loop(
     settings: WorkloadSettings,
     progress: Arc<Progress>,
     seed: u64,
-) -> ClientResult {
+) -> LoopResult {
     let mut rng = Rng::new(seed);
     let mut payload = vec![0u8; settings.payload_bytes];
     for byte in &mut payload {
         *byte = rng.next_u64() as u8;
     }
     let payload = Bytes::from(payload);
-    let mut result = ClientResult::default();
+    let mut result = LoopResult::default();
     while !progress.stop.load(Ordering::Relaxed) {
         let measured = progress.measuring.load(Ordering::Relaxed);
         let read_only = rng.chance(settings.read_only_per_mille, 1000);

@@ -1,25 +1,21 @@
 //! `rampart bench` runs a real cluster briefly and reports every field the JSON line
 //! promises; a setting the replicas cannot honour is refused before anything runs.
 
-use crate::support::{describe, one_cluster_at_a_time, rampart, run, run_within};
 use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{describe, one_cluster_at_a_time, rampart, run, run_within};
 
 /// Calibration, cluster start, warm-up, measurement and shutdown on a loaded machine.
 const BENCH_BOUND: Duration = Duration::from_secs(120);
 
-/// The number after `"key":` in a one-line JSON object.
-fn number(json: &str, key: &str) -> f64 {
-    let needle = format!("\"{key}\":");
-    let start = json
-        .find(&needle)
-        .unwrap_or_else(|| panic!("{key} missing from {json}"))
-        + needle.len();
-    let end = json[start..]
-        .find([',', '}'])
-        .map_or(json.len(), |end| start + end);
-    json[start..end]
-        .parse()
-        .unwrap_or_else(|error| panic!("{key} in {json}: {error}"))
+/// The number under `path` (keys separated by dots) in the report.
+fn number(report: &Value, path: &str) -> f64 {
+    path.split('.')
+        .try_fold(report, |value, key| value.get(key))
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {path} in {report}"))
 }
 
 #[test]
@@ -42,44 +38,65 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
     );
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = stdout.lines().last().expect("a last line");
-    assert!(json.starts_with('{') && json.ends_with('}'), "{json}");
-    assert_eq!(number(json, "replicas"), 4.0);
-    assert_eq!(number(json, "clients"), 2.0);
-    assert_eq!(number(json, "outstanding"), 3.0);
-    assert_eq!(number(json, "payload_bytes"), 64.0);
-    assert_eq!(number(json, "failures"), 0.0);
-    assert!(number(json, "operations") > 0.0, "{json}");
-    let throughput = number(json, "throughput_ops_per_s");
-    let ceiling = number(json, "ceiling_ops_per_s");
-    assert!(throughput > 0.0 && ceiling > 0.0, "{json}");
-    // The ceiling comes from the mean of the calibrations before and after the run, so
-    // it lies between the ceilings each gives alone.
-    let needle = "\"ceiling_before_and_after_ops_per_s\":[";
-    let start = json.find(needle).expect("both ceilings") + needle.len();
-    let end = start + json[start..].find(']').expect("a closing bracket");
-    let ends: Vec<f64> = json[start..end]
-        .split(',')
-        .map(|value| value.parse().expect("a number"))
-        .collect();
-    let (low, high) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
-    assert!(low - 0.1 <= ceiling && ceiling <= high + 0.1, "{json}");
-    let fraction = number(json, "fraction_of_ceiling");
-    assert!((fraction - throughput / ceiling).abs() < 1e-3, "{json}");
-    let (p50, p90, p99, max) = (
-        number(json, "p50"),
-        number(json, "p90"),
-        number(json, "p99"),
-        number(json, "max"),
-    );
-    assert!(
-        0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max,
-        "{json}"
-    );
     assert!(
         stdout.contains("2 clients with 3 outstanding each"),
         "{stdout}"
     );
+    let line = stdout.lines().last().expect("a last line");
+    let report: Value = serde_json::from_str(line).expect("the last line is one JSON object");
+
+    for (path, expected) in [
+        ("replicas", 4.0),
+        ("clients", 2.0),
+        ("outstanding", 3.0),
+        ("payload_bytes", 64.0),
+        ("read_only_share", 0.0),
+        ("batch_size_max", 256.0),
+        ("batch_delay_ticks", 0.0),
+        ("failures", 0.0),
+        ("view_changes", 0.0),
+    ] {
+        assert_eq!(number(&report, path), expected, "{path} in {report}");
+    }
+    assert_eq!(report["sync"], Value::Bool(false), "{report}");
+    for path in [
+        "measured_s",
+        "operations",
+        "throughput_ops_per_s",
+        "ceiling_ops_per_s",
+        "average_batch",
+        "calibration_ns.sign",
+        "calibration_ns.verify",
+        "calibration_ns.batch_verify_per_signature",
+        "calibration_ns.sha256_per_kib",
+    ] {
+        assert!(number(&report, path) > 0.0, "{path} in {report}");
+    }
+    let (throughput, ceiling) = (
+        number(&report, "throughput_ops_per_s"),
+        number(&report, "ceiling_ops_per_s"),
+    );
+    let fraction = number(&report, "fraction_of_ceiling");
+    assert!((fraction - throughput / ceiling).abs() < 1e-3, "{report}");
+    let latency: Vec<f64> = ["p50", "p90", "p99", "max"]
+        .iter()
+        .map(|percentile| number(&report, &format!("latency_ms.{percentile}")))
+        .collect();
+    assert!(
+        latency[0] > 0.0 && latency.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{report}"
+    );
+    // The ceiling comes from the mean of the calibrations before and after the run, so
+    // it lies between the ceilings each gives alone.
+    let ends: Vec<f64> = report["ceiling_before_and_after_ops_per_s"]
+        .as_array()
+        .expect("both ceilings")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(ends.len(), 2, "{report}");
+    let (low, high) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+    assert!(low - 0.1 <= ceiling && ceiling <= high + 0.1, "{report}");
 }
 
 #[test]
