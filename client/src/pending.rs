@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use rampart_crypto::Signed;
 use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{ReplicaId, Reply, Request, Seq, View};
+use rampart_replica::message::{ReplicaId, Reply, Request, ResultVote, Seq, View, accepted_result};
 use rampart_replica::wire::CommitProof;
 
 use crate::certificate::Certificate;
@@ -182,10 +182,7 @@ impl Pending {
     }
 
     fn decide(&self, thresholds: Thresholds) -> Option<Outcome> {
-        // Committed results, by result; results of either kind, by view, sequence number
-        // and result.
-        let mut results: HashMap<&Bytes, usize> = HashMap::new();
-        let mut executed: HashMap<(View, Seq, &Bytes), usize> = HashMap::new();
+        let mut votes = Vec::with_capacity(self.votes.len());
         let mut refusals: BTreeMap<&str, usize> = BTreeMap::new();
         for vote in self.votes.values() {
             match vote {
@@ -194,36 +191,21 @@ impl Pending {
                     seq,
                     result,
                     tentative,
-                } => {
-                    if !tentative {
-                        *results.entry(result).or_default() += 1;
-                    }
-                    *executed.entry((*view, *seq, result)).or_default() += 1;
-                }
+                } => votes.push(ResultVote {
+                    view: *view,
+                    seq: *seq,
+                    result,
+                    tentative: *tentative,
+                }),
                 Vote::Refused(reason) => *refusals.entry(reason.as_str()).or_default() += 1,
             }
         }
-        let leader = results.iter().max_by_key(|(_, count)| **count);
-        let leading_count = leader.map_or(0, |(_, count)| *count);
         match &self.kind {
             Kind::Ordered { certify, .. } => {
-                // PBFT §5.1.2: 2f + 1 replicas that executed the request at one sequence
-                // number in one view include f + 1 correct ones. Each of those either
-                // committed it there, or had it prepared there, so any view change keeps it
-                // there; either way the result, which depends only on the committed batches
-                // before it, stands. A committed reply counts as much as a tentative one.
-                if !certify
-                    && let Some(((_, _, result), _)) = executed
-                        .iter()
-                        .find(|(_, count)| **count >= thresholds.quorum)
-                {
-                    return Some(Outcome::Accepted {
-                        result: (*result).clone(),
-                        certificate: None,
-                    });
-                }
-                if let Some((result, count)) = leader
-                    && *count >= thresholds.weak_quorum
+                // A certificate needs committed replies, so a certified request ignores
+                // tentative ones.
+                if let Some(result) =
+                    accepted_result(&votes, thresholds.weak_quorum, thresholds.quorum, !certify)
                 {
                     if !certify {
                         return Some(Outcome::Accepted {
@@ -250,6 +232,12 @@ impl Pending {
                 None
             }
             Kind::ReadOnly => {
+                let mut results: HashMap<&Bytes, usize> = HashMap::new();
+                for vote in votes.iter().filter(|vote| !vote.tentative) {
+                    *results.entry(vote.result).or_default() += 1;
+                }
+                let leader = results.iter().max_by_key(|(_, count)| **count);
+                let leading_count = leader.map_or(0, |(_, count)| *count);
                 if let Some((result, count)) = leader
                     && *count >= thresholds.quorum
                 {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rampart_crypto::{ClusterId, Signed, Signer};
 use rampart_replica::core::Rng;
-use rampart_replica::message::{ClientId, ReplicaId, Reply, Request, View};
+use rampart_replica::message::{
+    ClientId, ReplicaId, Reply, Request, ResultVote, View, accepted_result,
+};
 
 use crate::checker::linearizability::Operation;
 use crate::kv::{KvOp, KvResult};
@@ -198,26 +200,18 @@ impl SimClient {
         }
         let reported = self.reported_views.entry(from).or_default();
         *reported = (*reported).max(reply.view);
-        let Some(pending) = self.pending.get_mut(&reply.number) else {
+        let number = reply.number;
+        let Some(pending) = self.pending.get_mut(&number) else {
             return;
         };
-        pending.replies.insert(from, reply.clone());
-        let committed = pending
-            .replies
-            .values()
-            .filter(|r| !r.tentative && r.result == reply.result)
-            .count();
-        let executed_alike = pending
-            .replies
-            .values()
-            .filter(|r| (r.view, r.seq, &r.result) == (reply.view, reply.seq, &reply.result))
-            .count();
+        pending.replies.insert(from, reply);
+        let votes: Vec<ResultVote<'_>> = pending.replies.values().map(Reply::vote).collect();
         let quorum = self.replica_count - (self.weak_quorum - 1);
-        if committed < self.weak_quorum && executed_alike < quorum {
+        let Some(result) = accepted_result(&votes, self.weak_quorum, quorum, true) else {
             return;
-        }
-        let pending = self.pending.remove(&reply.number).expect("present above");
-        let result = KvResult::decode(&reply.result).unwrap_or(KvResult::Invalid);
+        };
+        let result = KvResult::decode(result).unwrap_or(KvResult::Invalid);
+        let pending = self.pending.remove(&number).expect("present above");
         self.history[pending.history_index].completed = Some((now, result));
     }
 }

@@ -1,11 +1,12 @@
-//! The shell's rollback of a tentative execution, on a real store and transport.
+//! The shell around tentative execution, on a real store and transport: rollback, who
+//! replies and with what, and read-only requests that wait.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use crate::app::{AppError, ApplyContext};
 use crate::cluster::Cluster;
 use crate::core::Config;
-use crate::message::{ClientId, CommitCertificate, View, decode};
+use crate::message::{ClientId, View, decode};
 use crate::net::TransportConfig;
 use crate::store::fixture;
 
@@ -102,6 +103,12 @@ fn deliver(shell: &mut Shell, from: u32, message: Message) {
 
 /// Sequence number 1 prepares in view 0 with `batch`, which runs ahead of its commit.
 fn run_ahead(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
+    prepare(shell, batch);
+    shell.flush().expect("the round is made durable");
+}
+
+/// [`run_ahead`] without sending what the rounds produced.
+fn prepare(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
     deliver(
         shell,
         0,
@@ -114,8 +121,52 @@ fn run_ahead(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
             fixture::prepare(View(0), Seq(1), batch.digest(), from),
         );
     }
-    shell.flush().expect("the round is made durable");
     assert!(shell.core.has_tentative_execution());
+}
+
+/// Sequence number 1 commits in view 0 with `batch`: COMMITs from replicas 0 and 2 join
+/// this replica's own.
+fn commit(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
+    for from in [0, 2] {
+        deliver(
+            shell,
+            from,
+            fixture::commit(View(0), Seq(1), batch.digest(), from),
+        );
+    }
+}
+
+/// Request number 1 of a client, signed.
+fn client_request(operation: &'static [u8], read_only: bool) -> Signed<Request> {
+    let client = rampart_crypto::KeyPair::from_seed(200);
+    let request = Request {
+        client: ClientId(client.public_key()),
+        number: 1,
+        operation: Bytes::from_static(operation),
+        read_only,
+    };
+    Signed::sign(fixture::CLUSTER, request, &client).expect("signs")
+}
+
+/// The replies to ordered requests the shell is about to send: (tentative, certified).
+fn ordered_replies(shell: &Shell) -> Vec<(bool, bool)> {
+    shell
+        .outgoing
+        .iter()
+        .filter_map(|outgoing| match outgoing {
+            Outgoing::Client {
+                frame:
+                    ReplicaFrame::Reply {
+                        reply,
+                        read_only: false,
+                        certificate,
+                        ..
+                    },
+                ..
+            } => Some((reply.tentative, certificate.is_some())),
+            _ => None,
+        })
+        .collect()
 }
 
 fn journal(shell: &Shell) -> Option<Vec<Vec<u8>>> {
@@ -132,19 +183,7 @@ async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_
 
     // A quorum committed batch B at 1 instead (after a view change this replica missed).
     let committed = fixture::batch(2, 4);
-    let commits = [0, 2, 3]
-        .into_iter()
-        .map(
-            |from| match fixture::commit(View(1), Seq(1), committed.digest(), from) {
-                Message::Commit(commit) => commit,
-                _ => unreachable!("a COMMIT"),
-            },
-        )
-        .collect();
-    let certificate = CommitCertificate {
-        commits,
-        batch: committed.clone(),
-    };
+    let certificate = fixture::commit_certificate(View(1), Seq(1), &committed);
     deliver(&mut shell, 2, Message::CommitCertificate(certificate));
     shell.flush().expect("the round is made durable");
 
@@ -193,14 +232,7 @@ async fn a_read_only_request_waits_while_a_batch_runs_ahead() {
     let (mut shell, _watch) = shell(dir.path()).await;
     let batch = fixture::batch(1, 8);
     run_ahead(&mut shell, &batch);
-    let client = rampart_crypto::KeyPair::from_seed(200);
-    let query = Request {
-        client: ClientId(client.public_key()),
-        number: 1,
-        operation: Bytes::from_static(b"read"),
-        read_only: true,
-    };
-    let query = Signed::sign(fixture::CLUSTER, query, &client).expect("signs");
+    let query = client_request(b"read", true);
     let read_only_answers = |shell: &Shell| {
         shell
             .outgoing
@@ -231,17 +263,34 @@ async fn a_read_only_request_waits_while_a_batch_runs_ahead() {
         "answered from a tentative state"
     );
 
-    for from in [0, 2] {
-        deliver(
-            &mut shell,
-            from,
-            fixture::commit(View(0), Seq(1), batch.digest(), from),
-        );
-    }
+    commit(&mut shell, &batch);
     assert!(!shell.core.has_tentative_execution());
     assert_eq!(
         read_only_answers(&shell),
         1,
         "answered once the batch committed"
     );
+}
+
+/// A client that asked for a commit certificate gets no tentative reply: that reply would
+/// use up the replica's one answer without a certificate. It gets the committed reply,
+/// certificate included.
+#[tokio::test]
+async fn a_certified_request_gets_only_its_committed_reply_with_the_certificate() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut shell, _watch) = shell(dir.path()).await;
+    let request = client_request(b"write", false);
+    shell
+        .accept(CoreInput::Request {
+            request: Verified::assume_verified(request.clone()),
+            certify: true,
+        })
+        .expect("accepted");
+    let batch = Arc::new(crate::message::Batch::new(vec![request]));
+    prepare(&mut shell, &batch);
+    assert_eq!(ordered_replies(&shell), [], "a tentative reply went out");
+
+    commit(&mut shell, &batch);
+    assert!(!shell.core.has_tentative_execution());
+    assert_eq!(ordered_replies(&shell), [(false, true)]);
 }
