@@ -9,7 +9,10 @@
 //! loops) for a warm-up and a measured period, and reports
 //! throughput, latency percentiles, the crypto-bound ceiling for the run's settings (the
 //! formula is documented in `calibration.rs`) and the fraction of it reached. Replicas and
-//! clients all share this machine's cores, and the ceiling assumes so.
+//! clients all share this machine's cores, and the ceiling assumes so. It also reports the
+//! process's CPU time per operation and the host's steal time ([`cpu`]): the fraction is
+//! the share of that CPU time the ceiling's cryptography accounts for, times the share of
+//! the cores kept busy, so the two tell a run that wasted CPU from one that waited.
 //!
 //! Each client keeps `--outstanding` operations in flight, each in its own closed loop
 //! (PBFT clients may have several requests outstanding; the replicas' `client_window`
@@ -19,6 +22,7 @@
 //! share C clients' connections: what the replicas send one client in one round travels
 //! in one QUIC write. Comparing the two tells how much of a run's cost is per connection.
 
+mod cpu;
 mod null;
 mod report;
 mod workload;
@@ -36,6 +40,8 @@ use rampart_replica::calibration::{
 
 use crate::failure::Failure;
 use crate::local::{ClusterSpec, InProcessCluster};
+use cpu::CpuSample;
+pub use cpu::CpuUse;
 pub use null::Null;
 pub use report::{Latency, Report};
 use workload::{Progress, WorkloadSettings, run_loop};
@@ -158,10 +164,14 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let executed_before = executed_sequence_numbers(&cluster);
     let completed_before = progress.completed.load(Ordering::Relaxed);
     progress.measuring.store(true, Ordering::Relaxed);
+    let cpu_before = CpuSample::now();
     let measure_started = Instant::now();
     show_progress(&progress, measure_started, measured, "measuring").await;
     let measured_s = measure_started.elapsed().as_secs_f64();
     let operations = progress.completed.load(Ordering::Relaxed) - completed_before;
+    let cpu = cpu_before
+        .zip(CpuSample::now())
+        .map(|(before, after)| before.until(&after, measured_s, operations));
     let sequence_numbers = executed_sequence_numbers(&cluster) - executed_before;
     progress.stop.store(true, Ordering::Relaxed);
     eprintln!();
@@ -236,6 +246,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         ceiling_before_and_after,
         average_batch: batch_size,
         view_changes,
+        cpu,
     })
 }
 

@@ -5,6 +5,8 @@ use std::fmt::Write;
 
 use rampart_replica::calibration::{Calibration, Ceiling};
 
+use super::CpuUse;
+
 /// Latency percentiles in milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Latency {
@@ -60,11 +62,20 @@ pub struct Report {
     /// Ordered operations per sequence number in the measured period.
     pub average_batch: usize,
     pub view_changes: u64,
+    /// The CPU the measured period used, where `/proc` tells.
+    pub cpu: Option<CpuUse>,
 }
 
 impl Report {
     pub fn fraction_of_ceiling(&self) -> f64 {
         self.ceiling.fraction_of_ceiling(self.throughput_ops_per_s)
+    }
+
+    /// The ceiling's CPU per operation over the CPU the run spent per operation: how much of
+    /// the work was the cryptography the ceiling counts.
+    pub fn ceiling_share_of_cpu(&self) -> Option<f64> {
+        self.cpu
+            .map(|cpu| self.ceiling.cpu_ns_per_op / cpu.ns_per_op)
     }
 
     /// A human-readable summary.
@@ -117,6 +128,16 @@ impl Report {
             "  fraction        {:>12.1}% of the ceiling",
             self.fraction_of_ceiling() * 100.0
         );
+        if let (Some(cpu), Some(share)) = (self.cpu, self.ceiling_share_of_cpu()) {
+            let _ = writeln!(
+                out,
+                "  cpu             {:>12.1} µs per operation ({:.0}% of it the ceiling's cryptography), {:.2} cores busy, host steal {:.1}%",
+                cpu.ns_per_op / 1000.0,
+                share * 100.0,
+                cpu.cores_busy,
+                cpu.steal_share * 100.0
+            );
+        }
         if self.view_changes > 0 {
             let _ = writeln!(out, "  view changes    {}", self.view_changes);
         }
@@ -137,7 +158,7 @@ impl Report {
                 "\"fraction_of_ceiling\":{:.4},",
                 "\"latency_ms\":{{\"p50\":{:.3},\"p90\":{:.3},\"p99\":{:.3},\"max\":{:.3}}},",
                 "\"calibration_ns\":{{\"sign\":{:.0},\"verify\":{:.0},\"batch_verify_per_signature\":{:.0},\"sha256_per_kib\":{:.0}}},",
-                "\"average_batch\":{},\"view_changes\":{}}}"
+                "\"average_batch\":{},\"view_changes\":{},\"cpu\":{}}}"
             ),
             self.replicas,
             self.clients,
@@ -164,8 +185,22 @@ impl Report {
             c.batch_verify_ns_per_signature,
             c.sha256_ns_per_kib,
             self.average_batch,
-            self.view_changes
+            self.view_changes,
+            self.cpu_json()
         )
+    }
+
+    fn cpu_json(&self) -> String {
+        match (self.cpu, self.ceiling_share_of_cpu()) {
+            (Some(cpu), Some(share)) => format!(
+                "{{\"us_per_op\":{:.2},\"ceiling_share\":{:.4},\"cores_busy\":{:.3},\"steal_share\":{:.4}}}",
+                cpu.ns_per_op / 1000.0,
+                share,
+                cpu.cores_busy,
+                cpu.steal_share
+            ),
+            _ => "null".to_string(),
+        }
     }
 }
 

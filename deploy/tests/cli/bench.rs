@@ -97,6 +97,21 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
     assert_eq!(ends.len(), 2, "{report}");
     let (low, high) = (ends[0].min(ends[1]), ends[0].max(ends[1]));
     assert!(low - 0.1 <= ceiling && ceiling <= high + 0.1, "{report}");
+
+    // The CPU the run used, from /proc: the fraction is the ceiling's share of that CPU
+    // time times the share of the cores kept busy (within the clock's 10 ms ticks).
+    let cores_busy = number(&report, "cpu.cores_busy");
+    let share = number(&report, "cpu.ceiling_share");
+    assert!(number(&report, "cpu.us_per_op") > 0.0, "{report}");
+    assert!(cores_busy > 0.0 && share > 0.0, "{report}");
+    let steal = number(&report, "cpu.steal_share");
+    assert!((0.0..1.0).contains(&steal), "{report}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let expected = share * cores_busy / cores;
+    assert!(
+        (fraction - expected).abs() <= 0.05 * fraction.max(expected),
+        "{report}"
+    );
 }
 
 #[test]
