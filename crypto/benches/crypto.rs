@@ -13,7 +13,7 @@ use rampart_crypto::{Digest, Ed25519, KeyPair, SignatureCheck, Signer, Verifier}
 /// About the size of the signed encoding of a PREPARE or COMMIT.
 const MESSAGE_BYTES: usize = 64;
 
-const BATCH_SIZES: [usize; 3] = [8, 32, 128];
+const BATCH_SIZES: [usize; 4] = [8, 32, 64, 128];
 
 fn message(index: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; MESSAGE_BYTES];
@@ -21,9 +21,15 @@ fn message(index: usize) -> Vec<u8> {
     bytes
 }
 
-/// A signature by a distinct signer over a distinct message, as the requests of a batch are.
+/// A signature by a distinct signer over a distinct message, as the requests of a batch from
+/// as many clients are.
 fn check(index: usize) -> SignatureCheck {
-    let key_pair = KeyPair::from_seed(index as u64);
+    check_by(index, index)
+}
+
+/// The signature of signer `signer` over the distinct message `index`.
+fn check_by(index: usize, signer: usize) -> SignatureCheck {
+    let key_pair = KeyPair::from_seed(signer as u64);
     let message = message(index);
     SignatureCheck {
         key: key_pair.public_key(),
@@ -49,6 +55,17 @@ fn ed25519(c: &mut Criterion) {
         verifier.verify_batch(&checks).expect("valid signatures");
         group.throughput(Throughput::Elements(size as u64));
         group.bench_function(format!("verify_batch/{size}"), |b| {
+            b.iter(|| verifier.verify_batch(black_box(&checks)))
+        });
+    }
+    // A batch holds several signatures by one signer when clients pipeline requests, and
+    // when a replica's PREPAREs and COMMITs for several sequence numbers are checked
+    // together; the verifier adds up the terms of one key.
+    for (size, signers) in [(64, 16), (64, 4)] {
+        let checks: Vec<SignatureCheck> = (0..size).map(|i| check_by(i, i % signers)).collect();
+        verifier.verify_batch(&checks).expect("valid signatures");
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_function(format!("verify_batch/{size}_by_{signers}_signers"), |b| {
             b.iter(|| verifier.verify_batch(black_box(&checks)))
         });
     }

@@ -9,6 +9,7 @@
 //! that the deterministic simulator can swap ed25519 for cheap unforgeable tags; the real
 //! replicas and clients use [`KeyPair`] and [`Ed25519`].
 
+mod batch;
 mod digest;
 mod error;
 mod key;

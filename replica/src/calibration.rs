@@ -46,6 +46,12 @@
 //! ops_per_s     = cores · 10⁹ / cpu_ns_per_op
 //! ```
 //!
+//! V is measured on signatures by distinct signers. Rampart's batch verification adds up
+//! the terms of one signer (`rampart_crypto`'s `batch.rs`), so a batch holding several
+//! requests of one client, or several messages of one replica, costs less than V per
+//! signature; the ceiling does not count that saving, which a run whose clients keep many
+//! requests outstanding earns.
+//!
 //! It is a ceiling, not a prediction: it counts neither the batch verification's
 //! per-batch overhead (the shell may verify small messages one by one), nor
 //! retransmissions, forwarded requests, STATUS messages, view changes, state transfer,
