@@ -33,17 +33,22 @@ const DOMAIN: &[u8] = b"rampart/v1\0";
 /// The bytes that are signed for `value`: the domain prefix, the length-prefixed kind, the
 /// cluster id, then the bincode encoding of the value (standard configuration).
 pub fn signing_bytes<T: Signable>(cluster: ClusterId, value: &T) -> Result<Vec<u8>, CryptoError> {
-    let mut bytes = Vec::with_capacity(64);
+    let encode_error = |error: bincode::error::EncodeError| CryptoError::Encode {
+        kind: T::KIND,
+        reason: error.to_string(),
+    };
+    // Sized first, so that the bytes are written once, never moved by a growing vector.
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, bincode::config::standard())
+        .map_err(encode_error)?;
+    let header = DOMAIN.len() + 1 + T::KIND.len() + 8;
+    let mut bytes = Vec::with_capacity(header + size.bytes_written);
     bytes.extend_from_slice(DOMAIN);
     bytes.push(T::KIND.len() as u8);
     bytes.extend_from_slice(T::KIND.as_bytes());
     bytes.extend_from_slice(&cluster.0.to_le_bytes());
-    bincode::serde::encode_into_std_write(value, &mut bytes, bincode::config::standard()).map_err(
-        |error| CryptoError::Encode {
-            kind: T::KIND,
-            reason: error.to_string(),
-        },
-    )?;
+    bincode::serde::encode_into_std_write(value, &mut bytes, bincode::config::standard())
+        .map_err(encode_error)?;
     Ok(bytes)
 }
 

@@ -829,9 +829,22 @@ pub fn bincode_config() -> impl bincode::config::Config {
 
 /// Encodes a value with Rampart's bincode configuration. Encoding our own types into
 /// memory cannot fail (they hold no maps with non-string keys or other unsupported data).
+///
+/// The value is sized first and written once into a vector of that size: a growing vector
+/// would copy a batch's bytes several times over.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, bincode_config())
-        .unwrap_or_else(|error| unreachable!("in-memory bincode encoding failed: {error}"))
+    fn failed(error: bincode::error::EncodeError) -> ! {
+        unreachable!("in-memory bincode encoding failed: {error}")
+    }
+    let mut size = bincode::enc::write::SizeWriter::default();
+    if let Err(error) = bincode::serde::encode_into_writer(value, &mut size, bincode_config()) {
+        failed(error);
+    }
+    let mut bytes = Vec::with_capacity(size.bytes_written);
+    if let Err(error) = bincode::serde::encode_into_std_write(value, &mut bytes, bincode_config()) {
+        failed(error);
+    }
+    bytes
 }
 
 /// Why bytes could not be decoded.

@@ -3,6 +3,7 @@
 //! core, and never on the async runtime. What
 //! fails is dropped, logged and counted; what passes reaches the core as [`Verified`].
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -75,18 +76,19 @@ pub(super) struct Checker {
     pub(super) progress: Arc<Progress>,
 }
 
-/// One decoded frame waiting for its signatures to be checked.
+/// One decoded frame waiting for its signatures to be checked: `checks` is where they lie
+/// among all the checks of its batch.
 enum Pending {
     Message {
         from: ReplicaId,
         message: Message,
-        checks: Vec<SignatureCheck>,
+        checks: Range<usize>,
     },
     Request {
         client: PublicKey,
         request: Signed<Request>,
         certify: bool,
-        checks: Vec<SignatureCheck>,
+        checks: Range<usize>,
     },
     Ready(CoreInput),
 }
@@ -95,24 +97,26 @@ impl Checker {
     /// Decodes, checks limits and verifies a batch of frames: one batch verification for
     /// all of them, falling back to one per frame only if the batch fails.
     pub(super) fn check(&self, frames: Vec<Inbound>) -> Vec<CoreInput> {
-        let pending: Vec<Pending> = frames.into_iter().filter_map(|f| self.decode(f)).collect();
-        let all: Vec<SignatureCheck> = pending
-            .iter()
-            .flat_map(|p| match p {
-                Pending::Message { checks, .. } | Pending::Request { checks, .. } => checks.clone(),
-                Pending::Ready(_) => Vec::new(),
-            })
+        let mut all = Vec::new();
+        let pending: Vec<Pending> = frames
+            .into_iter()
+            .filter_map(|frame| self.decode(frame, &mut all))
             .collect();
         let all_valid = self.verifier.verify_batch(&all).is_ok();
         pending
             .into_iter()
-            .filter_map(|p| self.finish(p, all_valid))
+            .filter_map(|p| self.finish(p, &all, all_valid))
             .collect()
     }
 
-    fn finish(&self, pending: Pending, all_valid: bool) -> Option<CoreInput> {
+    fn finish(
+        &self,
+        pending: Pending,
+        all: &[SignatureCheck],
+        all_valid: bool,
+    ) -> Option<CoreInput> {
         let valid =
-            |checks: &[SignatureCheck]| all_valid || self.verifier.verify_batch(checks).is_ok();
+            |checks: Range<usize>| all_valid || self.verifier.verify_batch(&all[checks]).is_ok();
         match pending {
             Pending::Ready(input) => Some(input),
             Pending::Message {
@@ -120,7 +124,7 @@ impl Checker {
                 message,
                 checks,
             } => {
-                if valid(&checks) {
+                if valid(checks) {
                     self.counters
                         .messages_verified
                         .fetch_add(1, Ordering::Relaxed);
@@ -142,7 +146,7 @@ impl Checker {
                 certify,
                 checks,
             } => {
-                if valid(&checks) {
+                if valid(checks) {
                     Some(CoreInput::Request {
                         request: Verified::assume_verified(request),
                         certify,
@@ -163,10 +167,11 @@ impl Checker {
         }
     }
 
-    fn decode(&self, frame: Inbound) -> Option<Pending> {
+    /// Decodes a frame, appending its signature checks to `checks`.
+    fn decode(&self, frame: Inbound, checks: &mut Vec<SignatureCheck>) -> Option<Pending> {
         match frame {
-            Inbound::Replica { from, frame } => self.decode_peer(from, &frame),
-            Inbound::Client { from, frame } => self.decode_client(from, &frame),
+            Inbound::Replica { from, frame } => self.decode_peer(from, &frame, checks),
+            Inbound::Client { from, frame } => self.decode_client(from, &frame, checks),
         }
     }
 
@@ -178,7 +183,12 @@ impl Checker {
         None
     }
 
-    fn decode_peer(&self, from: ReplicaId, frame: &Bytes) -> Option<Pending> {
+    fn decode_peer(
+        &self,
+        from: ReplicaId,
+        frame: &Bytes,
+        all: &mut Vec<SignatureCheck>,
+    ) -> Option<Pending> {
         let frame: PeerFrame = match decode("peer frame", frame) {
             Ok(frame) => frame,
             Err(error) => return self.undecodable(&from.to_string(), error),
@@ -199,7 +209,7 @@ impl Checker {
                     Ok(checks) => Pending::Message {
                         from,
                         message,
-                        checks,
+                        checks: append(all, checks),
                     },
                     Err(error) => {
                         self.counters
@@ -220,7 +230,12 @@ impl Checker {
         })
     }
 
-    fn decode_client(&self, client: PublicKey, frame: &Bytes) -> Option<Pending> {
+    fn decode_client(
+        &self,
+        client: PublicKey,
+        frame: &Bytes,
+        all: &mut Vec<SignatureCheck>,
+    ) -> Option<Pending> {
         let frame: ClientFrame = match decode("client frame", frame) {
             Ok(frame) => frame,
             Err(error) => return self.undecodable(&client.short(), error),
@@ -236,7 +251,7 @@ impl Checker {
                     client,
                     request,
                     certify,
-                    checks,
+                    checks: append(all, checks),
                 })
             }
             Err(error) => {
@@ -254,6 +269,13 @@ impl Checker {
             }
         }
     }
+}
+
+/// Moves `checks` to the end of `all`, returning where they now lie.
+fn append(all: &mut Vec<SignatureCheck>, checks: Vec<SignatureCheck>) -> Range<usize> {
+    let start = all.len();
+    all.extend(checks);
+    start..all.len()
 }
 
 /// The most frames verified together.
@@ -302,5 +324,129 @@ fn verify_loop(inbound: &Mutex<mpsc::Receiver<Inbound>>, driver: &Driver, checke
             batch
         };
         driver.submit(checker.check(batch));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_crypto::{Ed25519, KeyPair, Signable};
+
+    use super::*;
+    use crate::message::{ClientId, Limits, View, encode};
+    use crate::store::fixture::{self, CLUSTER, REPLICA_COUNT};
+
+    fn checker() -> Checker {
+        let keys = (0..REPLICA_COUNT as u32)
+            .map(|replica| fixture::key(replica).public_key())
+            .collect();
+        Checker {
+            cluster: Cluster::new(CLUSTER, keys).expect("a valid cluster"),
+            limits: Limits::default(),
+            verifier: Arc::new(Ed25519::new()),
+            counters: Arc::default(),
+            progress: Arc::default(),
+        }
+    }
+
+    fn request_frame(client: &KeyPair, number: u64, forged: bool) -> Inbound {
+        let request = Request {
+            client: ClientId(client.public_key()),
+            number,
+            operation: Bytes::from_static(b"op"),
+            read_only: false,
+        };
+        let mut request = Signed::sign(CLUSTER, request, client).expect("signs");
+        if forged {
+            request.signature.0[7] ^= 1;
+        }
+        let frame = ClientFrame::Request {
+            request,
+            certify: false,
+        };
+        Inbound::Client {
+            from: client.public_key(),
+            frame: Bytes::from(encode(&frame)),
+        }
+    }
+
+    fn prepare_frame(replica: u32, seq: u64, forged: bool) -> Inbound {
+        let mut message = fixture::prepare(View(0), Seq(seq), fixture::digest(seq), replica);
+        if forged && let Message::Prepare(prepare) = &mut message {
+            prepare.signature.0[3] ^= 1;
+        }
+        Inbound::Replica {
+            from: ReplicaId(replica),
+            frame: Bytes::from(encode(&PeerFrame::Protocol(message))),
+        }
+    }
+
+    /// One bad signature fails the batch verification; each frame is then checked on its own
+    /// signatures, so only the forged ones are refused and the others reach the core.
+    #[test]
+    fn a_forged_frame_among_valid_ones_is_the_only_one_refused() {
+        let checker = checker();
+        let (honest, forger) = (KeyPair::from_seed(50), KeyPair::from_seed(51));
+        let frames = vec![
+            request_frame(&honest, 1, false),
+            prepare_frame(1, 1, false),
+            request_frame(&forger, 1, true),
+            request_frame(&honest, 2, false),
+            prepare_frame(2, 1, true),
+            prepare_frame(3, 1, false),
+            Inbound::Replica {
+                from: ReplicaId(2),
+                frame: Bytes::from_static(b"\xff\xff not a frame"),
+            },
+        ];
+        let inputs = checker.check(frames);
+
+        let summary: Vec<String> = inputs
+            .iter()
+            .map(|input| match input {
+                CoreInput::Request { request, .. } => format!("request {}", request.value.number),
+                CoreInput::Message { from, message } => format!("{} from {from}", message.kind()),
+                CoreInput::Refused { client, .. } if *client == forger.public_key() => {
+                    "refused the forger".to_string()
+                }
+                other => format!("unexpected {other:?}"),
+            })
+            .collect();
+        let prepare = crate::message::Prepare::KIND;
+        assert_eq!(
+            summary,
+            [
+                "request 1".to_string(),
+                format!("{prepare} from r1"),
+                "refused the forger".to_string(),
+                "request 2".to_string(),
+                format!("{prepare} from r3"),
+            ]
+        );
+        let counters = &checker.counters;
+        assert_eq!(counters.signatures_invalid.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.frames_undecodable.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.messages_verified.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_batch_of_valid_frames_passes_whole() {
+        let checker = checker();
+        let client = KeyPair::from_seed(50);
+        let frames = (1..=20)
+            .map(|number| request_frame(&client, number, false))
+            .chain((1..4).map(|replica| prepare_frame(replica, 9, false)))
+            .collect();
+        let inputs = checker.check(frames);
+        assert_eq!(inputs.len(), 23);
+        assert!(
+            inputs.iter().all(|input| matches!(
+                input,
+                CoreInput::Request { .. } | CoreInput::Message { .. }
+            ))
+        );
+        assert_eq!(
+            checker.counters.signatures_invalid.load(Ordering::Relaxed),
+            0
+        );
     }
 }
