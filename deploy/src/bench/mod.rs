@@ -29,7 +29,7 @@ mod workload;
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rampart_client::{Client, ClientConfig};
@@ -37,13 +37,14 @@ use rampart_crypto::KeyPair;
 use rampart_replica::calibration::{
     Calibration, Ceiling, CeilingInputs, available_cores, signed_request_bytes,
 };
+use rampart_replica::node::InboundCounters;
 
 use crate::failure::Failure;
 use crate::local::{ClusterSpec, InProcessCluster};
 use cpu::CpuSample;
 pub use cpu::CpuUse;
 pub use null::Null;
-pub use report::{Latency, Report};
+pub use report::{Latency, Report, VerifyBatches};
 use workload::{Progress, WorkloadSettings, run_loop};
 
 /// Measures a cluster's throughput and latency.
@@ -164,6 +165,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let executed_before = executed_sequence_numbers(&cluster);
     let completed_before = progress.completed.load(Ordering::Relaxed);
     progress.measuring.store(true, Ordering::Relaxed);
+    let verified_before = verify_batch_totals(&cluster);
     let cpu_before = CpuSample::now();
     let measure_started = Instant::now();
     show_progress(&progress, measure_started, measured, "measuring").await;
@@ -173,6 +175,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         .zip(CpuSample::now())
         .map(|(before, after)| before.until(&after, measured_s, operations));
     let sequence_numbers = executed_sequence_numbers(&cluster) - executed_before;
+    let verified = verify_batch_totals(&cluster).since(&verified_before);
     progress.stop.store(true, Ordering::Relaxed);
     eprintln!();
     let mut latencies = Vec::new();
@@ -247,6 +250,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         average_batch: batch_size,
         view_changes,
         cpu,
+        verified,
     })
 }
 
@@ -290,6 +294,22 @@ async fn calibrate() -> Result<Calibration, Failure> {
     tokio::task::spawn_blocking(|| Calibration::measure(Duration::from_millis(300)))
         .await
         .map_err(|error| Failure::runtime(format_args!("calibration failed: {error}")))
+}
+
+/// The batch verifications of every replica's verifier threads so far.
+fn verify_batch_totals(cluster: &InProcessCluster) -> VerifyBatches {
+    let sum = |counter: fn(&InboundCounters) -> &AtomicU64| {
+        cluster
+            .nodes()
+            .iter()
+            .map(|node| counter(node.inbound_counters()).load(Ordering::Relaxed))
+            .sum()
+    };
+    VerifyBatches {
+        batches: sum(|c| &c.verify_batches),
+        signatures: sum(|c| &c.verify_batch_signatures),
+        signers: sum(|c| &c.verify_batch_signers),
+    }
 }
 
 /// The highest sequence number any replica executed.

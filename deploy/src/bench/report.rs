@@ -36,6 +36,35 @@ impl Latency {
     }
 }
 
+/// The replicas' batch verifications in the measured period: how many, and the signatures
+/// and distinct signers they held, summed over the batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyBatches {
+    pub batches: u64,
+    pub signatures: u64,
+    pub signers: u64,
+}
+
+impl VerifyBatches {
+    /// The counts from `earlier` until `self`.
+    pub fn since(&self, earlier: &VerifyBatches) -> VerifyBatches {
+        VerifyBatches {
+            batches: self.batches.saturating_sub(earlier.batches),
+            signatures: self.signatures.saturating_sub(earlier.signatures),
+            signers: self.signers.saturating_sub(earlier.signers),
+        }
+    }
+
+    /// Signatures and distinct signers per batch, on average.
+    pub fn per_batch(&self) -> (f64, f64) {
+        let batches = self.batches.max(1) as f64;
+        (
+            self.signatures as f64 / batches,
+            self.signers as f64 / batches,
+        )
+    }
+}
+
 /// Everything a run reports.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -64,6 +93,10 @@ pub struct Report {
     pub view_changes: u64,
     /// The CPU the measured period used, where `/proc` tells.
     pub cpu: Option<CpuUse>,
+    /// The replicas' batch verifications in the measured period. The ceiling prices every
+    /// signature at V, measured on distinct signers; batches whose signatures share
+    /// signers cost less (`rampart_crypto`'s `batch.rs`).
+    pub verified: VerifyBatches,
 }
 
 impl Report {
@@ -116,6 +149,12 @@ impl Report {
             c.verify_ns / 1000.0,
             c.batch_verify_ns_per_signature / 1000.0
         );
+        let (signatures, signers) = self.verified.per_batch();
+        let _ = writeln!(
+            out,
+            "  verification    {:>12.1} signatures per batch verification, by {:.1} distinct signers ({} batches)",
+            signatures, signers, self.verified.batches
+        );
         let [before, after] = self.ceiling_before_and_after;
         let _ = writeln!(
             out,
@@ -158,7 +197,8 @@ impl Report {
                 "\"fraction_of_ceiling\":{:.4},",
                 "\"latency_ms\":{{\"p50\":{:.3},\"p90\":{:.3},\"p99\":{:.3},\"max\":{:.3}}},",
                 "\"calibration_ns\":{{\"sign\":{:.0},\"verify\":{:.0},\"batch_verify_per_signature\":{:.0},\"sha256_per_kib\":{:.0}}},",
-                "\"average_batch\":{},\"view_changes\":{},\"cpu\":{}}}"
+                "\"average_batch\":{},\"view_changes\":{},\"cpu\":{},",
+                "\"verify_batch\":{{\"batches\":{},\"signatures_per_batch\":{:.2},\"signers_per_batch\":{:.2}}}}}"
             ),
             self.replicas,
             self.clients,
@@ -186,7 +226,10 @@ impl Report {
             c.sha256_ns_per_kib,
             self.average_batch,
             self.view_changes,
-            self.cpu_json()
+            self.cpu_json(),
+            self.verified.batches,
+            self.verified.per_batch().0,
+            self.verified.per_batch().1
         )
     }
 

@@ -106,6 +106,16 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
     assert!(cores_busy > 0.0 && share > 0.0, "{report}");
     let steal = number(&report, "cpu.steal_share");
     assert!((0.0..1.0).contains(&steal), "{report}");
+    // Every replica batch-verified the clients' requests and its peers' messages; a batch
+    // has at least one signature and at most as many signers as signatures.
+    assert!(number(&report, "verify_batch.batches") > 0.0, "{report}");
+    let signatures = number(&report, "verify_batch.signatures_per_batch");
+    let signers = number(&report, "verify_batch.signers_per_batch");
+    assert!(
+        signatures >= 1.0 && (1.0..=signatures).contains(&signers),
+        "{report}"
+    );
+
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let expected = share * cores_busy / cores;
     assert!(
