@@ -19,10 +19,19 @@
 //! The coefficients zᵢ come from the operating system's generator, so that no signer can
 //! choose signatures whose errors cancel; if it fails, the caller verifies one by one.
 //!
-//! Like `ed25519_dalek::verify_batch`, the equation is the cofactorless one that
-//! `verify_strict` checks for each signature, and it rejects non-canonical sᵢ; like
-//! `verify_strict`, it also rejects an Rᵢ of small order. The keys are the caller's,
-//! already decompressed and checked not to be weak.
+//! # One rule for single and batch verification
+//!
+//! Both [`verify_one`] and [`verify_batch`] check the *cofactored* equation, multiplied by
+//! the cofactor 8 (as ZIP-215 does), refuse a non-canonical sᵢ and refuse an Rᵢ of small
+//! order; the keys are the caller's, decompressed and checked not to be weak. With the
+//! cofactorless equation of `verify_strict` and `ed25519_dalek::verify_batch`, a
+//! signature whose R has a small-order component (R = rB + T, which any key holder can
+//! make) fails alone but passes a batch whenever zᵢ happens to be a multiple of T's order:
+//! with probability 1/2 to 1/8, different at each replica. A Byzantine client could then
+//! have its request accepted by some replicas and refused by others, and the primary's
+//! PRE-PREPARE refused by some backups. With the cofactored equation such a signature is
+//! valid alone and in every batch, and an invalid one fails both: whether a signature is
+//! accepted does not depend on the batch it travels in.
 
 use std::collections::HashMap;
 
@@ -34,13 +43,28 @@ use sha2::{Digest as _, Sha512};
 
 use crate::{CryptoError, Signature, SignatureCheck};
 
+/// Checks one signature, where `key` is the decompressed key of `check.key`: `Ok` if
+/// [8]([s]B − [h]A − R) is the identity.
+pub(crate) fn verify_one(check: &SignatureCheck, key: &EdwardsPoint) -> Result<(), CryptoError> {
+    let (r, s) = parse(&check.signature).ok_or(CryptoError::InvalidSignature)?;
+    let h = challenge(check);
+    let difference = EdwardsPoint::vartime_double_scalar_mul_basepoint(&-h, key, &s) - r;
+    if difference.mul_by_cofactor().is_identity() {
+        Ok(())
+    } else {
+        Err(CryptoError::InvalidSignature)
+    }
+}
+
 /// Checks every signature of `checks` at once, where `keys[i]` is the decompressed key of
-/// `checks[i]`. `Ok` only if the batch equation holds.
+/// `checks[i]`. `Ok` only if the batch equation, times the cofactor, holds.
 pub(crate) fn verify_batch(
     checks: &[SignatureCheck],
     keys: &[EdwardsPoint],
 ) -> Result<(), CryptoError> {
-    debug_assert_eq!(checks.len(), keys.len());
+    if checks.len() != keys.len() {
+        return Err(CryptoError::InvalidSignature);
+    }
     let mut random = vec![0u8; 16 * checks.len()];
     getrandom::fill(&mut random).map_err(|error| CryptoError::Random {
         reason: error.to_string(),
@@ -57,11 +81,7 @@ pub(crate) fn verify_batch(
 
     for ((check, key), z) in checks.iter().zip(keys).zip(random.chunks_exact(16)) {
         let (r, s) = parse(&check.signature).ok_or(CryptoError::InvalidSignature)?;
-        let mut hash = Sha512::new();
-        hash.update(&check.signature.0[..32]);
-        hash.update(check.key.as_bytes());
-        hash.update(&check.message);
-        let h = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
+        let h = challenge(check);
         let z = Scalar::from(u128::from_le_bytes(z.try_into().expect("16 bytes")));
 
         base -= z * s;
@@ -79,11 +99,21 @@ pub(crate) fn verify_batch(
         scalars.push(scalar);
     }
 
-    if EdwardsPoint::vartime_multiscalar_mul(&scalars, &points).is_identity() {
+    let sum = EdwardsPoint::vartime_multiscalar_mul(&scalars, &points);
+    if sum.mul_by_cofactor().is_identity() {
         Ok(())
     } else {
         Err(CryptoError::InvalidSignature)
     }
+}
+
+/// h = SHA-512(R ‖ A ‖ M) mod ℓ.
+fn challenge(check: &SignatureCheck) -> Scalar {
+    let mut hash = Sha512::new();
+    hash.update(&check.signature.0[..32]);
+    hash.update(check.key.as_bytes());
+    hash.update(&check.message);
+    Scalar::from_bytes_mod_order_wide(&hash.finalize().into())
 }
 
 /// R and s of a signature: `None` if s is not canonical or R is not a point, or is one of
@@ -211,6 +241,63 @@ mod tests {
             signature.0[..32].copy_from_slice(torsion.compress().as_bytes());
             assert!(parse(&signature).is_none(), "{torsion:?}");
         }
+    }
+
+    /// A valid signature whose R has a component of order 8: R = rB + T, s = r + h·a.
+    fn mixed_order_signature(signer: u64, message: &[u8]) -> SignatureCheck {
+        let key_pair = KeyPair::from_seed(signer);
+        let expanded: [u8; 64] = Sha512::digest(key_pair.secret_bytes()).into();
+        let mut clamped: [u8; 32] = expanded[..32].try_into().expect("32 bytes");
+        clamped[0] &= 248;
+        clamped[31] &= 127;
+        clamped[31] |= 64;
+        let a = Scalar::from_bytes_mod_order(clamped);
+        let nonce = Scalar::from(987_654_321u64);
+        let r = EdwardsPoint::mul_base(&nonce) + EIGHT_TORSION[1];
+        let mut check = SignatureCheck {
+            key: key_pair.public_key(),
+            message: message.to_vec(),
+            signature: Signature([0; 64]),
+        };
+        check.signature.0[..32].copy_from_slice(r.compress().as_bytes());
+        let s = nonce + challenge(&check) * a;
+        check.signature.0[32..].copy_from_slice(s.as_bytes());
+        check
+    }
+
+    /// Such a signature fails `verify_strict` and would pass a cofactorless batch only when
+    /// its coefficient is a multiple of 8; under the cofactored rule it passes alone and in
+    /// every batch, whatever the coefficients.
+    #[test]
+    fn a_signature_with_a_mixed_order_r_gets_the_same_answer_alone_and_in_every_batch() {
+        let mixed = mixed_order_signature(4, b"mixed");
+        let key = points(std::slice::from_ref(&mixed))[0];
+        assert!(verify_one(&mixed, &key).is_ok());
+        let strict = ed25519_dalek::VerifyingKey::from_bytes(&mixed.key.0)
+            .expect("a valid key")
+            .verify_strict(
+                &mixed.message,
+                &ed25519_dalek::Signature::from_bytes(&mixed.signature.0),
+            );
+        assert!(strict.is_err());
+        let mut checks = shared_signers();
+        checks.push(mixed.clone());
+        for round in 0..32 {
+            assert!(verify(&checks).is_ok(), "round {round}");
+        }
+        // Still bound to its message.
+        let mut other = mixed;
+        other.message = b"mixes".to_vec();
+        assert!(verify_one(&other, &key).is_err());
+        checks.push(other);
+        assert!(verify(&checks).is_err());
+    }
+
+    #[test]
+    fn keys_and_checks_must_pair_up() {
+        let checks = shared_signers();
+        let keys = points(&checks);
+        assert!(verify_batch(&checks, &keys[1..]).is_err());
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub trait Verifier: Send + Sync + fmt::Debug {
 /// multiscalar term per distinct signer (see `batch.rs`): a batch that holds several
 /// signatures of one client or replica costs less per signature than one by distinct
 /// signers. If the system's random generator fails, a batch is checked one by one.
+///
+/// Single and batch verification apply one rule, the cofactored equation (see `batch.rs`
+/// for why not `verify_strict`'s): a signature is accepted alone if and only if every
+/// batch holding it passes, whatever the batch's random coefficients.
 #[derive(Default)]
 pub struct Ed25519 {
     keys: RwLock<HashMap<PublicKey, ed25519_dalek::VerifyingKey>>,
@@ -116,9 +120,7 @@ impl Ed25519 {
 impl Verifier for Ed25519 {
     fn verify(&self, check: &SignatureCheck) -> Result<(), CryptoError> {
         let key = self.verifying_key(&check.key)?;
-        let signature = ed25519_dalek::Signature::from_bytes(&check.signature.0);
-        key.verify_strict(&check.message, &signature)
-            .map_err(|_| CryptoError::InvalidSignature)
+        crate::batch::verify_one(check, &key.to_edwards())
     }
 
     fn verify_batch(&self, checks: &[SignatureCheck]) -> Result<(), CryptoError> {
