@@ -132,16 +132,8 @@ mod tests {
     use curve25519_dalek::constants::EIGHT_TORSION;
 
     use super::*;
-    use crate::{KeyPair, Signer, Verifier};
-
-    fn check(signer: u64, message: &[u8]) -> SignatureCheck {
-        let key_pair = KeyPair::from_seed(signer);
-        SignatureCheck {
-            key: key_pair.public_key(),
-            message: message.to_vec(),
-            signature: key_pair.sign(message),
-        }
-    }
+    use crate::signature::signed_check as check;
+    use crate::{KeyPair, Verifier};
 
     fn points(checks: &[SignatureCheck]) -> Vec<EdwardsPoint> {
         checks

@@ -144,19 +144,22 @@ impl Verifier for Ed25519 {
     }
 }
 
+/// The signature of the key pair of `seed` over `message`, as a check.
+#[cfg(test)]
+pub(crate) fn signed_check(seed: u64, message: &[u8]) -> SignatureCheck {
+    let key_pair = crate::KeyPair::from_seed(seed);
+    SignatureCheck {
+        key: key_pair.public_key(),
+        message: message.to_vec(),
+        signature: key_pair.sign(message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::signed_check as check;
     use super::*;
     use crate::KeyPair;
-
-    fn check(seed: u64, message: &[u8]) -> SignatureCheck {
-        let key_pair = KeyPair::from_seed(seed);
-        SignatureCheck {
-            key: key_pair.public_key(),
-            message: message.to_vec(),
-            signature: key_pair.sign(message),
-        }
-    }
 
     #[test]
     fn a_signature_verifies_only_for_its_message_and_key() {
