@@ -56,19 +56,27 @@ pub(crate) fn verify_one(check: &SignatureCheck, key: &EdwardsPoint) -> Result<(
     }
 }
 
+/// Where the random coefficients come from: fills its buffer, or says why it cannot.
+pub(crate) type Coefficients = fn(&mut [u8]) -> Result<(), String>;
+
+/// The operating system's generator, the coefficients' source outside tests.
+pub(crate) fn system_random(buffer: &mut [u8]) -> Result<(), String> {
+    getrandom::fill(buffer).map_err(|error| error.to_string())
+}
+
 /// Checks every signature of `checks` at once, where `keys[i]` is the decompressed key of
-/// `checks[i]`. `Ok` only if the batch equation, times the cofactor, holds.
+/// `checks[i]` and the coefficients come from `random`. `Ok` only if the batch equation,
+/// times the cofactor, holds; [`CryptoError::Random`] if `random` fails.
 pub(crate) fn verify_batch(
     checks: &[SignatureCheck],
     keys: &[EdwardsPoint],
+    random: Coefficients,
 ) -> Result<(), CryptoError> {
     if checks.len() != keys.len() {
         return Err(CryptoError::InvalidSignature);
     }
-    let mut random = vec![0u8; 16 * checks.len()];
-    getrandom::fill(&mut random).map_err(|error| CryptoError::Random {
-        reason: error.to_string(),
-    })?;
+    let mut coefficients = vec![0u8; 16 * checks.len()];
+    random(&mut coefficients).map_err(|reason| CryptoError::Random { reason })?;
 
     // Points: B, then each Rᵢ, then each distinct key; scalars alike.
     let mut points = Vec::with_capacity(1 + 2 * checks.len());
@@ -79,7 +87,7 @@ pub(crate) fn verify_batch(
     let mut key_index: HashMap<&[u8; 32], usize> = HashMap::with_capacity(checks.len());
     let mut base = Scalar::ZERO;
 
-    for ((check, key), z) in checks.iter().zip(keys).zip(random.chunks_exact(16)) {
+    for ((check, key), z) in checks.iter().zip(keys).zip(coefficients.chunks_exact(16)) {
         let (r, s) = parse(&check.signature).ok_or(CryptoError::InvalidSignature)?;
         let h = challenge(check);
         let z = Scalar::from(u128::from_le_bytes(z.try_into().expect("16 bytes")));
@@ -147,7 +155,11 @@ mod tests {
     }
 
     fn verify(checks: &[SignatureCheck]) -> Result<(), CryptoError> {
-        verify_batch(checks, &points(checks))
+        verify_batch(checks, &points(checks), system_random)
+    }
+
+    fn broken_generator(_: &mut [u8]) -> Result<(), String> {
+        Err("no entropy".to_string())
     }
 
     /// Signatures by 3 signers over 12 messages: 4 signatures per key.
@@ -289,7 +301,16 @@ mod tests {
     fn keys_and_checks_must_pair_up() {
         let checks = shared_signers();
         let keys = points(&checks);
-        assert!(verify_batch(&checks, &keys[1..]).is_err());
+        assert!(verify_batch(&checks, &keys[1..], system_random).is_err());
+    }
+
+    #[test]
+    fn without_coefficients_there_is_no_verdict_but_an_error_that_says_why() {
+        let checks = shared_signers();
+        match verify_batch(&checks, &points(&checks), broken_generator) {
+            Err(CryptoError::Random { reason }) => assert_eq!(reason, "no entropy"),
+            other => panic!("expected a random-generator error, got {other:?}"),
+        }
     }
 
     #[test]

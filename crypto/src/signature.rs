@@ -78,9 +78,18 @@ pub trait Verifier: Send + Sync + fmt::Debug {
 /// Single and batch verification apply one rule, the cofactored equation (see `batch.rs`
 /// for why not `verify_strict`'s): a signature is accepted alone if and only if every
 /// batch holding it passes, whatever the batch's random coefficients.
-#[derive(Default)]
 pub struct Ed25519 {
     keys: RwLock<HashMap<PublicKey, ed25519_dalek::VerifyingKey>>,
+    random: crate::batch::Coefficients,
+}
+
+impl Default for Ed25519 {
+    fn default() -> Ed25519 {
+        Ed25519 {
+            keys: RwLock::default(),
+            random: crate::batch::system_random,
+        }
+    }
 }
 
 /// The cache is cleared when it grows past this many keys; replicas and clients are few, so
@@ -96,6 +105,16 @@ impl fmt::Debug for Ed25519 {
 impl Ed25519 {
     pub fn new() -> Ed25519 {
         Ed25519::default()
+    }
+
+    /// A verifier whose batches draw their coefficients from `random`, so that tests can
+    /// make the generator fail.
+    #[cfg(test)]
+    pub(crate) fn with_random(random: crate::batch::Coefficients) -> Ed25519 {
+        Ed25519 {
+            random,
+            ..Ed25519::default()
+        }
     }
 
     fn verifying_key(&self, key: &PublicKey) -> Result<ed25519_dalek::VerifyingKey, CryptoError> {
@@ -132,7 +151,7 @@ impl Verifier for Ed25519 {
                     .iter()
                     .map(|check| Ok(self.verifying_key(&check.key)?.to_edwards()))
                     .collect::<Result<Vec<_>, CryptoError>>()?;
-                match crate::batch::verify_batch(checks, &keys) {
+                match crate::batch::verify_batch(checks, &keys, self.random) {
                     Err(CryptoError::Random { reason }) => {
                         tracing::warn!(%reason, "no random coefficients: verifying one by one");
                         checks.iter().try_for_each(|check| self.verify(check))
@@ -188,6 +207,16 @@ mod tests {
         checks[5].signature.0[0] ^= 0x80;
         assert!(verifier.verify_batch(&checks).is_err());
         assert!(verifier.verify_batch(&checks[..5]).is_ok());
+    }
+
+    #[test]
+    fn when_the_generator_fails_batches_are_verified_one_by_one_with_the_same_verdicts() {
+        let verifier = Ed25519::with_random(|_| Err("no entropy".to_string()));
+        let mut checks: Vec<_> = (0..8).map(|i| check(i % 3, &i.to_le_bytes())).collect();
+        assert!(verifier.verify_batch(&checks).is_ok());
+        checks[6].signature.0[40] ^= 1;
+        assert!(verifier.verify_batch(&checks).is_err());
+        assert!(verifier.verify_batch(&checks[..6]).is_ok());
     }
 
     #[test]
