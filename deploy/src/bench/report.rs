@@ -104,11 +104,10 @@ impl Report {
         self.ceiling.fraction_of_ceiling(self.throughput_ops_per_s)
     }
 
-    /// The ceiling's CPU per operation over the CPU the run spent per operation: how much of
-    /// the work was the cryptography the ceiling counts.
-    pub fn ceiling_share_of_cpu(&self) -> Option<f64> {
-        self.cpu
-            .map(|cpu| self.ceiling.cpu_ns_per_op / cpu.ns_per_op)
+    /// The ceiling's CPU per operation over the CPU the run spent per operation (`cpu`): how
+    /// much of the work was the cryptography the ceiling counts.
+    fn ceiling_share_of(&self, cpu: &CpuUse) -> f64 {
+        self.ceiling.cpu_ns_per_op / cpu.ns_per_op
     }
 
     /// A human-readable summary.
@@ -167,12 +166,12 @@ impl Report {
             "  fraction        {:>12.1}% of the ceiling",
             self.fraction_of_ceiling() * 100.0
         );
-        if let (Some(cpu), Some(share)) = (self.cpu, self.ceiling_share_of_cpu()) {
+        if let Some(cpu) = &self.cpu {
             let _ = writeln!(
                 out,
                 "  cpu             {:>12.1} µs per operation ({:.0}% of it the ceiling's cryptography), {:.2} cores busy, host steal {:.1}%",
                 cpu.ns_per_op / 1000.0,
-                share * 100.0,
+                self.ceiling_share_of(cpu) * 100.0,
                 cpu.cores_busy,
                 cpu.steal_share * 100.0
             );
@@ -187,6 +186,7 @@ impl Report {
     pub fn json(&self) -> String {
         let l = self.latency_ms;
         let c = &self.calibration;
+        let (signatures_per_batch, signers_per_batch) = self.verified.per_batch();
         format!(
             concat!(
                 "{{\"replicas\":{},\"clients\":{},\"outstanding\":{},\"payload_bytes\":{},",
@@ -228,21 +228,21 @@ impl Report {
             self.view_changes,
             self.cpu_json(),
             self.verified.batches,
-            self.verified.per_batch().0,
-            self.verified.per_batch().1
+            signatures_per_batch,
+            signers_per_batch
         )
     }
 
     fn cpu_json(&self) -> String {
-        match (self.cpu, self.ceiling_share_of_cpu()) {
-            (Some(cpu), Some(share)) => format!(
+        match &self.cpu {
+            Some(cpu) => format!(
                 "{{\"us_per_op\":{:.2},\"ceiling_share\":{:.4},\"cores_busy\":{:.3},\"steal_share\":{:.4}}}",
                 cpu.ns_per_op / 1000.0,
-                share,
+                self.ceiling_share_of(cpu),
                 cpu.cores_busy,
                 cpu.steal_share
             ),
-            _ => "null".to_string(),
+            None => "null".to_string(),
         }
     }
 }
