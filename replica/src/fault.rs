@@ -14,7 +14,7 @@ use std::fmt;
 use rampart_crypto::{ClusterId, Digest, Signable, Signed, Signer};
 
 use crate::core::Rng;
-use crate::message::{Message, ReplicaId, Reply};
+use crate::message::{Message, ReplicaId, Reply, Request};
 
 /// What a Byzantine replica can use: its own signer, the cluster id and some randomness.
 #[allow(missing_debug_implementations)]
@@ -59,6 +59,12 @@ pub trait Behaviour: fmt::Debug + Send {
 
     /// Sees every message the replica receives.
     fn observe(&mut self, _message: &Message) {}
+
+    /// Whether the replica acts as if it never received this client request, straight
+    /// from the client or forwarded by a backup: a censoring primary.
+    fn censors(&mut self, _request: &Request) -> bool {
+        false
+    }
 
     /// The reply a client really gets, if any.
     fn reply(&mut self, _context: &mut Context<'_>, reply: Reply) -> Option<Reply> {

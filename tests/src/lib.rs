@@ -17,6 +17,7 @@ pub mod byzantine;
 pub mod campaign;
 pub mod checker;
 pub mod client;
+pub mod faulty_client;
 pub mod kv;
 pub mod network;
 pub mod node;
@@ -26,6 +27,7 @@ pub mod signatures;
 pub mod simulation;
 
 pub use checker::Violation;
+pub use faulty_client::ClientFault;
 pub use network::{NetworkConfig, Node};
 pub use signatures::SignatureMode;
 pub use simulation::{RunStats, SimConfig, Simulation};

@@ -289,6 +289,11 @@ impl SimReplica {
                 };
                 if let Some(behaviour) = self.behaviour.as_mut() {
                     behaviour.observe(&message);
+                    if let Message::Request(request) = &message
+                        && behaviour.censors(&request.value)
+                    {
+                        return;
+                    }
                 }
                 let cluster = &self.config.cluster;
                 match verify_message(
@@ -308,6 +313,11 @@ impl SimReplica {
                 }
             }
             Packet::Request(request) => {
+                if let Some(behaviour) = self.behaviour.as_mut()
+                    && behaviour.censors(&request.value)
+                {
+                    return;
+                }
                 let cluster = &self.config.cluster;
                 match verify_request(
                     request,

@@ -30,7 +30,7 @@ pub fn run(name: &str, config: SimConfig, body: impl FnOnce(&mut Simulation)) ->
     sim
 }
 
-fn finish(sim: &mut Simulation) {
+pub fn finish(sim: &mut Simulation) {
     let finished = sim.run_until_clients_done(FINISH_TICKS);
     assert!(
         finished,
@@ -41,7 +41,7 @@ fn finish(sim: &mut Simulation) {
 }
 
 /// Every correct replica reaches the highest sequence number any correct one executed.
-fn converge(sim: &mut Simulation) {
+pub fn converge(sim: &mut Simulation) {
     let converged = sim.run_until(FINISH_TICKS, |sim| {
         let target = sim.highest_executed();
         sim.correct_replicas()

@@ -14,6 +14,7 @@ use crate::checker::Violation;
 use crate::checker::linearizability::{self, Operation};
 use crate::checker::safety::SafetyChecker;
 use crate::client::{ClientConfig, SimClient};
+use crate::faulty_client::{ClientFault, FaultyClient};
 use crate::kv::{KvOp, KvResult, RegisterModel};
 use crate::network::{Envelope, Network, NetworkConfig, Node, Packet};
 use crate::node::{Effects, Event, SimReplica};
@@ -40,6 +41,10 @@ pub struct SimConfig {
     pub status_interval_ticks: u64,
     pub state_transfer_timeout_ticks: u64,
     pub client_window: u64,
+    /// The largest operation the replicas accept.
+    pub operation_bytes_max: usize,
+    /// Faulty clients besides the correct ones, one per entry.
+    pub faulty_clients: Vec<ClientFault>,
 }
 
 impl SimConfig {
@@ -65,6 +70,8 @@ impl SimConfig {
             status_interval_ticks: 10,
             state_transfer_timeout_ticks: 40,
             client_window: 4,
+            operation_bytes_max: 64 << 10,
+            faulty_clients: Vec::new(),
         }
     }
 
@@ -82,6 +89,7 @@ impl SimConfig {
             status_interval_ticks: self.status_interval_ticks,
             state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
             client_window: self.client_window,
+            operation_bytes_max: self.operation_bytes_max,
             ..Config::new(cluster)
         }
     }
@@ -112,6 +120,7 @@ pub struct Simulation {
     /// Senders whose messages to a twinned replica reach its twin instead of the original.
     twin_audience: BTreeSet<Node>,
     clients: Vec<SimClient>,
+    faulty_clients: Vec<FaultyClient>,
     pub network: Network,
     now: u64,
     safety: SafetyChecker,
@@ -131,10 +140,11 @@ impl std::fmt::Debug for Simulation {
 
 impl Simulation {
     pub fn new(config: SimConfig) -> Simulation {
+        let client_count = config.clients + config.faulty_clients.len();
         let identities = Identities::new(
             config.signatures,
             config.seed,
-            config.replicas + config.clients,
+            config.replicas + client_count,
         );
         let keys = (0..config.replicas)
             .map(|i| identities.public_key(i))
@@ -146,7 +156,7 @@ impl Simulation {
             .validate()
             .expect("simulated protocol configuration is valid");
         let directory: Arc<BTreeMap<ClientId, usize>> = Arc::new(
-            (0..config.clients)
+            (0..client_count)
                 .map(|c| (ClientId(identities.public_key(config.replicas + c)), c))
                 .collect(),
         );
@@ -181,7 +191,26 @@ impl Simulation {
                 )
             })
             .collect();
+        let faulty_clients = config
+            .faulty_clients
+            .iter()
+            .enumerate()
+            .map(|(i, fault)| {
+                let index = config.clients + i;
+                FaultyClient::new(
+                    index,
+                    *fault,
+                    identities.signer(config.replicas + index),
+                    protocol.cluster.id,
+                    config.replicas,
+                    config.client_window,
+                    config.operation_bytes_max,
+                    config.seed,
+                )
+            })
+            .collect();
         Simulation {
+            faulty_clients,
             network: Network::new(config.network, config.seed.rotate_left(7)),
             config,
             protocol,
@@ -243,6 +272,9 @@ impl Simulation {
         for client in &mut self.clients {
             client.tick(self.now, &mut outgoing);
         }
+        for client in &mut self.faulty_clients {
+            client.tick(self.now, &mut outgoing);
+        }
         self.send_all(outgoing);
         self.observe_events();
     }
@@ -273,6 +305,13 @@ impl Simulation {
         let Envelope { from, to, packet } = envelope;
         match to {
             Node::Client(index) => {
+                if let Some(faulty) = index
+                    .checked_sub(self.clients.len())
+                    .and_then(|i| self.faulty_clients.get_mut(i))
+                {
+                    faulty.replies += 1;
+                    return;
+                }
                 if let (Packet::Reply(reply), Some(replica)) = (packet, from.replica())
                     && let Some(client) = self.clients.get_mut(index)
                 {
@@ -417,7 +456,7 @@ impl Simulation {
             .map(|r| Node::Replica(ReplicaId(r)))
             .collect();
         nodes.extend(self.twins.keys().map(|&r| Node::Twin(r)));
-        nodes.extend((0..self.clients.len()).map(Node::Client));
+        nodes.extend((0..self.clients.len() + self.faulty_clients.len()).map(Node::Client));
         nodes
     }
 
@@ -521,6 +560,37 @@ impl Simulation {
 
     pub fn clients_done(&self) -> bool {
         self.clients.iter().all(SimClient::is_done)
+    }
+
+    /// The longest a correct client's operation waited: for completed ones, from invocation
+    /// to completion; for pending ones, until now. What "every correct client's request
+    /// completes within a bound" is measured against.
+    pub fn longest_wait(&self) -> u64 {
+        self.clients
+            .iter()
+            .flat_map(|client| &client.history)
+            .map(|op| match &op.completed {
+                Some((at, _)) => at - op.invoked_at,
+                None => self.now - op.invoked_at,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The highest view any correct replica has started, whether or not it entered it:
+    /// in a fault-free run this stays 0 whatever the clients do.
+    pub fn highest_view_started(&self) -> View {
+        self.correct_replicas()
+            .iter()
+            .map(|r| self.replica(*r).view())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The bytes a replica's stable storage holds of the protocol (its persisted messages
+    /// and certificates; application snapshots are the application's business).
+    pub fn stored_protocol_bytes(&self, replica: ReplicaId) -> usize {
+        rampart_replica::message::encode(&self.replicas[replica.0 as usize].durable.state).len()
     }
 
     pub fn operations_completed(&self) -> u64 {

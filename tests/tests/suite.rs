@@ -4,6 +4,7 @@
 //! module to run one file's tests, e.g. `cargo nextest run -p rampart-testkit n4f1::`.
 
 mod actuator;
+mod attacks;
 mod campaign;
 mod durability;
 mod ed25519;

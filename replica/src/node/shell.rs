@@ -163,10 +163,20 @@ impl Shell {
             CoreInput::Message { from, message } => {
                 if let Some(behaviour) = self.behaviour.as_mut() {
                     behaviour.observe(&message);
+                    if let Message::Request(request) = &*message
+                        && behaviour.censors(&request.value)
+                    {
+                        return Ok(());
+                    }
                 }
                 self.feed(Input::Message { from, message })
             }
             CoreInput::Request { request, certify } => {
+                if let Some(behaviour) = self.behaviour.as_mut()
+                    && behaviour.censors(&request.value)
+                {
+                    return Ok(());
+                }
                 if request.value.read_only {
                     if self.core.has_tentative_execution() {
                         // The state holds a batch that may not commit; answer once it has.

@@ -5,6 +5,18 @@
 //! garbage, but it cannot forge another replica's signature: forged messages are caught by
 //! verification at the receivers. Twins (two instances with one identity) are set up by
 //! the simulation itself, see [`crate::Simulation::add_twin`].
+//!
+//! Besides the loud faults below, [`primaries`] holds the quiet ones of a primary
+//! (censoring, empty batches, slowness), [`forgers`] the lies of view changes, and
+//! [`floods`] a replica that floods its peers with far-future messages.
+
+mod floods;
+mod forgers;
+mod primaries;
+
+pub use floods::FarFutureFlood;
+pub use forgers::{ForgeNewView, ForgeViewChange};
+pub use primaries::{Censor, EmptyBatches, SLOW_PRIMARY_DELAY_TICKS, SlowPrimary};
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -313,5 +325,11 @@ pub fn all_behaviours() -> Vec<MakeBehaviour> {
             })
         },
         |_, _| Box::new(WrongResults),
+        |_, _| Box::<Censor>::default(),
+        |_, _| Box::<EmptyBatches>::default(),
+        |_, _| Box::<SlowPrimary>::default(),
+        |_, _| Box::new(ForgeViewChange),
+        |_, _| Box::new(ForgeNewView),
+        |_, _| Box::<FarFutureFlood>::default(),
     ]
 }
