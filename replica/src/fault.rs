@@ -71,6 +71,11 @@ pub trait Behaviour: fmt::Debug + Send {
         Some(reply)
     }
 
+    /// The answer a client really gets to a read-only request (PBFT §5.1.3), if any.
+    fn read_reply(&mut self, context: &mut Context<'_>, reply: Reply) -> Option<Reply> {
+        self.reply(context, reply)
+    }
+
     /// Whether the replica serves state transfers, and whether it corrupts what it serves.
     fn state_transfer(&self) -> StateService {
         StateService::Honest

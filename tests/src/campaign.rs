@@ -17,6 +17,8 @@ use rampart_replica::message::ReplicaId;
 
 use crate::byzantine::all_behaviours;
 use crate::checker::Violation;
+use crate::checker::resources::stored_bytes_bound;
+use crate::faulty_client::ClientFault;
 use crate::network::{NetworkConfig, Node};
 use crate::simulation::{RunStats, SimConfig, Simulation};
 
@@ -122,6 +124,12 @@ impl Plan {
             };
             faults.push(fault);
         }
+        if rng.chance(1, 3) {
+            let count = 1 + rng.below(2);
+            config.faulty_clients = (0..count)
+                .map(|_| ClientFault::ALL[rng.below(ClientFault::ALL.len() as u64) as usize])
+                .collect();
+        }
         let transient = rng.below(4);
         for _ in 0..transient {
             let replica = correct[rng.below(correct.len() as u64) as usize];
@@ -198,6 +206,7 @@ pub struct SeedReport {
     pub seed: u64,
     pub replicas: usize,
     pub faults: Vec<Fault>,
+    pub faulty_clients: Vec<ClientFault>,
     pub stats: RunStats,
     pub violations: Vec<Violation>,
 }
@@ -211,6 +220,7 @@ pub fn run_plan(plan: &Plan) -> SeedReport {
             seed,
             replicas: plan.config.replicas,
             faults: plan.faults.clone(),
+            faulty_clients: plan.config.faulty_clients.clone(),
             stats,
             violations,
         },
@@ -224,6 +234,7 @@ pub fn run_plan(plan: &Plan) -> SeedReport {
                 seed,
                 replicas: plan.config.replicas,
                 faults: plan.faults.clone(),
+                faulty_clients: plan.config.faulty_clients.clone(),
                 stats: RunStats::default(),
                 violations: vec![Violation::Invariant { detail }],
             }
@@ -280,6 +291,7 @@ fn execute(plan: &Plan) -> (RunStats, Vec<Violation>) {
     if !plan.beyond_tolerance {
         sim.heal();
     }
+    let healed_at = sim.now();
     for replica in sim.replica_ids() {
         if sim.is_crashed(replica) && !is_crashed_forever(plan, replica) {
             sim.restart(replica);
@@ -302,6 +314,9 @@ fn execute(plan: &Plan) -> (RunStats, Vec<Violation>) {
         sim.run_until_clients_done(HEALED_PHASE_TICKS_MAX)
     };
     let mut violations = sim.violations();
+    if !plan.beyond_tolerance {
+        violations.extend(resource_violations(plan, &sim, healed_at));
+    }
     if !finished && !plan.beyond_tolerance {
         violations.push(Violation::NoProgress {
             detail: format!(
@@ -312,6 +327,46 @@ fn execute(plan: &Plan) -> (RunStats, Vec<Violation>) {
         });
     }
     (sim.stats(), violations)
+}
+
+/// How long a correct client's request may wait once the network has healed, whatever the
+/// faulty replicas do: the longest doubled view-change timeout, a few more view changes,
+/// and two client retransmissions.
+fn wait_bound(config: &SimConfig) -> u64 {
+    16 * config.view_change_timeout_ticks
+        + 4 * config.view_change_timeout_ticks
+        + 2 * config.client_timeout_ticks
+        + 500
+}
+
+/// The checkers beyond safety: liveness within a bound after healing (also while a
+/// Byzantine primary is live), stored bytes within the configuration's bound, and no view
+/// change at all in a run with no faulty replica and a reliable network, whatever the
+/// clients do.
+fn resource_violations(plan: &Plan, sim: &Simulation, healed_at: u64) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let bound = wait_bound(&plan.config);
+    let waited = sim.longest_wait_since(healed_at);
+    if waited > bound {
+        violations.push(Violation::TooSlow { waited, bound });
+    }
+    let bytes_bound = stored_bytes_bound(sim.protocol());
+    for replica in sim.correct_replicas() {
+        let bytes = sim.stored_protocol_bytes(replica);
+        if bytes > bytes_bound {
+            violations.push(Violation::StoredTooMuch {
+                replica: replica.0,
+                bytes,
+                bound: bytes_bound,
+            });
+        }
+    }
+    let fault_free = plan.faults.is_empty() && plan.config.network.loss_per_mille == 0;
+    let view = sim.highest_view_started();
+    if fault_free && view > rampart_replica::message::View(0) {
+        violations.push(Violation::ViewChangeWithoutFault { view: view.0 });
+    }
+    violations
 }
 
 fn is_crashed_forever(plan: &Plan, replica: ReplicaId) -> bool {
@@ -491,9 +546,10 @@ pub fn run_campaign(seeds: impl Iterator<Item = u64>, plan: fn(u64) -> Plan) -> 
         let seed_report = run_plan(&plan(seed));
         if let Some(first) = seed_report.violations.first() {
             eprintln!(
-                "seed {seed} ({} replicas, faults {:?}): {} violation(s), first: {first}\n  reproduce with: RAMPART_SEED={seed} cargo nextest run -p rampart-testkit replay_seed",
+                "seed {seed} ({} replicas, faults {:?}, faulty clients {:?}): {} violation(s), first: {first}\n  reproduce with: RAMPART_SEED={seed} cargo nextest run -p rampart-testkit replay_seed",
                 seed_report.replicas,
                 seed_report.faults,
+                seed_report.faulty_clients,
                 seed_report.violations.len()
             );
         }

@@ -1,8 +1,12 @@
 //! Simulated clients: they sign requests, send them to the primary they believe in,
 //! broadcast on a timeout, and accept a result once f + 1 replicas report it (PBFT §4.1).
+//! Some reads go the read-only way (§5.1.3): to every replica, accepted on 2f + 1
+//! matching answers, and ordered after all if those do not come.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use rampart_crypto::{ClusterId, Signed, Signer};
 use rampart_replica::core::Rng;
@@ -21,6 +25,14 @@ struct Pending {
     last_sent_at: u64,
     /// Each replica's latest reply.
     replies: BTreeMap<ReplicaId, Reply>,
+    /// For a read-only attempt: the answers so far, and when to give up and order it.
+    read_only: Option<ReadOnlyAttempt>,
+}
+
+#[derive(Clone, Debug)]
+struct ReadOnlyAttempt {
+    answers: BTreeMap<ReplicaId, Bytes>,
+    give_up_at: u64,
 }
 
 /// What a simulated client does.
@@ -34,6 +46,8 @@ pub struct ClientConfig {
     /// above its oldest unanswered one, or the replicas' reply cache could forget the old
     /// request before executing it.
     pub window: u64,
+    /// Of the reads, how many per thousand try the read-only way first.
+    pub read_only_per_mille: u64,
 }
 
 pub struct SimClient {
@@ -53,6 +67,8 @@ pub struct SimClient {
     pending: BTreeMap<u64, Pending>,
     pub history: Vec<Operation<KvOp, KvResult>>,
     pub retransmissions: u64,
+    /// Read-only attempts that were ordered after all.
+    pub read_only_fallbacks: u64,
 }
 
 impl std::fmt::Debug for SimClient {
@@ -90,6 +106,7 @@ impl SimClient {
             pending: BTreeMap::new(),
             history: Vec::new(),
             retransmissions: 0,
+            read_only_fallbacks: 0,
         }
     }
 
@@ -117,7 +134,19 @@ impl SimClient {
         {
             self.issue(now, outgoing);
         }
+        let given_up: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.read_only.as_ref().is_some_and(|r| now >= r.give_up_at))
+            .map(|(number, _)| *number)
+            .collect();
+        for number in given_up {
+            self.order_instead(number, now, outgoing);
+        }
         for pending in self.pending.values_mut() {
+            if pending.read_only.is_some() {
+                continue;
+            }
             if now >= pending.last_sent_at + self.config.timeout_ticks {
                 // PBFT §4.1: on a timeout, the client broadcasts the request to all replicas.
                 pending.last_sent_at = now;
@@ -152,14 +181,9 @@ impl SimClient {
         } else {
             KvOp::Get { key }
         };
-        let request = Request {
-            client: self.id,
-            number,
-            operation: op.encode(),
-            read_only: false,
-        };
-        let request = Signed::sign(self.cluster, request, self.signer.as_ref())
-            .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"));
+        let read_only = matches!(op, KvOp::Get { .. })
+            && self.rng.chance(self.config.read_only_per_mille, 1_000);
+        let request = self.sign(number, op.encode(), read_only);
         self.history.push(Operation {
             client: self.index,
             invoked_at: now,
@@ -167,21 +191,132 @@ impl SimClient {
             op,
         });
         self.issued += 1;
+        let history_index = self.history.len() - 1;
+        if read_only {
+            for replica in 0..self.replica_count as u32 {
+                outgoing.push(Envelope {
+                    from: Node::Client(self.index),
+                    to: Node::Replica(ReplicaId(replica)),
+                    packet: Packet::Request(request.clone()),
+                });
+            }
+        } else {
+            let primary = self.believed_view().primary(self.replica_count);
+            outgoing.push(Envelope {
+                from: Node::Client(self.index),
+                to: Node::Replica(primary),
+                packet: Packet::Request(request.clone()),
+            });
+        }
+        self.pending.insert(
+            number,
+            Pending {
+                history_index,
+                request,
+                last_sent_at: now,
+                replies: BTreeMap::new(),
+                read_only: read_only.then(|| ReadOnlyAttempt {
+                    answers: BTreeMap::new(),
+                    give_up_at: now + self.config.timeout_ticks / 2,
+                }),
+            },
+        );
+    }
+
+    fn sign(&self, number: u64, operation: Bytes, read_only: bool) -> Signed<Request> {
+        let request = Request {
+            client: self.id,
+            number,
+            operation,
+            read_only,
+        };
+        Signed::sign(self.cluster, request, self.signer.as_ref())
+            .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"))
+    }
+
+    /// A read-only attempt that cannot reach 2f + 1 matching answers is ordered instead,
+    /// as a new request with the same operation (PBFT §5.1.3).
+    ///
+    /// The new number must stay within the window of the oldest other unanswered request,
+    /// as every new number does; until it can, the read waits.
+    fn order_instead(&mut self, number: u64, now: u64, outgoing: &mut Vec<Envelope>) {
+        let oldest_other = self.pending.keys().find(|&&other| other != number);
+        if oldest_other.is_some_and(|&oldest| self.next_number >= oldest + self.config.window) {
+            if let Some(read) = self
+                .pending
+                .get_mut(&number)
+                .and_then(|p| p.read_only.as_mut())
+            {
+                read.give_up_at = now + 1;
+            }
+            return;
+        }
+        let Some(read) = self.pending.remove(&number) else {
+            return;
+        };
+        let ordered = self.next_number;
+        self.next_number += 1;
+        let request = self.sign(ordered, read.request.value.operation.clone(), false);
         let primary = self.believed_view().primary(self.replica_count);
         outgoing.push(Envelope {
             from: Node::Client(self.index),
             to: Node::Replica(primary),
             packet: Packet::Request(request.clone()),
         });
+        self.read_only_fallbacks += 1;
         self.pending.insert(
-            number,
+            ordered,
             Pending {
-                history_index: self.history.len() - 1,
+                history_index: read.history_index,
                 request,
                 last_sent_at: now,
                 replies: BTreeMap::new(),
+                read_only: None,
             },
         );
+    }
+
+    /// A read-only answer from replica `from`: 2f + 1 matching ones are the result; once
+    /// they can no longer match, the read is ordered instead.
+    pub fn on_read_only_reply(
+        &mut self,
+        now: u64,
+        from: ReplicaId,
+        reply: Reply,
+        outgoing: &mut Vec<Envelope>,
+    ) {
+        if reply.client != self.id {
+            return;
+        }
+        let number = reply.number;
+        let quorum = self.replica_count - (self.weak_quorum - 1);
+        let Some(pending) = self.pending.get_mut(&number) else {
+            return;
+        };
+        let Some(read) = pending.read_only.as_mut() else {
+            return;
+        };
+        read.answers.insert(from, reply.result);
+        let mut counts: BTreeMap<&Bytes, usize> = BTreeMap::new();
+        for answer in read.answers.values() {
+            *counts.entry(answer).or_default() += 1;
+        }
+        let (leader, leading) = counts
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(answer, count)| ((*answer).clone(), *count))
+            .unwrap_or_default();
+        if leading >= quorum {
+            let result = KvResult::decode(&leader).unwrap_or(KvResult::Invalid);
+            let history_index = pending.history_index;
+            self.pending.remove(&number);
+            self.history[history_index].completed = Some((now, result));
+            return;
+        }
+        let dissenting = read.answers.len() - leading;
+        if dissenting > self.replica_count - quorum {
+            self.order_instead(number, now, outgoing);
+        }
     }
 
     fn believed_view(&self) -> View {
@@ -204,6 +339,9 @@ impl SimClient {
         let Some(pending) = self.pending.get_mut(&number) else {
             return;
         };
+        if pending.read_only.is_some() {
+            return;
+        }
         pending.replies.insert(from, reply);
         let votes: Vec<ResultVote<'_>> = pending.replies.values().map(Reply::vote).collect();
         let quorum = self.replica_count - (self.weak_quorum - 1);

@@ -69,6 +69,18 @@ impl KvStore {
         Bytes::from(encode(&result))
     }
 
+    /// Answers a read-only operation from the current state (PBFT §5.1.3): a get; anything
+    /// else is invalid as a query.
+    pub fn query(&self, operation: &[u8]) -> Bytes {
+        let result = match decode::<KvOp>("kv operation", operation) {
+            Ok(KvOp::Get { key }) => KvResult::Get {
+                value: self.entries.get(&key).copied(),
+            },
+            _ => KvResult::Invalid,
+        };
+        Bytes::from(encode(&result))
+    }
+
     pub fn snapshot(&self) -> Vec<u8> {
         encode(self)
     }

@@ -32,7 +32,12 @@ impl Node {
 pub enum Packet {
     Protocol(Message),
     Request(Signed<Request>),
-    Reply(Reply),
+    /// A reply; `read_only` if answered from the current state without ordering (PBFT
+    /// §5.1.3).
+    Reply {
+        reply: Reply,
+        read_only: bool,
+    },
     /// State transfer: ask for the state of a checkpoint.
     StateRequest {
         seq: Seq,

@@ -10,12 +10,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use rampart_crypto::{Digest, Signer, Verifier};
+use rampart_crypto::{Digest, Signed, Signer, Verifier};
 use rampart_replica::core::{
     Action, ClientTable, Config, Input, Outbound, PersistOp, PersistedState, Replica, Restored, Rng,
 };
 use rampart_replica::message::{
-    ClientId, Message, Payload, ReplicaId, Seq, Verified, verify_message, verify_request,
+    ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, verify_message, verify_request,
 };
 
 use crate::byzantine::{Behaviour, Context, StateService};
@@ -126,7 +126,12 @@ pub struct SimReplica {
     pub rollbacks: u32,
     /// The core asked for a rollback; carried out once its input is done.
     rollback: bool,
+    /// Read-only requests waiting for a tentative execution to commit.
+    deferred_reads: Vec<Signed<Request>>,
 }
+
+/// How many read-only requests may wait for a tentative execution, as in the node.
+const DEFERRED_READS_MAX: usize = 4_096;
 
 impl std::fmt::Debug for SimReplica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,6 +174,7 @@ impl SimReplica {
             state_installs: 0,
             rollbacks: 0,
             rollback: false,
+            deferred_reads: Vec::new(),
         }
     }
 
@@ -215,6 +221,7 @@ impl SimReplica {
         self.app = KvStore::default();
         self.fetched = None;
         self.taken_snapshot = None;
+        self.deferred_reads.clear();
     }
 
     /// Starts again from the durable state.
@@ -318,6 +325,20 @@ impl SimReplica {
                 {
                     return;
                 }
+                if request.value.read_only {
+                    let tentative = self
+                        .core
+                        .as_ref()
+                        .is_some_and(|core| core.has_tentative_execution());
+                    if tentative {
+                        if self.deferred_reads.len() < DEFERRED_READS_MAX {
+                            self.deferred_reads.push(request);
+                        }
+                    } else {
+                        self.answer_read(&request, effects);
+                    }
+                    return;
+                }
                 let cluster = &self.config.cluster;
                 match verify_request(
                     request,
@@ -354,7 +375,7 @@ impl SimReplica {
                     effects,
                 );
             }
-            Packet::Reply(_) => {}
+            Packet::Reply { .. } => {}
         }
     }
 
@@ -403,6 +424,7 @@ impl SimReplica {
                 core.check_invariants();
             }
             inputs.extend(self.carry_out(actions, effects));
+            self.answer_deferred_reads(effects);
             if self.rollback {
                 // As the node does: what is queued was meant for the core being replaced.
                 self.rollback = false;
@@ -593,11 +615,27 @@ impl SimReplica {
     }
 
     fn reply(&mut self, reply: rampart_replica::message::Reply, effects: &mut Effects<'_>) {
+        self.send_reply(reply, false, effects);
+    }
+
+    fn send_reply(
+        &mut self,
+        reply: rampart_replica::message::Reply,
+        read_only: bool,
+        effects: &mut Effects<'_>,
+    ) {
         let reply = match self.faulty(effects.now) {
-            Some((behaviour, mut context)) => match behaviour.reply(&mut context, reply) {
-                Some(reply) => reply,
-                None => return,
-            },
+            Some((behaviour, mut context)) => {
+                let changed = if read_only {
+                    behaviour.read_reply(&mut context, reply)
+                } else {
+                    behaviour.reply(&mut context, reply)
+                };
+                match changed {
+                    Some(reply) => reply,
+                    None => return,
+                }
+            }
             None => reply,
         };
         let Some(&client) = self.clients.get(&reply.client) else {
@@ -606,8 +644,39 @@ impl SimReplica {
         effects.outgoing.push(Envelope {
             from: self.node,
             to: Node::Client(client),
-            packet: Packet::Reply(reply),
+            packet: Packet::Reply { reply, read_only },
         });
+    }
+
+    /// PBFT §5.1.3, as the node's shell does: a read-only request is answered at once from
+    /// the current state, or once a tentative execution has committed.
+    fn answer_read(&mut self, request: &Signed<Request>, effects: &mut Effects<'_>) {
+        let Some(core) = self.core.as_ref() else {
+            return;
+        };
+        let reply = rampart_replica::message::Reply {
+            view: core.view(),
+            seq: core.last_executed(),
+            client: request.value.client,
+            number: request.value.number,
+            replica: self.id,
+            result: self.app.query(&request.value.operation),
+            tentative: false,
+        };
+        self.send_reply(reply, true, effects);
+    }
+
+    fn answer_deferred_reads(&mut self, effects: &mut Effects<'_>) {
+        let tentative = self
+            .core
+            .as_ref()
+            .is_some_and(|core| core.has_tentative_execution());
+        if tentative || self.deferred_reads.is_empty() {
+            return;
+        }
+        for request in std::mem::take(&mut self.deferred_reads) {
+            self.answer_read(&request, effects);
+        }
     }
 
     fn send(&mut self, to: Option<ReplicaId>, message: Message, effects: &mut Effects<'_>) {

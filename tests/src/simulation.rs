@@ -45,6 +45,10 @@ pub struct SimConfig {
     pub operation_bytes_max: usize,
     /// Faulty clients besides the correct ones, one per entry.
     pub faulty_clients: Vec<ClientFault>,
+    /// Of the clients' reads, how many per thousand go the read-only way (PBFT §5.1.3).
+    pub read_only_per_mille: u64,
+    /// Execute prepared batches before they commit (PBFT §5.1.2).
+    pub tentative_execution: bool,
 }
 
 impl SimConfig {
@@ -72,6 +76,8 @@ impl SimConfig {
             client_window: 4,
             operation_bytes_max: 64 << 10,
             faulty_clients: Vec::new(),
+            read_only_per_mille: 500,
+            tentative_execution: true,
         }
     }
 
@@ -90,6 +96,7 @@ impl SimConfig {
             state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
             client_window: self.client_window,
             operation_bytes_max: self.operation_bytes_max,
+            tentative_execution: self.tentative_execution,
             ..Config::new(cluster)
         }
     }
@@ -178,6 +185,7 @@ impl Simulation {
             keys: config.keys,
             timeout_ticks: config.client_timeout_ticks,
             window: config.client_window,
+            read_only_per_mille: config.read_only_per_mille,
         };
         let clients = (0..config.clients)
             .map(|c| {
@@ -312,10 +320,20 @@ impl Simulation {
                     faulty.replies += 1;
                     return;
                 }
-                if let (Packet::Reply(reply), Some(replica)) = (packet, from.replica())
-                    && let Some(client) = self.clients.get_mut(index)
-                {
-                    client.on_reply(self.now, replica, reply);
+                let (Some(replica), Some(client)) = (from.replica(), self.clients.get_mut(index))
+                else {
+                    return;
+                };
+                match packet {
+                    Packet::Reply {
+                        reply,
+                        read_only: false,
+                    } => client.on_reply(self.now, replica, reply),
+                    Packet::Reply {
+                        reply,
+                        read_only: true,
+                    } => client.on_read_only_reply(self.now, replica, reply, outgoing),
+                    _ => {}
                 }
             }
             Node::Replica(id) | Node::Twin(id) => {
@@ -566,12 +584,20 @@ impl Simulation {
     /// to completion; for pending ones, until now. What "every correct client's request
     /// completes within a bound" is measured against.
     pub fn longest_wait(&self) -> u64 {
+        self.longest_wait_since(0)
+    }
+
+    /// Like [`Simulation::longest_wait`], counting only from tick `since` on.
+    pub fn longest_wait_since(&self, since: u64) -> u64 {
         self.clients
             .iter()
             .flat_map(|client| &client.history)
-            .map(|op| match &op.completed {
-                Some((at, _)) => at - op.invoked_at,
-                None => self.now - op.invoked_at,
+            .map(|op| {
+                let start = op.invoked_at.max(since);
+                match &op.completed {
+                    Some((at, _)) => at.saturating_sub(start),
+                    None => self.now.saturating_sub(start),
+                }
             })
             .max()
             .unwrap_or(0)

@@ -6,8 +6,9 @@
 
 use rampart_replica::message::{ReplicaId, View};
 use rampart_testkit::byzantine::{
-    Censor, EmptyBatches, FarFutureFlood, ForgeNewView, ForgeViewChange, SlowPrimary,
+    Censor, EmptyBatches, FarFutureFlood, ForgeNewView, ForgeViewChange, SlowPrimary, StaleReads,
 };
+use rampart_testkit::checker::resources::stored_bytes_bound;
 use rampart_testkit::scenarios::{converge, finish, run};
 use rampart_testkit::{ClientFault, SimConfig, Simulation, seed_or};
 
@@ -36,13 +37,17 @@ fn a_censoring_primary_loses_its_view_within_a_timeout() {
         let mut config = SimConfig::new(seed_or(301), replicas);
         // The other clients keep the cluster busy all along.
         config.operations_per_client = 300;
-        run("a_censoring_primary_loses_its_view_within_a_timeout", config, |sim| {
-            sim.make_byzantine(ReplicaId(0), Box::<Censor>::default());
-            finish(sim);
-            assert_every_request_completed_in_time(sim);
-            assert!(sim.current_view() >= View(1), "the censor kept its view");
-            converge(sim);
-        });
+        run(
+            "a_censoring_primary_loses_its_view_within_a_timeout",
+            config,
+            |sim| {
+                sim.make_byzantine(ReplicaId(0), Box::<Censor>::default());
+                finish(sim);
+                assert_every_request_completed_in_time(sim);
+                assert!(sim.current_view() >= View(1), "the censor kept its view");
+                converge(sim);
+            },
+        );
     }
 }
 
@@ -52,13 +57,17 @@ fn a_censoring_primary_loses_its_view_within_a_timeout() {
 fn a_primary_ordering_only_empty_batches_loses_its_view() {
     for replicas in [4, 7] {
         let config = SimConfig::new(seed_or(302), replicas);
-        run("a_primary_ordering_only_empty_batches_loses_its_view", config, |sim| {
-            sim.make_byzantine(ReplicaId(0), Box::<EmptyBatches>::default());
-            finish(sim);
-            assert_every_request_completed_in_time(sim);
-            assert!(sim.current_view() >= View(1));
-            converge(sim);
-        });
+        run(
+            "a_primary_ordering_only_empty_batches_loses_its_view",
+            config,
+            |sim| {
+                sim.make_byzantine(ReplicaId(0), Box::<EmptyBatches>::default());
+                finish(sim);
+                assert_every_request_completed_in_time(sim);
+                assert!(sim.current_view() >= View(1));
+                converge(sim);
+            },
+        );
     }
 }
 
@@ -106,17 +115,24 @@ fn a_slow_primary_keeps_at_least_half_the_throughput() {
 #[test]
 fn lies_in_view_changes_change_nothing() {
     let config = SimConfig::new(seed_or(304), 4);
-    run("lies_in_view_changes_change_nothing", config.clone(), |sim| {
-        sim.make_byzantine(ReplicaId(1), Box::new(ForgeNewView));
-        sim.run_until(2_000, |s| s.operations_completed() >= 10);
-        // The primary is cut off for a while: replica 1 leads the next view, and lies.
-        sim.isolate(ReplicaId(0));
-        sim.run_for(400);
-        sim.heal();
-        finish(sim);
-        assert!(sim.current_view() >= View(2), "the forged NEW-VIEW was entered");
-        converge(sim);
-    });
+    run(
+        "lies_in_view_changes_change_nothing",
+        config.clone(),
+        |sim| {
+            sim.make_byzantine(ReplicaId(1), Box::new(ForgeNewView));
+            sim.run_until(2_000, |s| s.operations_completed() >= 10);
+            // The primary is cut off for a while: replica 1 leads the next view, and lies.
+            sim.isolate(ReplicaId(0));
+            sim.run_for(400);
+            sim.heal();
+            finish(sim);
+            assert!(
+                sim.current_view() >= View(2),
+                "the forged NEW-VIEW was entered"
+            );
+            converge(sim);
+        },
+    );
     run("lies_in_view_changes_change_nothing", config, |sim| {
         sim.make_byzantine(ReplicaId(3), Box::new(ForgeViewChange));
         sim.run_until(2_000, |s| s.operations_completed() >= 10);
@@ -132,37 +148,28 @@ fn lies_in_view_changes_change_nothing() {
 /// and STATUS messages stays within a bound computed from the configuration.
 #[test]
 fn far_future_floods_leave_stored_bytes_bounded() {
-    let config = SimConfig::new(seed_or(305), 4);
-    run("far_future_floods_leave_stored_bytes_bounded", config, |sim| {
-        sim.make_byzantine(ReplicaId(3), Box::<FarFutureFlood>::default());
-        finish(sim);
-        // Long enough for a flood that is kept without bound to show.
-        sim.run_for(10_000);
-        let bound = stored_bytes_bound(sim);
-        for replica in sim.correct_replicas() {
-            let stored = sim.stored_protocol_bytes(replica);
-            println!("{replica} stores {stored} bytes of protocol state (bound {bound})");
-            assert!(
-                stored <= bound,
-                "{replica} stores {stored} bytes of protocol state, more than {bound}"
-            );
-        }
-    });
-}
-
-/// A generous bound on what a replica stores of the protocol in the simulator's
-/// configuration: for every slot of the window, a PRE-PREPARE, prepared and decided
-/// certificates and their batches; a few VIEW-CHANGEs and CHECKPOINTs per replica.
-fn stored_bytes_bound(sim: &Simulation) -> usize {
-    let config = sim.protocol();
-    let n = config.replica_count();
-    let request = 200 + 32;
-    let batch = config.batch_size_max * request;
-    let certificate = (n + 1) * 200;
-    let slot = 3 * (batch + certificate);
-    let window = config.log_window as usize;
-    let view_change = window * (certificate + batch);
-    window * slot + n * 4 * view_change + n * 8 * certificate
+    let mut config = SimConfig::new(seed_or(305), 4);
+    // Small operations keep the bound tight enough for a slow leak to cross it.
+    config.operation_bytes_max = 1 << 10;
+    run(
+        "far_future_floods_leave_stored_bytes_bounded",
+        config,
+        |sim| {
+            sim.make_byzantine(ReplicaId(3), Box::<FarFutureFlood>::default());
+            finish(sim);
+            // Long enough for a flood that is kept without bound to show.
+            sim.run_for(10_000);
+            let bound = stored_bytes_bound(sim.protocol());
+            for replica in sim.correct_replicas() {
+                let stored = sim.stored_protocol_bytes(replica);
+                println!("{replica} stores {stored} bytes of protocol state (bound {bound})");
+                assert!(
+                    stored <= bound,
+                    "{replica} stores {stored} bytes of protocol state, more than {bound}"
+                );
+            }
+        },
+    );
 }
 
 /// DESIGN §9: no client behaviour can make a fault-free cluster change views. Each kind
@@ -172,7 +179,10 @@ fn stored_bytes_bound(sim: &Simulation) -> usize {
 fn faulty_clients_cannot_make_a_fault_free_cluster_change_views() {
     let only: Option<String> = std::env::var("RAMPART_CLIENT_FAULT").ok();
     for fault in ClientFault::ALL {
-        if only.as_ref().is_some_and(|name| *name != format!("{fault:?}")) {
+        if only
+            .as_ref()
+            .is_some_and(|name| *name != format!("{fault:?}"))
+        {
             continue;
         }
         let mut config = SimConfig::new(seed_or(306), 4);
@@ -188,5 +198,37 @@ fn faulty_clients_cannot_make_a_fault_free_cluster_change_views() {
                 "a {fault:?} client made the cluster change views"
             );
         });
+    }
+}
+
+/// PBFT §5.1.3 done fully: reads are linearizable with writes. A write completes on f + 1
+/// committed replies; a read issued after it must see it, even when its answers come from
+/// correct replicas that have not executed the write yet and from a Byzantine replica
+/// answering from old state. Here replica 2 is cut off from the other replicas and the
+/// Byzantine replica 3 keeps its COMMITs from replicas 1 and 2, so writes complete on the
+/// replies of replicas 0 and 3 while replica 1 has only prepared them.
+#[test]
+fn reads_see_every_write_completed_before_them() {
+    for tentative_execution in [false, true] {
+        let mut config = SimConfig::new(seed_or(307), 4);
+        config.tentative_execution = tentative_execution;
+        config.keys = 1;
+        config.clients = 2;
+        config.operations_per_client = 30;
+        config.read_only_per_mille = 1_000;
+        run(
+            "reads_see_every_write_completed_before_them",
+            config,
+            |sim| {
+                let stale = StaleReads {
+                    withhold_commits_from: [ReplicaId(1), ReplicaId(2)].into_iter().collect(),
+                };
+                sim.make_byzantine(ReplicaId(3), Box::new(stale));
+                sim.partition(&[&[ReplicaId(2)], &[ReplicaId(0), ReplicaId(1), ReplicaId(3)]]);
+                sim.run_for(600);
+                sim.heal();
+                finish(sim);
+            },
+        );
     }
 }

@@ -13,10 +13,12 @@
 mod floods;
 mod forgers;
 mod primaries;
+mod reads;
 
 pub use floods::FarFutureFlood;
 pub use forgers::{ForgeNewView, ForgeViewChange};
 pub use primaries::{Censor, EmptyBatches, SLOW_PRIMARY_DELAY_TICKS, SlowPrimary};
+pub use reads::StaleReads;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -331,5 +333,6 @@ pub fn all_behaviours() -> Vec<MakeBehaviour> {
         |_, _| Box::new(ForgeViewChange),
         |_, _| Box::new(ForgeNewView),
         |_, _| Box::<FarFutureFlood>::default(),
+        |_, _| Box::<StaleReads>::default(),
     ]
 }

@@ -96,10 +96,13 @@ impl Behaviour for EmptyBatches {
     fn on_tick(&mut self, context: &mut Context<'_>) -> Vec<(ReplicaId, Message)> {
         let position = self.position;
         let primary = position.view.primary(context.replica_count) == context.me;
-        if !primary || !position.normal || context.now % EMPTY_BATCH_INTERVAL_TICKS != 0 {
+        if !primary || !position.normal || !context.now.is_multiple_of(EMPTY_BATCH_INTERVAL_TICKS) {
             return Vec::new();
         }
-        let seq = self.next.max(position.highest.next()).max(position.stable.next());
+        let seq = self
+            .next
+            .max(position.highest.next())
+            .max(position.stable.next());
         if seq.0 > position.stable.0 + EMPTY_BATCHES_AHEAD_MAX {
             return Vec::new();
         }

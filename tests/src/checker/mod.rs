@@ -7,6 +7,7 @@
 //! - liveness is judged by the simulation itself: every request completes once faults heal.
 
 pub mod linearizability;
+pub mod resources;
 pub mod safety;
 
 use std::fmt;
@@ -32,6 +33,17 @@ pub enum Violation {
     NoProgress { detail: String },
     /// A correct replica broke an invariant (a panic inside the core).
     Invariant { detail: String },
+    /// A correct replica started a view change although no replica was faulty and the
+    /// network was timely: only clients can have caused it.
+    ViewChangeWithoutFault { view: u64 },
+    /// A correct replica stored more than the bound computed from the configuration.
+    StoredTooMuch {
+        replica: u32,
+        bytes: usize,
+        bound: usize,
+    },
+    /// A correct client's request took longer than the bound once the network was timely.
+    TooSlow { waited: u64, bound: u64 },
 }
 
 impl fmt::Display for Violation {
@@ -48,6 +60,22 @@ impl fmt::Display for Violation {
             }
             Violation::NoProgress { detail } => write!(f, "no progress: {detail}"),
             Violation::Invariant { detail } => write!(f, "invariant broken: {detail}"),
+            Violation::ViewChangeWithoutFault { view } => {
+                write!(f, "a fault-free cluster changed views (to view {view})")
+            }
+            Violation::StoredTooMuch {
+                replica,
+                bytes,
+                bound,
+            } => write!(
+                f,
+                "replica {replica} stores {bytes} bytes of protocol state, more than {bound}"
+            ),
+            Violation::TooSlow { waited, bound } => write!(
+                f,
+                "a correct client's request waited {waited} ticks after the network healed, \
+                 more than {bound}"
+            ),
         }
     }
 }
@@ -55,6 +83,12 @@ impl fmt::Display for Violation {
 impl Violation {
     /// Whether the violation is of safety (as opposed to liveness).
     pub fn is_safety(&self) -> bool {
-        !matches!(self, Violation::NoProgress { .. })
+        !matches!(
+            self,
+            Violation::NoProgress { .. }
+                | Violation::ViewChangeWithoutFault { .. }
+                | Violation::StoredTooMuch { .. }
+                | Violation::TooSlow { .. }
+        )
     }
 }
