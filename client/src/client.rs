@@ -204,7 +204,7 @@ impl Client {
                 decided = &mut outcome => {
                     return match decided.map_err(|_| ClientError::Closed)? {
                         Outcome::Accepted { result, certificate } => Ok((result, certificate)),
-                        Outcome::Rejected { reason } => Err(ClientError::Rejected { reason }),
+                        Outcome::Rejected { refusal } => Err(ClientError::Rejected { refusal }),
                         Outcome::Inconclusive => {
                             unreachable!("only read-only requests are inconclusive")
                         }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rampart_crypto::CryptoError;
 use rampart_replica::app::ReplyError;
+use rampart_replica::message::Refusal;
 use rampart_replica::net::TransportError;
 
 /// Why a client call failed.
@@ -27,11 +28,8 @@ pub enum ClientError {
         after: Duration,
     },
 
-    #[error(
-        "the replicas refused the request: {reason}; it was not executed, so change the \
-         request (or the client's permissions) before sending it again"
-    )]
-    Rejected { reason: String },
+    #[error("the replicas refused the request, which was not executed: {refusal}")]
+    Rejected { refusal: Refusal },
 
     #[error(
         "no quorum of matching replies after {after:?} ({replies_seen} replicas answered); \

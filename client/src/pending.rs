@@ -11,7 +11,9 @@ use tokio::sync::oneshot;
 
 use rampart_crypto::Signed;
 use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{ReplicaId, Reply, Request, ResultVote, Seq, View, accepted_result};
+use rampart_replica::message::{
+    Refusal, ReplicaId, Reply, Request, ResultVote, Seq, View, accepted_result,
+};
 use rampart_replica::wire::CommitProof;
 
 use crate::certificate::Certificate;
@@ -43,7 +45,7 @@ pub(crate) enum Vote {
         result: Bytes,
         tentative: bool,
     },
-    Refused(String),
+    Refused(Refusal),
 }
 
 /// How a request ended.
@@ -54,8 +56,8 @@ pub(crate) enum Outcome {
         /// Boxed: most outcomes carry none, and this one is large.
         certificate: Option<Box<Certificate>>,
     },
-    /// f + 1 replicas refused it, so at least one correct replica did.
-    Rejected { reason: String },
+    /// f + 1 replicas refused it for the same reason, so at least one correct replica did.
+    Rejected { refusal: Refusal },
     /// Read-only answers that can no longer reach 2f + 1 matching ones.
     Inconclusive,
 }
@@ -183,7 +185,8 @@ impl Pending {
 
     fn decide(&self, thresholds: Thresholds) -> Option<Outcome> {
         let mut votes = Vec::with_capacity(self.votes.len());
-        let mut refusals: BTreeMap<&str, usize> = BTreeMap::new();
+        // Final refusals by kind; a transient one (a full quota) only means "not yet".
+        let mut refusals: BTreeMap<&str, (usize, &Refusal)> = BTreeMap::new();
         for vote in self.votes.values() {
             match vote {
                 Vote::Result {
@@ -197,7 +200,10 @@ impl Pending {
                     result,
                     tentative: *tentative,
                 }),
-                Vote::Refused(reason) => *refusals.entry(reason.as_str()).or_default() += 1,
+                Vote::Refused(refusal) if !refusal.is_transient() => {
+                    refusals.entry(refusal.kind()).or_insert((0, refusal)).0 += 1;
+                }
+                Vote::Refused(_) => {}
             }
         }
         match &self.kind {
@@ -220,16 +226,14 @@ impl Pending {
                         });
                     }
                 }
-                let refused: usize = refusals.values().sum();
-                if refused >= thresholds.weak_quorum {
-                    // Correct replicas give the same reason; a faulty one cannot outvote them.
-                    let reason = refusals
-                        .iter()
-                        .max_by_key(|(_, count)| **count)
-                        .map_or_else(String::new, |(reason, _)| (*reason).to_string());
-                    return Some(Outcome::Rejected { reason });
-                }
-                None
+                // f + 1 refusals of one kind: at least one correct replica refuses, and a
+                // correct replica refuses only what none will execute.
+                refusals
+                    .values()
+                    .find(|(count, _)| *count >= thresholds.weak_quorum)
+                    .map(|(_, refusal)| Outcome::Rejected {
+                        refusal: (*refusal).clone(),
+                    })
             }
             Kind::ReadOnly => {
                 let mut results: HashMap<&Bytes, usize> = HashMap::new();
@@ -272,6 +276,12 @@ mod tests {
     fn waiting(kind: Kind) -> (Pending, oneshot::Receiver<Outcome>) {
         let (sender, receiver) = oneshot::channel();
         (Pending::new(kind, sender), receiver)
+    }
+
+    fn invalid(reason: &str) -> Refusal {
+        Refusal::Invalid {
+            reason: reason.to_string(),
+        }
     }
 
     fn ordered(certify: bool) -> Kind {
@@ -366,8 +376,8 @@ mod tests {
         let (mut pending, mut receiver) = waiting(ordered(false));
         pending.vote(ReplicaId(3), result(b"lie"));
         pending.vote(ReplicaId(3), result(b"lie"));
-        pending.vote(ReplicaId(3), Vote::Refused("no".into()));
-        pending.vote(ReplicaId(3), Vote::Refused("no".into()));
+        pending.vote(ReplicaId(3), Vote::Refused(invalid("no")));
+        pending.vote(ReplicaId(3), Vote::Refused(invalid("no")));
         pending.settle(thresholds());
         assert!(receiver.try_recv().is_err());
         assert_eq!(pending.replies_seen(), 1);
@@ -376,16 +386,16 @@ mod tests {
     #[test]
     fn f_plus_1_refusals_reject_with_the_most_common_reason() {
         let (mut pending, mut receiver) = waiting(ordered(false));
-        pending.vote(ReplicaId(0), Vote::Refused("bad signature".into()));
+        pending.vote(ReplicaId(0), Vote::Refused(invalid("bad signature")));
         pending.vote(ReplicaId(1), result(b"ok"));
         pending.settle(thresholds());
         assert!(receiver.try_recv().is_err());
-        pending.vote(ReplicaId(2), Vote::Refused("bad signature".into()));
+        pending.vote(ReplicaId(2), Vote::Refused(invalid("bad signature")));
         pending.settle(thresholds());
         assert_eq!(
             receiver.try_recv(),
             Ok(Outcome::Rejected {
-                reason: "bad signature".into()
+                refusal: invalid("bad signature")
             })
         );
     }
@@ -447,7 +457,7 @@ mod tests {
         pending.settle(thresholds());
         // 3 of 4 could still agree on "1" if replicas 2 and 3 say so.
         assert!(receiver.try_recv().is_err());
-        pending.vote(ReplicaId(2), Vote::Refused("busy".into()));
+        pending.vote(ReplicaId(2), Vote::Refused(invalid("busy")));
         pending.settle(thresholds());
         assert_eq!(receiver.try_recv(), Ok(Outcome::Inconclusive));
     }

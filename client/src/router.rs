@@ -43,14 +43,14 @@ fn route(shared: &Shared, from: ReplicaId, frame: &[u8]) {
             certificate,
             signature,
         } => on_reply(shared, from, reply, read_only, certificate, signature),
-        ReplicaFrame::Refused { number, reason } => {
+        ReplicaFrame::Refused { number, refusal } => {
             let mut state = shared.lock();
             let Some(pending) = state.pending.get_mut(&number) else {
                 shared.counters.stale_reply();
                 return;
             };
-            debug!(replica = %from, number, %reason, "request refused");
-            pending.vote(from, Vote::Refused(reason));
+            debug!(replica = %from, number, %refusal, "request refused");
+            pending.vote(from, Vote::Refused(refusal));
             pending.settle(shared.thresholds);
         }
     }

@@ -606,16 +606,14 @@ mod tests {
 
     /// Only the shape of the result is checked: timings vary from machine to machine.
     #[test]
-    fn measured_costs_are_positive_and_batching_pays() {
+    fn measured_costs_are_positive_and_give_a_finite_ceiling() {
+        // Whether batching pays is a speed figure, which `rampart bench` prints; on a
+        // loaded machine a 50 ms sample can say either, so it is not asserted here.
         let calibration = Calibration::measure(Duration::from_millis(50));
         assert!(calibration.sign_ns > 0.0);
         assert!(calibration.verify_ns > 0.0);
         assert!(calibration.batch_verify_ns_per_signature > 0.0);
         assert!(calibration.sha256_ns_per_kib > 0.0);
-        assert!(
-            calibration.batch_verify_ns_per_signature < calibration.verify_ns,
-            "{calibration:?}"
-        );
         let ceiling =
             Ceiling::compute(calibration, CeilingInputs::new(4, 16, 128)).expect("valid inputs");
         assert!(ceiling.ops_per_s.is_finite() && ceiling.ops_per_s > 0.0);

@@ -16,5 +16,6 @@ pub mod fault;
 pub mod message;
 pub mod net;
 pub mod node;
+pub mod refusal;
 pub mod store;
 pub mod wire;

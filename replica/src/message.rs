@@ -118,6 +118,18 @@ pub struct RequestKey {
     pub number: u64,
 }
 
+pub use crate::refusal::{REQUEST_NUMBER_MAX, Refusal};
+
+/// An upper bound on what a signed request's encoding adds to its operation: the client
+/// key, the number, the length prefix, the read-only flag and the signature.
+pub const REQUEST_OVERHEAD_BYTES: usize = 128;
+
+/// The bytes a request counts for in a batch (see `Config::batch_bytes_max`): an upper
+/// bound on its encoded size, computed without encoding it.
+pub fn request_bytes(request: &Signed<Request>) -> usize {
+    request.value.operation.len() + REQUEST_OVERHEAD_BYTES
+}
+
 /// The digest of a signed request, as it enters a batch digest.
 pub fn request_digest(request: &Signed<Request>) -> Digest {
     Digest::of(&encode(request))
@@ -881,6 +893,26 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
 mod tests {
     use super::*;
     use rampart_crypto::{Ed25519, KeyPair};
+
+    #[test]
+    fn request_bytes_bounds_the_encoded_size_of_any_request() {
+        let key = KeyPair::from_seed(3);
+        for (number, operation_bytes) in [(0, 0), (u64::MAX, 0), (u64::MAX, 70_000), (7, 1 << 20)] {
+            let request = Request {
+                client: ClientId(key.public_key()),
+                number,
+                operation: Bytes::from(vec![0xab; operation_bytes]),
+                read_only: true,
+            };
+            let signed = Signed::sign(ClusterId(1), request, &key).expect("signs");
+            let encoded = encode(&signed).len();
+            assert!(
+                encoded <= request_bytes(&signed),
+                "{encoded} bytes encoded, {} counted",
+                request_bytes(&signed)
+            );
+        }
+    }
 
     #[test]
     fn a_client_accepts_f_plus_1_committed_or_2f_plus_1_executed_alike() {

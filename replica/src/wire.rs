@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use rampart_crypto::{Digest, Signature, Signed};
 
 use crate::core::ClientTable;
-use crate::message::{Commit, Message, Reply, Request, Seq};
+use crate::message::{Commit, Message, Refusal, Reply, Request, Seq};
 
 /// Between replicas.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +65,8 @@ pub enum ReplicaFrame {
         /// the result to anyone, offline.
         signature: Option<Signature>,
     },
-    /// The replica refused the request and says why (for example an invalid signature or
-    /// an operation over the size limit).
-    Refused { number: u64, reason: String },
+    /// The replica will not execute the request, and says why (see [`Refusal`]).
+    Refused { number: u64, refusal: Refusal },
 }
 
 /// What proves a request was committed: a quorum of COMMITs for its sequence number, and

@@ -17,7 +17,7 @@ use rampart_replica::message::ReplicaId;
 
 use crate::byzantine::all_behaviours;
 use crate::checker::Violation;
-use crate::checker::resources::stored_bytes_bound;
+use crate::checker::resources::{footprint_excess, stored_bytes_bound};
 use crate::faulty_client::ClientFault;
 use crate::network::{NetworkConfig, Node};
 use crate::simulation::{RunStats, SimConfig, Simulation};
@@ -351,7 +351,15 @@ fn resource_violations(plan: &Plan, sim: &Simulation, healed_at: u64) -> Vec<Vio
         violations.push(Violation::TooSlow { waited, bound });
     }
     let bytes_bound = stored_bytes_bound(sim.protocol());
+    let clients = plan.config.clients + plan.config.faulty_clients.len();
     for replica in sim.correct_replicas() {
+        let footprint = sim.replica(replica).memory_footprint();
+        if let Some(excess) = footprint_excess(sim.protocol(), &footprint, clients) {
+            violations.push(Violation::HeldTooMuch {
+                replica: replica.0,
+                detail: excess,
+            });
+        }
         let bytes = sim.stored_protocol_bytes(replica);
         if bytes > bytes_bound {
             violations.push(Violation::StoredTooMuch {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use rampart_crypto::{ClusterId, Signed, Signer};
 use rampart_replica::core::Rng;
 use rampart_replica::message::{
-    ClientId, ReplicaId, Reply, Request, ResultVote, View, accepted_result,
+    ClientId, Refusal, ReplicaId, Reply, Request, ResultVote, accepted_result,
 };
 
 use crate::checker::linearizability::Operation;
@@ -25,6 +25,8 @@ struct Pending {
     last_sent_at: u64,
     /// Each replica's latest reply.
     replies: BTreeMap<ReplicaId, Reply>,
+    /// The replicas that refused it for good, by kind of refusal.
+    refusals: BTreeMap<ReplicaId, &'static str>,
     /// For a read-only attempt: the answers so far, and when to give up and order it.
     read_only: Option<ReadOnlyAttempt>,
 }
@@ -61,14 +63,15 @@ pub struct SimClient {
     rng: Rng,
     issued: usize,
     next_number: u64,
-    /// The view each replica last reported; the client believes the highest view that
-    /// f + 1 replicas report, so a faulty replica cannot misdirect it alone.
-    reported_views: BTreeMap<ReplicaId, View>,
     pending: BTreeMap<u64, Pending>,
     pub history: Vec<Operation<KvOp, KvResult>>,
     pub retransmissions: u64,
     /// Read-only attempts that were ordered after all.
     pub read_only_fallbacks: u64,
+    /// Refusals heard, and operations given up because f + 1 replicas refused them for
+    /// good (they never take effect; the history leaves them incomplete).
+    pub refusals: u64,
+    pub refused_operations: u64,
 }
 
 impl std::fmt::Debug for SimClient {
@@ -102,11 +105,12 @@ impl SimClient {
             rng: Rng::new(seed ^ (index as u64).wrapping_mul(0x9e37_79b9)),
             issued: 0,
             next_number: 1,
-            reported_views: BTreeMap::new(),
             pending: BTreeMap::new(),
             history: Vec::new(),
             retransmissions: 0,
             read_only_fallbacks: 0,
+            refusals: 0,
+            refused_operations: 0,
         }
     }
 
@@ -192,22 +196,7 @@ impl SimClient {
         });
         self.issued += 1;
         let history_index = self.history.len() - 1;
-        if read_only {
-            for replica in 0..self.replica_count as u32 {
-                outgoing.push(Envelope {
-                    from: Node::Client(self.index),
-                    to: Node::Replica(ReplicaId(replica)),
-                    packet: Packet::Request(request.clone()),
-                });
-            }
-        } else {
-            let primary = self.believed_view().primary(self.replica_count);
-            outgoing.push(Envelope {
-                from: Node::Client(self.index),
-                to: Node::Replica(primary),
-                packet: Packet::Request(request.clone()),
-            });
-        }
+        self.send_to_all(&request, outgoing);
         self.pending.insert(
             number,
             Pending {
@@ -215,12 +204,26 @@ impl SimClient {
                 request,
                 last_sent_at: now,
                 replies: BTreeMap::new(),
+                refusals: BTreeMap::new(),
                 read_only: read_only.then(|| ReadOnlyAttempt {
                     answers: BTreeMap::new(),
                     give_up_at: now + self.config.timeout_ticks / 2,
                 }),
             },
         );
+    }
+
+    /// Every request goes to every replica, as in Aardvark (NSDI 2009): the backups then
+    /// know what the primary has to order, and their ordering timers catch a primary
+    /// that stalls (`rampart_replica::core`'s monitor).
+    fn send_to_all(&self, request: &Signed<Request>, outgoing: &mut Vec<Envelope>) {
+        for replica in 0..self.replica_count as u32 {
+            outgoing.push(Envelope {
+                from: Node::Client(self.index),
+                to: Node::Replica(ReplicaId(replica)),
+                packet: Packet::Request(request.clone()),
+            });
+        }
     }
 
     fn sign(&self, number: u64, operation: Bytes, read_only: bool) -> Signed<Request> {
@@ -257,12 +260,7 @@ impl SimClient {
         let ordered = self.next_number;
         self.next_number += 1;
         let request = self.sign(ordered, read.request.value.operation.clone(), false);
-        let primary = self.believed_view().primary(self.replica_count);
-        outgoing.push(Envelope {
-            from: Node::Client(self.index),
-            to: Node::Replica(primary),
-            packet: Packet::Request(request.clone()),
-        });
+        self.send_to_all(&request, outgoing);
         self.read_only_fallbacks += 1;
         self.pending.insert(
             ordered,
@@ -272,6 +270,7 @@ impl SimClient {
                 last_sent_at: now,
                 replies: BTreeMap::new(),
                 read_only: None,
+                refusals: BTreeMap::new(),
             },
         );
     }
@@ -319,10 +318,24 @@ impl SimClient {
         }
     }
 
-    fn believed_view(&self) -> View {
-        let mut views: Vec<View> = self.reported_views.values().copied().collect();
-        views.sort_unstable_by(|a, b| b.cmp(a));
-        views.get(self.weak_quorum - 1).copied().unwrap_or_default()
+    /// Replica `from` will not execute request `number`. A transient refusal (a full
+    /// quota) only means "not yet": the retransmission tries again. f + 1 final refusals
+    /// of one kind end the operation, as in the client SDK.
+    pub fn on_refused(&mut self, _now: u64, from: ReplicaId, number: u64, refusal: Refusal) {
+        self.refusals += 1;
+        let Some(pending) = self.pending.get_mut(&number) else {
+            return;
+        };
+        if refusal.is_transient() {
+            return;
+        }
+        let kind = refusal.kind();
+        pending.refusals.insert(from, kind);
+        let agreeing = pending.refusals.values().filter(|k| **k == kind).count();
+        if agreeing >= self.weak_quorum {
+            self.pending.remove(&number);
+            self.refused_operations += 1;
+        }
     }
 
     /// A reply from replica `from` (as the network authenticated it, whatever the reply
@@ -333,8 +346,6 @@ impl SimClient {
         if reply.client != self.id {
             return;
         }
-        let reported = self.reported_views.entry(from).or_default();
-        *reported = (*reported).max(reply.view);
         let number = reply.number;
         let Some(pending) = self.pending.get_mut(&number) else {
             return;

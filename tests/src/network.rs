@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rampart_crypto::Signed;
 use rampart_replica::core::{ClientTable, Rng};
-use rampart_replica::message::{Message, ReplicaId, Reply, Request, Seq};
+use rampart_replica::message::{Message, Refusal, ReplicaId, Reply, Request, Seq};
 
 /// A process of the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,6 +37,11 @@ pub enum Packet {
     Reply {
         reply: Reply,
         read_only: bool,
+    },
+    /// A replica will not execute the client's request `number`.
+    Refused {
+        number: u64,
+        refusal: Refusal,
     },
     /// State transfer: ask for the state of a checkpoint.
     StateRequest {

@@ -15,7 +15,8 @@ use rampart_replica::core::{
     Action, ClientTable, Config, Input, Outbound, PersistOp, PersistedState, Replica, Restored, Rng,
 };
 use rampart_replica::message::{
-    ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, verify_message, verify_request,
+    ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, View, verify_message,
+    verify_request,
 };
 
 use crate::byzantine::{Behaviour, Context, StateService};
@@ -93,6 +94,8 @@ pub struct ShellStats {
     pub invalid_messages: u64,
     pub invalid_requests: u64,
     pub state_mismatches: u64,
+    /// Requests the core refused and answered.
+    pub refusals: u64,
 }
 
 /// A fetched state waiting for the core's verdict.
@@ -126,12 +129,7 @@ pub struct SimReplica {
     pub rollbacks: u32,
     /// The core asked for a rollback; carried out once its input is done.
     rollback: bool,
-    /// Read-only requests waiting for a tentative execution to commit.
-    deferred_reads: Vec<Signed<Request>>,
 }
-
-/// How many read-only requests may wait for a tentative execution, as in the node.
-const DEFERRED_READS_MAX: usize = 4_096;
 
 impl std::fmt::Debug for SimReplica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,7 +172,6 @@ impl SimReplica {
             state_installs: 0,
             rollbacks: 0,
             rollback: false,
-            deferred_reads: Vec::new(),
         }
     }
 
@@ -221,7 +218,6 @@ impl SimReplica {
         self.app = KvStore::default();
         self.fetched = None;
         self.taken_snapshot = None;
-        self.deferred_reads.clear();
     }
 
     /// Starts again from the durable state.
@@ -325,20 +321,6 @@ impl SimReplica {
                 {
                     return;
                 }
-                if request.value.read_only {
-                    let tentative = self
-                        .core
-                        .as_ref()
-                        .is_some_and(|core| core.has_tentative_execution());
-                    if tentative {
-                        if self.deferred_reads.len() < DEFERRED_READS_MAX {
-                            self.deferred_reads.push(request);
-                        }
-                    } else {
-                        self.answer_read(&request, effects);
-                    }
-                    return;
-                }
                 let cluster = &self.config.cluster;
                 match verify_request(
                     request,
@@ -375,7 +357,7 @@ impl SimReplica {
                     effects,
                 );
             }
-            Packet::Reply { .. } => {}
+            Packet::Reply { .. } | Packet::Refused { .. } => {}
         }
     }
 
@@ -424,7 +406,6 @@ impl SimReplica {
                 core.check_invariants();
             }
             inputs.extend(self.carry_out(actions, effects));
-            self.answer_deferred_reads(effects);
             if self.rollback {
                 // As the node does: what is queued was meant for the core being replaced.
                 self.rollback = false;
@@ -526,6 +507,25 @@ impl SimReplica {
             }
             Action::Reply(reply) => {
                 self.reply(reply, effects);
+                None
+            }
+            Action::Query { request, view, seq } => {
+                self.answer_read(&request, view, seq, effects);
+                None
+            }
+            Action::Refuse {
+                client,
+                number,
+                refusal,
+            } => {
+                self.stats.refusals += 1;
+                if let Some(&client) = self.clients.get(&client) {
+                    effects.outgoing.push(Envelope {
+                        from: self.node,
+                        to: Node::Client(client),
+                        packet: Packet::Refused { number, refusal },
+                    });
+                }
                 None
             }
             Action::Committed {
@@ -648,15 +648,18 @@ impl SimReplica {
         });
     }
 
-    /// PBFT §5.1.3, as the node's shell does: a read-only request is answered at once from
-    /// the current state, or once a tentative execution has committed.
-    fn answer_read(&mut self, request: &Signed<Request>, effects: &mut Effects<'_>) {
-        let Some(core) = self.core.as_ref() else {
-            return;
-        };
+    /// PBFT §5.1.3: a read-only request, answered from the current state when the core
+    /// says the state may answer it.
+    fn answer_read(
+        &mut self,
+        request: &Signed<Request>,
+        view: View,
+        seq: Seq,
+        effects: &mut Effects<'_>,
+    ) {
         let reply = rampart_replica::message::Reply {
-            view: core.view(),
-            seq: core.last_executed(),
+            view,
+            seq,
             client: request.value.client,
             number: request.value.number,
             replica: self.id,
@@ -664,19 +667,6 @@ impl SimReplica {
             tentative: false,
         };
         self.send_reply(reply, true, effects);
-    }
-
-    fn answer_deferred_reads(&mut self, effects: &mut Effects<'_>) {
-        let tentative = self
-            .core
-            .as_ref()
-            .is_some_and(|core| core.has_tentative_execution());
-        if tentative || self.deferred_reads.is_empty() {
-            return;
-        }
-        for request in std::mem::take(&mut self.deferred_reads) {
-            self.answer_read(&request, effects);
-        }
     }
 
     fn send(&mut self, to: Option<ReplicaId>, message: Message, effects: &mut Effects<'_>) {

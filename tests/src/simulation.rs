@@ -38,6 +38,8 @@ pub struct SimConfig {
     pub batch_delay_ticks: u64,
     pub in_flight_max: u64,
     pub view_change_timeout_ticks: u64,
+    /// How long a backup lets a request wait for a PRE-PREPARE while the primary has room.
+    pub order_timeout_ticks: u64,
     pub status_interval_ticks: u64,
     pub state_transfer_timeout_ticks: u64,
     pub client_window: u64,
@@ -71,6 +73,7 @@ impl SimConfig {
             batch_delay_ticks: 1,
             in_flight_max: 6,
             view_change_timeout_ticks: 80,
+            order_timeout_ticks: 40,
             status_interval_ticks: 10,
             state_transfer_timeout_ticks: 40,
             client_window: 4,
@@ -91,6 +94,7 @@ impl SimConfig {
             // Every waiting request may go out at once: the most interleavings.
             pipeline_batch_min: 1,
             view_change_timeout_ticks: self.view_change_timeout_ticks,
+            order_timeout_ticks: self.order_timeout_ticks,
             view_change_timeout_max_ticks: self.view_change_timeout_ticks * 16,
             status_interval_ticks: self.status_interval_ticks,
             state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
@@ -333,6 +337,9 @@ impl Simulation {
                         reply,
                         read_only: true,
                     } => client.on_read_only_reply(self.now, replica, reply, outgoing),
+                    Packet::Refused { number, refusal } => {
+                        client.on_refused(self.now, replica, number, refusal)
+                    }
                     _ => {}
                 }
             }

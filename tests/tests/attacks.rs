@@ -85,25 +85,37 @@ fn throughput(mut config: SimConfig, ticks: u64, slow: Option<u64>) -> u64 {
 
 /// A primary that holds every batch until just before the request timer would expire
 /// must not cut the cluster's throughput to a trickle: over the same run, the cluster
-/// under it completes at least half as many operations as without it.
+/// under it completes at least half as many operations as without it. The ordering timer
+/// (`rampart_replica::core`, after Aardvark) replaces such a primary at its first late
+/// batch. A primary that knows the rule and stays just under the ordering timeout instead
+/// keeps its view; what it costs is printed beside.
 #[test]
 fn a_slow_primary_keeps_at_least_half_the_throughput() {
     let config = SimConfig::new(seed_or(303), 4);
     let ticks = 4_000;
     let fault_free = throughput(config.clone(), ticks, None);
-    let delay = config.view_change_timeout_ticks - 5;
-    let slowed = throughput(config.clone(), ticks, Some(delay));
-    let fraction = slowed as f64 / fault_free as f64;
-    println!(
-        "seed {}: {fault_free} operations in {ticks} ticks fault-free, {slowed} under a primary \
-         delaying every batch by {delay} ticks: {:.0}%",
-        config.seed,
-        fraction * 100.0
-    );
+    let mut fractions = Vec::new();
+    for delay in [
+        config.view_change_timeout_ticks - 5,
+        config.order_timeout_ticks - 1,
+        // Just under what the ordering timer tolerates once the network's delays are
+        // counted: this primary keeps its view.
+        config.order_timeout_ticks - 2 * config.network.delay_max_ticks,
+    ] {
+        let slowed = throughput(config.clone(), ticks, Some(delay));
+        println!(
+            "seed {}: {fault_free} operations in {ticks} ticks fault-free, {slowed} under a \
+             primary delaying every batch by {delay} ticks: {:.0}%",
+            config.seed,
+            100.0 * slowed as f64 / fault_free as f64
+        );
+        fractions.push((delay, slowed));
+    }
+    let (delay, slowed) = fractions[0];
     assert!(
         2 * slowed >= fault_free,
-        "a slow primary cut throughput to {:.0}% (seed {})",
-        fraction * 100.0,
+        "a primary delaying every batch by {delay} ticks cut throughput to {slowed} of \
+         {fault_free} operations (seed {})",
         config.seed
     );
 }

@@ -59,6 +59,7 @@ fn check_bounds(sim: &Simulation, peak: &mut MemoryFootprint) {
             .view_change_messages
             .max(footprint.view_change_messages);
         peak.waiting_requests = peak.waiting_requests.max(footprint.waiting_requests);
+        peak.waiting_reads = peak.waiting_reads.max(footprint.waiting_reads);
         peak.cached_replies = peak.cached_replies.max(footprint.cached_replies);
     }
 }
@@ -70,6 +71,7 @@ fn run_checking_bounds(name: &str, config: SimConfig, faults: impl Fn(&mut Simul
             checkpoint_messages: 0,
             view_change_messages: 0,
             waiting_requests: 0,
+            waiting_reads: 0,
             cached_replies: 0,
         };
         let mut ticks = 0;

@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 
 use rampart_crypto::{KeyPair, PublicKey, Signed};
 use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{ClientId, ReplicaId, Reply, Request, Seq, View, decode, encode};
+use rampart_replica::message::{
+    ClientId, Refusal, ReplicaId, Reply, Request, Seq, View, decode, encode,
+};
 use rampart_replica::net::{Inbound, ReplicaTransport, SendError, TransportConfig};
 use rampart_replica::wire::{ClientFrame, CommitProof, ReplicaFrame};
 
@@ -166,10 +168,10 @@ pub(crate) fn reply_with_proof(
     })
 }
 
-pub(crate) fn refuse(arrival: &Arrival, reason: &str) -> Answer {
+pub(crate) fn refuse(arrival: &Arrival, refusal: Refusal) -> Answer {
     Answer::Frame(ReplicaFrame::Refused {
         number: arrival.number(),
-        reason: reason.to_string(),
+        refusal,
     })
 }
 

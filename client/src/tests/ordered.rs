@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use rampart_replica::message::{ReplicaId, View};
+use rampart_replica::message::{Refusal, ReplicaId, View};
 
 use super::fake_cluster::{
     Answer, Arrival, Behaviour, FakeCluster, Replier, all_answer, lock, receiver_answers, refuse,
@@ -132,10 +132,16 @@ async fn after_a_retransmission_requests_go_to_every_replica_at_once() {
     assert_eq!(arrivals, (5, 5));
 }
 
+fn too_large() -> Refusal {
+    Refusal::Invalid {
+        reason: "the operation exceeds 1048576 bytes".to_string(),
+    }
+}
+
 #[tokio::test]
 async fn f_plus_1_refusals_reject_the_request() {
     let fake = FakeCluster::start(receiver_answers(|replica, arrival| match replica.0 {
-        0 | 1 => vec![refuse(arrival, "the operation exceeds 1048576 bytes")],
+        0 | 1 => vec![refuse(arrival, too_large())],
         2 => vec![reply(arrival, replica, View(0), &ok(arrival))],
         _ => vec![],
     }))
@@ -144,9 +150,7 @@ async fn f_plus_1_refusals_reject_the_request() {
         .await
         .expect("connects");
     match client.submit(operation("put x 1")).await {
-        Err(ClientError::Rejected { reason }) => {
-            assert_eq!(reason, "the operation exceeds 1048576 bytes");
-        }
+        Err(ClientError::Rejected { refusal }) => assert_eq!(refusal, too_large()),
         other => panic!("expected a rejection, got {other:?}"),
     }
     client.close().await;

@@ -68,7 +68,7 @@ pub async fn ask_each(
             }) if reply.number == 1 => {
                 decode_query_output::<Interlock>(&reply.result).map_err(|error| error.to_string())
             }
-            Ok(ReplicaFrame::Refused { reason, .. }) => Err(format!("refused: {reason}")),
+            Ok(ReplicaFrame::Refused { refusal, .. }) => Err(format!("refused: {refusal}")),
             Ok(_) => continue,
             Err(error) => Err(error.to_string()),
         };

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rampart_crypto::{Digest, Signed};
 
-use super::{Action, Evidence, PersistOp, Reject, Replica};
+use super::{Action, Evidence, MessageKey, PersistOp, Reject, Replica};
 use crate::message::{Checkpoint, CheckpointCertificate, Message, Payload, ReplicaId, Seq};
 
 /// How many CHECKPOINTs above the stable one are kept per replica. Correct replicas send
@@ -40,8 +40,9 @@ impl Checkpoints {
     }
 
     /// Inserts a vote, keeping at most [`CHECKPOINTS_PER_REPLICA_MAX`] per sender (the
-    /// highest sequence numbers).
-    pub(super) fn insert(&mut self, checkpoint: Signed<Checkpoint>) {
+    /// highest sequence numbers); returns the sequence numbers of the sender's votes
+    /// dropped.
+    pub(super) fn insert(&mut self, checkpoint: Signed<Checkpoint>) -> Vec<Seq> {
         let replica = checkpoint.value.replica;
         self.votes
             .entry(checkpoint.value.seq)
@@ -53,10 +54,12 @@ impl Checkpoints {
             .filter(|(_, by_replica)| by_replica.contains_key(&replica))
             .map(|(seq, _)| *seq)
             .collect();
-        for seq in mine
+        let dropped: Vec<Seq> = mine
             .iter()
             .take(mine.len().saturating_sub(CHECKPOINTS_PER_REPLICA_MAX))
-        {
+            .copied()
+            .collect();
+        for seq in &dropped {
             if let Some(by_replica) = self.votes.get_mut(seq) {
                 by_replica.remove(&replica);
                 if by_replica.is_empty() {
@@ -64,6 +67,7 @@ impl Checkpoints {
                 }
             }
         }
+        dropped
     }
 
     /// A quorum of matching CHECKPOINTs for `seq`, if there is one.
@@ -148,9 +152,21 @@ impl Replica {
             self.record_evidence(evidence);
             return Err(Reject::ConflictingMessage);
         }
-        self.checkpoints.insert(checkpoint.clone());
+        let dropped = self.checkpoints.insert(checkpoint.clone());
         if !self.is_own(replica) {
-            self.persist(PersistOp::Message(Message::Checkpoint(checkpoint)));
+            // A vote beyond a window above the high watermark stays in memory only (within
+            // the bound per sender): it can help this replica learn of a stable checkpoint
+            // far ahead of it, and a peer cannot use it to fill the disk. What memory no
+            // longer keeps, the disk does not either.
+            if seq.0 <= self.high_watermark().0 + self.config.log_window {
+                self.persist(PersistOp::Message(Message::Checkpoint(checkpoint)));
+            }
+            for seq in dropped {
+                self.persist(PersistOp::ForgetMessage(MessageKey::Checkpoint {
+                    seq,
+                    replica,
+                }));
+            }
         }
         if let Some(certificate) = self
             .checkpoints

@@ -61,6 +61,12 @@ impl ClientTable {
         }
     }
 
+    /// The lowest request number of `client` the cache still remembers: anything below it
+    /// counts as executed.
+    pub fn floor(&self, client: ClientId) -> u64 {
+        self.clients.get(&client).map_or(0, |record| record.floor)
+    }
+
     pub fn is_executed(&self, key: RequestKey) -> bool {
         self.status(key) != RequestStatus::New
     }

@@ -15,6 +15,10 @@ pub struct Config {
     pub log_window: u64,
     /// The most requests in one batch.
     pub batch_size_max: usize,
+    /// The most bytes of requests in one batch (each counted by [`request_bytes`]). The
+    /// primary cuts a batch when either limit is reached, so a PRE-PREPARE stays within
+    /// the frame cap however large the operations are.
+    pub batch_bytes_max: usize,
     /// How long the primary waits to fill a batch; 0 sends a batch as soon as a request can go.
     pub batch_delay_ticks: u64,
     /// The most sequence numbers the primary has assigned but not yet executed (pipelining).
@@ -27,6 +31,11 @@ pub struct Config {
     pub pipeline_batch_min: usize,
     /// The base view-change timeout; it doubles with each view change in a row (PBFT §4.5.2).
     pub view_change_timeout_ticks: u64,
+    /// How long a backup lets a request it holds wait for a PRE-PREPARE while the primary
+    /// has room to order it, before it suspects the primary of stalling (the ordering
+    /// timer; see `core/monitor.rs`). Shorter than the view-change timeout, so a slow
+    /// primary is caught before it executes anything late.
+    pub order_timeout_ticks: u64,
     /// The ceiling on the doubled timeout.
     pub view_change_timeout_max_ticks: u64,
     /// How often a replica sends STATUS, and how old an unfinished slot must be before a
@@ -68,10 +77,12 @@ impl Config {
             checkpoint_interval: 128,
             log_window: 256,
             batch_size_max: 256,
+            batch_bytes_max: 4 << 20,
             batch_delay_ticks: 0,
             in_flight_max: 32,
             pipeline_batch_min: 64,
             view_change_timeout_ticks: 100,
+            order_timeout_ticks: 50,
             view_change_timeout_max_ticks: 6_000,
             status_interval_ticks: 20,
             state_transfer_timeout_ticks: 500,

@@ -1,9 +1,9 @@
 //! The core's own invariants. A failure here is a bug in Rampart, never a peer's fault, so
 //! these are assertions; they run after every input in debug builds and tests.
 
-use super::Replica;
 use super::checkpoint::CHECKPOINTS_PER_REPLICA_MAX;
 use super::view_change::VIEW_CHANGES_PER_REPLICA_MAX;
+use super::{Replica, RequestStatus};
 
 impl Replica {
     /// Asserts the invariants of the protocol state.
@@ -147,18 +147,32 @@ impl Replica {
             assert!(record.replies.len() as u64 <= self.config.client_window);
             assert!(record.replies.keys().all(|&number| number >= record.floor));
         }
-        for count in self.requests.per_client_counts().values() {
-            assert!(*count >= 1 && *count <= self.config.client_window);
+        for count in self.requests.quota_counts() {
+            assert!(count >= 1 && count <= self.config.client_window);
         }
         assert_eq!(
-            self.requests.per_client_counts().values().sum::<u64>() as usize,
+            self.requests.quota_counts().sum::<u64>() as usize,
             self.requests.waiting_count()
         );
+        assert_eq!(self.monitor.arrival_count(), self.requests.waiting_count());
         assert!(self.requests.assigned_count() <= self.requests.waiting_count());
-        if self.requests.timer_deadline().is_some() {
+        if let Some((timed, _)) = self.request_timer() {
             assert!(
                 self.normal && !self.is_primary(),
                 "{}: request timer outside a backup",
+                self.id
+            );
+            assert!(
+                self.requests.get(&timed).is_some(),
+                "{}: the request timer times a request that does not wait",
+                self.id
+            );
+        }
+        for key in self.requests.keys() {
+            assert_eq!(
+                self.clients.status(*key),
+                RequestStatus::New,
+                "{}: a request that cannot execute waits",
                 self.id
             );
         }

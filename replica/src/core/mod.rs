@@ -17,14 +17,17 @@
 //! causes a panic. Assertions guard only the core's own invariants
 //! ([`Replica::check_invariants`], run after every input in debug builds).
 
+mod batching;
 mod checkpoint;
 mod client_table;
 mod config;
 mod evidence;
 mod invariants;
 mod log;
+mod monitor;
 mod normal;
 mod persist;
+mod reads;
 mod recovery;
 mod reject;
 mod requests;
@@ -44,14 +47,16 @@ pub use config::{Config, ConfigError};
 pub use evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence, EvidenceStore};
 pub use log::{Log, Round, Slot};
 pub use persist::{MessageKey, PersistOp, PersistedState};
+pub use reads::DEFERRED_READS_MAX;
 pub use recovery::Restored;
 pub use reject::Reject;
 pub use rng::Rng;
 
 use crate::message::{
-    Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View,
+    ClientId, Message, Payload, Refusal, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View,
 };
 use checkpoint::Checkpoints;
+use monitor::Monitor;
 use requests::Requests;
 use transfer::Transfer;
 use view_change::ViewChanges;
@@ -67,7 +72,8 @@ pub enum Input {
         from: ReplicaId,
         message: Verified<Message>,
     },
-    /// A verified request straight from a client.
+    /// A verified request straight from a client: to order, or, if read-only, to answer
+    /// from the current state (PBFT §5.1.3, see `reads.rs`).
     Request(Verified<Signed<Request>>),
     /// The results of an [`Action::Execute`], one per request, in order; for a checkpoint
     /// sequence number also the digest of the application snapshot taken right after.
@@ -128,6 +134,20 @@ pub enum Action {
     Execute(Execution),
     /// Send a reply to a client.
     Reply(Reply),
+    /// Answer a read-only request from the application's current state, which holds every
+    /// committed batch up to `seq` and nothing else, as a reply in `view` (PBFT §5.1.3).
+    Query {
+        request: Signed<Request>,
+        view: View,
+        seq: Seq,
+    },
+    /// Tell a client that its request will not be executed, and why. Only for requests
+    /// that came straight from the client: a client hears from the replicas it asked.
+    Refuse {
+        client: ClientId,
+        number: u64,
+        refusal: Refusal,
+    },
     /// The batch executed tentatively at `seq` committed with the digest it ran with, so
     /// its effects are final. `replies` are its committed replies: the clients got
     /// tentative ones already, so they matter only to a client still waiting for a
@@ -187,6 +207,10 @@ pub struct Replica {
     rolled_back: bool,
     clients: ClientTable,
     requests: Requests,
+    /// Read-only requests waiting for execution to catch up (PBFT §5.1.3).
+    reads: reads::Reads,
+    /// The timers with which a backup watches the primary.
+    monitor: Monitor,
     checkpoints: Checkpoints,
     view_changes: ViewChanges,
     transfer: Option<Transfer>,
@@ -194,6 +218,8 @@ pub struct Replica {
     rejects: RejectCounts,
     rng: Rng,
     next_status_at: u64,
+    /// When each peer's STATUS was last answered (see `status.rs`).
+    status_answered: BTreeMap<ReplicaId, u64>,
     /// View changes in a row without executing a request; the timeout doubles with each.
     view_changes_in_a_row: u32,
     /// During recovery only: this replica's own NEW-VIEW for the view it was entering.
@@ -226,6 +252,8 @@ impl Replica {
             rolled_back: false,
             clients: ClientTable::default(),
             requests: Requests::default(),
+            reads: reads::Reads::default(),
+            monitor: Monitor::default(),
             checkpoints: Checkpoints::default(),
             view_changes: ViewChanges::default(),
             transfer: None,
@@ -234,6 +262,7 @@ impl Replica {
             rng: Rng::new(seed ^ (u64::from(id.0) << 32)),
             // Spread the replicas' STATUS messages over the interval.
             next_status_at: status_interval + u64::from(id.0) % status_interval,
+            status_answered: BTreeMap::new(),
             view_changes_in_a_row: 0,
             restored_new_view: None,
             out: Vec::new(),
@@ -248,7 +277,10 @@ impl Replica {
                 Ok(())
             }
             Input::Message { from, message } => self.on_message(from, message.into_inner()),
-            Input::Request(request) => self.on_request(request.into_inner(), true),
+            Input::Request(request) if request.value.read_only => {
+                self.on_read_only(request.into_inner())
+            }
+            Input::Request(request) => self.on_request(request.into_inner(), None),
             Input::Executed {
                 seq,
                 results,
@@ -264,6 +296,7 @@ impl Replica {
         if let Err(reason) = result {
             self.count_reject(reason);
         }
+        self.answer_waiting_reads();
         if cfg!(debug_assertions) {
             self.check_invariants();
         }
@@ -272,7 +305,7 @@ impl Replica {
 
     fn on_message(&mut self, from: ReplicaId, message: Message) -> Result<(), Reject> {
         match message {
-            Message::Request(request) => self.on_request(request, false),
+            Message::Request(request) => self.on_request(request, Some(from)),
             Message::PrePrepare { pre_prepare, batch } => self.on_pre_prepare(pre_prepare, batch),
             Message::Prepare(prepare) => self.on_prepare(prepare),
             Message::Commit(commit) => self.on_commit(commit),
@@ -294,7 +327,7 @@ impl Replica {
             self.send_status();
             self.reforward_waiting_requests();
         }
-        self.check_request_timer();
+        self.check_primary();
         self.check_view_change_timer();
         self.check_transfer_timer();
         self.propose();
@@ -402,7 +435,7 @@ impl Replica {
     }
 
     /// Whether the application holds the effects of a batch that has not committed yet
-    /// (PBFT §5.1.2); read-only requests wait until it has (§5.1.3).
+    /// (PBFT §5.1.2).
     pub fn has_tentative_execution(&self) -> bool {
         self.tentative.is_some()
     }
@@ -440,6 +473,7 @@ impl Replica {
             checkpoint_messages: self.checkpoints.message_count(),
             view_change_messages: self.view_changes.message_count(),
             waiting_requests: self.requests.waiting_count(),
+            waiting_reads: self.reads.len(),
             cached_replies: self.clients.records().map(|(_, r)| r.replies.len()).sum(),
         }
     }
@@ -452,6 +486,7 @@ pub struct MemoryFootprint {
     pub checkpoint_messages: usize,
     pub view_change_messages: usize,
     pub waiting_requests: usize,
+    pub waiting_reads: usize,
     pub cached_replies: usize,
 }
 

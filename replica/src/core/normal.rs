@@ -9,8 +9,8 @@ use rampart_crypto::{Digest, Signed};
 
 use super::{Action, Evidence, PersistOp, Reject, Replica, checkpoint_digest};
 use crate::message::{
-    Batch, Commit, CommitCertificate, Message, Payload, PrePrepare, Prepare, Reply, RequestKey,
-    Seq, View,
+    Batch, Commit, CommitCertificate, Message, Payload, PrePrepare, Prepare, REQUEST_NUMBER_MAX,
+    Reply, RequestKey, Seq, View, request_bytes,
 };
 
 impl Replica {
@@ -45,8 +45,16 @@ impl Replica {
     ) -> Result<(), Reject> {
         let PrePrepare { view, seq, digest } = pre_prepare.value;
         self.check_agreement_slot(view, seq)?;
-        if batch.len() > self.config.batch_size_max {
+        let bytes: usize = batch.requests.iter().map(request_bytes).sum();
+        if batch.len() > self.config.batch_size_max || bytes > self.config.batch_bytes_max {
             return Err(Reject::BatchTooLarge);
+        }
+        if batch
+            .requests
+            .iter()
+            .any(|r| r.value.number > REQUEST_NUMBER_MAX)
+        {
+            return Err(Reject::RequestNumberExhausted);
         }
         if batch.digest() != digest {
             return Err(Reject::WrongDigest);
@@ -319,15 +327,14 @@ impl Replica {
         }
     }
 
-    /// Emits the execution of `batch` at `seq`, leaving out requests already executed.
+    /// Emits the execution of `batch` at `seq`, leaving out requests already executed
+    /// (see [`super::requests::executable`]).
     fn hand_out(&mut self, seq: Seq, batch: &Arc<Batch>, tentative: bool) {
-        let mut seen = BTreeSet::new();
-        let requests: Vec<_> = batch
-            .requests
-            .iter()
-            .filter(|r| !self.clients.is_executed(r.value.key()) && seen.insert(r.value.key()))
-            .cloned()
-            .collect();
+        let requests: Vec<_> =
+            super::requests::executable(&batch.requests, &self.clients, self.config.client_window)
+                .into_iter()
+                .cloned()
+                .collect();
         let keys: Vec<RequestKey> = requests.iter().map(|r| r.value.key()).collect();
         let digest = batch.digest();
         if tentative {
@@ -395,15 +402,26 @@ impl Replica {
     }
 
     /// Caches the results of the committed batch at `seq` (exactly-once, PBFT §4.1) and
-    /// returns the replies to send.
+    /// returns the replies to send. Requests of the same clients that can no longer
+    /// execute (the cache's floor moved past them) stop waiting and are answered.
     fn record_results(&mut self, seq: Seq, executed: Vec<(RequestKey, Bytes)>) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(executed.len());
+        let mut clients = BTreeSet::new();
         for (key, result) in executed {
             self.clients
                 .record(key, seq, result.clone(), self.config.client_window);
-            self.requests.executed(key);
+            self.requests.remove(key);
+            self.request_gone(key);
+            clients.insert(key.client);
             replies.push(self.reply(self.view, seq, key, result, false));
         }
+        if let Some(slot) = self.log.get(seq)
+            && let Some(certificate) = &slot.decided
+        {
+            // Requests left out of the batch's execution may be waiting too.
+            clients.extend(certificate.batch.requests.iter().map(|r| r.value.client));
+        }
+        self.drop_superseded(clients);
         replies
     }
 
@@ -434,7 +452,6 @@ impl Replica {
             // PBFT §4.5.2: progress in the new view ends the run of view changes.
             self.view_changes_in_a_row = 0;
         }
-        self.restart_request_timer();
         if seq.0.is_multiple_of(self.config.checkpoint_interval) {
             let app_digest =
                 app_digest.expect("the shell must report a snapshot digest at a checkpoint");

@@ -52,6 +52,10 @@ pub enum PersistOp {
     /// Forget the agreement messages, VIEW-CHANGEs and NEW-VIEWs of views below `view`;
     /// what matters of them survives in `Prepared` and `Decided` records.
     PruneViewsBelow { view: View },
+    /// Forget one stored message: a peer's VIEW-CHANGE or CHECKPOINT that the replica no
+    /// longer keeps in memory either (each peer gets a bounded number of them), so a peer
+    /// cannot fill the disk with messages about views or sequence numbers nobody reaches.
+    ForgetMessage(MessageKey),
 }
 
 /// Where a message is kept: one record per author and protocol step, so a message that
@@ -212,6 +216,9 @@ impl PersistedState {
             }
             PersistOp::PruneViewsBelow { view } => {
                 self.messages.retain(|key, _| !key.is_below_view(*view));
+            }
+            PersistOp::ForgetMessage(key) => {
+                self.messages.remove(key);
             }
         }
     }

@@ -114,7 +114,7 @@ impl Replica {
                     // The store keeps every vote accepted above the stable checkpoint,
                     // including those the running replica had already let go of beyond
                     // the bound per sender; the bound applies again here.
-                    self.checkpoints.insert(checkpoint.clone());
+                    let _ = self.checkpoints.insert(checkpoint.clone());
                 }
             }
             Message::ViewChange {
@@ -128,7 +128,9 @@ impl Replica {
                     batches: batches.clone(),
                 };
                 if relevant {
-                    self.view_changes.insert(received);
+                    // The store forgets what the running replica let go of beyond the
+                    // bound per sender, so this keeps what the running replica kept.
+                    let _ = self.view_changes.insert(received);
                 } else if target < view && !self.normal && view_change.value.replica == self.id {
                     // Still stored because no view has started since: see `earlier_own`.
                     self.view_changes.keep_earlier_own(received);

@@ -59,8 +59,13 @@ pub enum Reject {
     ReadOnlyRequest,
     /// A request that was already executed and whose reply is no longer cached.
     RequestTooOld,
-    /// A client has `client_window` requests waiting already.
-    ClientWindowFull,
+    /// A peer's STATUS came sooner than half a status interval after the last one answered.
+    StatusTooSoon,
+    /// A request number above [`crate::message::REQUEST_NUMBER_MAX`].
+    RequestNumberExhausted,
+    /// The client has `client_window` requests waiting already from the same origin (sent
+    /// straight to this replica, or forwarded by one backup).
+    OverQuota,
 }
 
 impl Reject {
@@ -78,7 +83,8 @@ impl Reject {
                 | Reject::UnexpectedState
                 | Reject::UnexpectedExecution
                 | Reject::RequestTooOld
-                | Reject::ClientWindowFull
+                | Reject::OverQuota
+                | Reject::StatusTooSoon
         )
     }
 }

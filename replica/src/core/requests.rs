@@ -1,36 +1,65 @@
-//! Client requests (PBFT §4.1, §4.5.2): the reply cache answers retransmissions, backups
-//! forward requests to the primary and time it, and the primary cuts batches.
+//! Client requests (PBFT §4.1, §4.5.2): which requests a replica accepts to wait for, the
+//! reply cache answering retransmissions, and backups forwarding requests to the primary.
+//!
+//! Every request a replica will not execute gets an explicit answer when it came straight
+//! from its client: the cached reply, or a [`Refusal`]. Only requests that can execute
+//! (new to the reply cache, numbered within the number space, within the client's quota)
+//! are kept waiting, and only those arm the timers that watch the primary (`monitor.rs`):
+//! a request that can never execute would otherwise make a correct backup suspect a
+//! correct primary, and a faulty client could make the cluster change views at will.
+//!
+//! Quotas are counted per client *and per origin*: the requests a client sent straight to
+//! this replica, and those each other replica forwarded. A backup forwards only requests
+//! it accepted within its own quota, so a correct primary never refuses for quota what a
+//! correct backup forwarded, whatever the client sends to whom; a client that floods the
+//! primary fills only its own direct quota there. Waiting requests stay bounded by
+//! `n × client_window` per client.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 use rampart_crypto::Signed;
 
-use super::{Action, Reject, Replica, RequestStatus};
-use crate::message::{Batch, ClientId, Message, Payload, PrePrepare, Reply, Request, RequestKey};
+use super::{Action, ClientTable, Reject, Replica, RequestStatus};
+use crate::message::{
+    ClientId, Message, REQUEST_NUMBER_MAX, Refusal, ReplicaId, Reply, Request, RequestKey,
+    request_bytes,
+};
+
+/// Where a waiting request first came from: its quota.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Origin {
+    Client,
+    Forwarded(ReplicaId),
+}
 
 /// A request received and not yet executed.
 #[derive(Clone, Debug)]
-struct Waiting {
-    request: Signed<Request>,
-    received_at: u64,
-    /// When this replica last forwarded it to the primary.
+pub(super) struct Waiting {
+    pub(super) request: Signed<Request>,
+    pub(super) received_at: u64,
+    origin: Origin,
+    /// This replica received it straight from the client, so it answers the client if it
+    /// drops the request unexecuted.
+    from_client: bool,
+    /// When this replica last forwarded it to the primary, and how often it has.
     forwarded_at: u64,
+    forwards: u32,
 }
 
 /// The requests a replica knows of and has not executed.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Requests {
     waiting: BTreeMap<RequestKey, Waiting>,
-    per_client: BTreeMap<ClientId, u64>,
+    /// Waiting requests not assigned to a pre-prepare of the current view, oldest first.
+    unassigned: BTreeSet<(u64, RequestKey)>,
+    /// Every waiting request, oldest first.
+    by_arrival: BTreeSet<(u64, RequestKey)>,
+    quota_used: BTreeMap<(ClientId, Origin), u64>,
     /// Requests in a pre-prepare of the current view above the last executed number.
     assigned: BTreeSet<RequestKey>,
     /// The primary's proposal order (arrival order); entries executed or assigned since
     /// are skipped when a batch is cut.
-    queue: VecDeque<RequestKey>,
-    /// PBFT §4.5.2: a backup waiting for a request to execute runs this timer; when it
-    /// expires, the backup starts a view change.
-    timer_deadline: Option<u64>,
+    pub(super) queue: VecDeque<RequestKey>,
 }
 
 impl Requests {
@@ -38,135 +67,166 @@ impl Requests {
         self.waiting.len()
     }
 
+    pub(super) fn assigned_count(&self) -> usize {
+        self.assigned.len()
+    }
+
+    pub(super) fn keys(&self) -> impl Iterator<Item = &RequestKey> {
+        self.waiting.keys()
+    }
+
+    pub(super) fn get(&self, key: &RequestKey) -> Option<&Waiting> {
+        self.waiting.get(key)
+    }
+
+    /// Whether the request waits and no pre-prepare of the current view holds it.
+    pub(super) fn is_fresh(&self, key: &RequestKey) -> bool {
+        self.waiting.contains_key(key) && !self.assigned.contains(key)
+    }
+
+    /// The oldest waiting request.
+    pub(super) fn oldest(&self) -> Option<RequestKey> {
+        self.by_arrival.first().map(|(_, key)| *key)
+    }
+
+    pub(super) fn unassigned_count(&self) -> usize {
+        self.unassigned.len()
+    }
+
+    /// The oldest waiting request that no pre-prepare of the current view holds.
+    pub(super) fn oldest_unassigned(&self) -> Option<RequestKey> {
+        self.unassigned.first().map(|(_, key)| *key)
+    }
+
+    /// The quota counts, for the invariants: per client and origin, never above the window.
+    pub(super) fn quota_counts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.quota_used.values().copied()
+    }
+
+    fn insert(&mut self, key: RequestKey, waiting: Waiting) {
+        *self
+            .quota_used
+            .entry((key.client, waiting.origin))
+            .or_default() += 1;
+        self.by_arrival.insert((waiting.received_at, key));
+        self.unassigned.insert((waiting.received_at, key));
+        self.waiting.insert(key, waiting);
+    }
+
+    /// Forgets a request (executed, or dropped); returns it if it was waiting.
+    pub(super) fn remove(&mut self, key: RequestKey) -> Option<Waiting> {
+        let waiting = self.waiting.remove(&key)?;
+        let quota = (key.client, waiting.origin);
+        if let Some(count) = self.quota_used.get_mut(&quota) {
+            *count -= 1;
+            if *count == 0 {
+                self.quota_used.remove(&quota);
+            }
+        }
+        self.by_arrival.remove(&(waiting.received_at, key));
+        self.unassigned.remove(&(waiting.received_at, key));
+        self.assigned.remove(&key);
+        Some(waiting)
+    }
+
     pub(super) fn mark_assigned(&mut self, keys: impl Iterator<Item = RequestKey>) {
         for key in keys {
-            if self.waiting.contains_key(&key) {
+            if let Some(waiting) = self.waiting.get(&key) {
+                self.unassigned.remove(&(waiting.received_at, key));
                 self.assigned.insert(key);
             }
         }
     }
 
-    pub(super) fn executed(&mut self, key: RequestKey) {
-        if self.waiting.remove(&key).is_some() {
-            let count = self.per_client.entry(key.client).or_default();
-            *count -= 1;
-            if *count == 0 {
-                self.per_client.remove(&key.client);
-            }
-        }
-        self.assigned.remove(&key);
-    }
-
     /// Forgets which requests were assigned (on entering a new view) and, for a primary,
-    /// rebuilds the proposal queue from everything waiting.
+    /// rebuilds the proposal queue from everything waiting, oldest first.
     pub(super) fn reset_assignments(&mut self, is_primary: bool) {
         self.assigned.clear();
+        self.unassigned = self.by_arrival.clone();
         self.queue.clear();
-        if !is_primary {
-            return;
-        }
-        let mut keys: Vec<(u64, RequestKey)> = self
-            .waiting
-            .iter()
-            .map(|(key, waiting)| (waiting.received_at, *key))
-            .collect();
-        keys.sort();
-        self.queue = keys.into_iter().map(|(_, key)| key).collect();
-    }
-
-    /// Drops waiting requests the reply cache says are executed (after a state transfer).
-    pub(super) fn drop_executed(&mut self, clients: &super::ClientTable) {
-        let done: Vec<RequestKey> = self
-            .waiting
-            .keys()
-            .filter(|key| clients.is_executed(**key))
-            .copied()
-            .collect();
-        for key in done {
-            self.executed(key);
+        if is_primary {
+            self.queue = self.by_arrival.iter().map(|(_, key)| *key).collect();
         }
     }
 
-    pub(super) fn per_client_counts(&self) -> &BTreeMap<ClientId, u64> {
-        &self.per_client
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.waiting.is_empty()
-    }
-
-    pub(super) fn timer_deadline_clear(&mut self) {
-        self.timer_deadline = None;
-    }
-
-    pub(super) fn timer_deadline(&self) -> Option<u64> {
-        self.timer_deadline
-    }
-
-    pub(super) fn assigned_count(&self) -> usize {
-        self.assigned.len()
+    /// The waiting requests of `client`, in number order.
+    fn of_client(&self, client: ClientId) -> impl Iterator<Item = RequestKey> + '_ {
+        let from = RequestKey { client, number: 0 };
+        let to = RequestKey {
+            client,
+            number: u64::MAX,
+        };
+        self.waiting.range(from..=to).map(|(key, _)| *key)
     }
 }
 
 impl Replica {
-    /// A request from a client (`from_client`) or forwarded by a backup.
+    /// A request from its client (`from_client`) or forwarded by the backup `forwarded_by`.
     pub(super) fn on_request(
         &mut self,
         request: Signed<Request>,
-        from_client: bool,
+        forwarded_by: Option<ReplicaId>,
     ) -> Result<(), Reject> {
+        let from_client = forwarded_by.is_none();
         if request.value.read_only {
             return Err(Reject::ReadOnlyRequest);
         }
         let key = request.value.key();
+        if key.number > REQUEST_NUMBER_MAX {
+            self.refuse(from_client, key, Refusal::NumberSpaceExhausted);
+            return Err(Reject::RequestNumberExhausted);
+        }
         match self.clients.status(key) {
-            RequestStatus::Executed(cached) => {
+            RequestStatus::Executed(_) => {
                 // PBFT §4.1: a retransmission is answered from the reply cache.
                 if from_client {
-                    let reply = Reply {
-                        view: self.view,
-                        seq: cached.seq,
-                        client: key.client,
-                        number: key.number,
-                        replica: self.id,
-                        result: cached.result.clone(),
-                        tentative: false,
-                    };
-                    self.emit(Action::Reply(reply));
+                    self.answer_from_cache(key);
                 }
                 return Ok(());
             }
-            RequestStatus::Forgotten => return Err(Reject::RequestTooOld),
+            RequestStatus::Forgotten => {
+                let floor = self.clients.floor(key.client);
+                self.refuse(from_client, key, Refusal::TooOld { floor });
+                return Err(Reject::RequestTooOld);
+            }
             RequestStatus::New => {}
         }
         let now = self.now;
         let forward = from_client && self.normal && !self.is_primary();
         if let Some(waiting) = self.requests.waiting.get_mut(&key) {
+            waiting.from_client |= from_client;
             // A client retransmits when it hears nothing; the primary may have missed it.
-            if forward {
+            if forward && !self.requests.assigned.contains(&key) {
                 waiting.forwarded_at = now;
+                waiting.forwards += 1;
                 self.relay(self.primary(), Message::Request(request));
             }
             return Err(Reject::Duplicate);
         }
-        let count = self
+        let origin = forwarded_by.map_or(Origin::Client, Origin::Forwarded);
+        let used = self
             .requests
-            .per_client
-            .get(&key.client)
+            .quota_used
+            .get(&(key.client, origin))
             .copied()
             .unwrap_or(0);
-        if count >= self.config.client_window {
-            return Err(Reject::ClientWindowFull);
+        let limit = self.config.client_window;
+        if used >= limit {
+            self.refuse(from_client, key, Refusal::OverQuota { limit });
+            return Err(Reject::OverQuota);
         }
-        *self.requests.per_client.entry(key.client).or_default() += 1;
-        self.requests.waiting.insert(
+        self.requests.insert(
             key,
             Waiting {
                 request: request.clone(),
                 received_at: now,
+                origin,
+                from_client,
                 forwarded_at: now,
+                forwards: u32::from(forward),
             },
         );
+        self.request_arrived(key);
         if !self.normal {
             // Entering the next view rebuilds the proposal queue from the waiting requests.
             return Ok(());
@@ -175,139 +235,117 @@ impl Replica {
             self.requests.queue.push_back(key);
             self.propose();
         } else {
-            if from_client {
+            if forward {
                 self.relay(self.primary(), Message::Request(request));
             }
-            if self.requests.timer_deadline.is_none() {
-                self.requests.timer_deadline = Some(now + self.view_change_timeout());
-            }
+            self.arm_request_timer();
         }
         Ok(())
     }
 
-    /// The primary cuts batches while there are requests to order, a free pipeline slot and
-    /// room below the high watermark (PBFT §4.2; batching and pipelining as in §5.1).
-    pub(super) fn propose(&mut self) {
-        if !self.normal || !self.is_primary() || self.transfer.is_some() {
-            return;
+    /// Answers a retransmitted request from the reply cache (PBFT §4.1).
+    fn answer_from_cache(&mut self, key: RequestKey) {
+        if let RequestStatus::Executed(cached) = self.clients.status(key) {
+            let reply = Reply {
+                view: self.view,
+                seq: cached.seq,
+                client: key.client,
+                number: key.number,
+                replica: self.id,
+                result: cached.result.clone(),
+                tentative: false,
+            };
+            self.emit(Action::Reply(reply));
         }
-        loop {
-            let seq = self.next_seq;
-            if seq > self.high_watermark() {
-                return;
-            }
-            let in_flight = seq.0.saturating_sub(self.last_executed.0 + 1);
-            if in_flight >= self.config.in_flight_max {
-                return;
-            }
-            // Executed or already assigned requests are skipped lazily, from the front,
-            // so a busy primary does not scan its whole queue for every batch.
-            let requests = &mut self.requests;
-            let fresh = |key: &RequestKey| {
-                requests.waiting.contains_key(key) && !requests.assigned.contains(key)
-            };
-            while requests.queue.front().is_some_and(|key| !fresh(key)) {
-                requests.queue.pop_front();
-            }
-            let Some(oldest) = requests
-                .queue
-                .front()
-                .and_then(|key| requests.waiting.get(key))
-            else {
-                return;
-            };
-            // The queue may still hold a few stale keys further back; counting them only
-            // makes a batch go out a little early.
-            let waiting = requests.queue.len();
-            let full = waiting >= self.config.batch_size_max;
-            let waited = self.now.saturating_sub(oldest.received_at);
-            let delay = self.config.batch_delay_ticks;
-            let ready = full
-                || waiting >= self.config.pipeline_batch_min
-                || (in_flight == 0 && waited >= delay)
-                || (delay > 0 && waited >= delay);
-            if !ready {
-                return;
-            }
-            let mut keys: Vec<RequestKey> = Vec::with_capacity(self.config.batch_size_max);
-            while keys.len() < self.config.batch_size_max {
-                let Some(key) = requests.queue.pop_front() else {
-                    break;
+    }
+
+    /// Tells the client why its request will not run, if it came straight from it (a
+    /// forwarded request's client hears from the replicas it sent it to).
+    fn refuse(&mut self, from_client: bool, key: RequestKey, refusal: Refusal) {
+        if from_client {
+            self.emit(Action::Refuse {
+                client: key.client,
+                number: key.number,
+                refusal,
+            });
+        }
+    }
+
+    /// After the reply cache moved on for `clients` (an execution, a state transfer):
+    /// drops their waiting requests that can no longer execute, answering their clients
+    /// with the cached reply or a refusal. Without this, a request superseded by a higher
+    /// number of the same client (the reply cache forgets numbers below the window) would
+    /// wait forever and keep the backups' timers running against a correct primary.
+    pub(super) fn drop_superseded(&mut self, clients: impl IntoIterator<Item = ClientId>) {
+        let clients: BTreeSet<ClientId> = clients.into_iter().collect();
+        for client in clients {
+            let done: Vec<RequestKey> = self
+                .requests
+                .of_client(client)
+                .filter(|key| self.clients.status(*key) != RequestStatus::New)
+                .collect();
+            for key in done {
+                let Some(waiting) = self.requests.remove(key) else {
+                    continue;
                 };
-                if requests.waiting.contains_key(&key) && !requests.assigned.contains(&key) {
-                    keys.push(key);
+                self.request_gone(key);
+                if !waiting.from_client {
+                    continue;
+                }
+                match self.clients.status(key) {
+                    RequestStatus::Executed(_) => self.answer_from_cache(key),
+                    _ => {
+                        let floor = self.clients.floor(client);
+                        self.refuse(true, key, Refusal::TooOld { floor });
+                    }
                 }
             }
-            let batch: Vec<Signed<Request>> = keys
-                .iter()
-                .filter_map(|key| requests.waiting.get(key).map(|w| w.request.clone()))
-                .collect();
-            requests.assigned.extend(keys);
-            let batch = Arc::new(Batch::new(batch));
-            self.next_seq = seq.next();
-            let pre_prepare = PrePrepare {
-                view: self.view,
-                seq,
-                digest: batch.digest(),
-            };
-            self.broadcast(Payload::PrePrepare { pre_prepare, batch });
         }
     }
 
-    /// Restarts the backup's request timer after an execution: stopped if nothing waits,
-    /// otherwise running again for the full timeout (PBFT §4.5.2).
-    pub(super) fn restart_request_timer(&mut self) {
-        self.requests.timer_deadline =
-            if self.requests.is_empty() || !self.normal || self.is_primary() {
-                None
-            } else {
-                Some(self.now + self.view_change_timeout())
-            };
-    }
-
-    pub(super) fn check_request_timer(&mut self) {
-        let Some(deadline) = self.requests.timer_deadline else {
-            return;
-        };
-        if !self.normal || self.is_primary() {
-            self.requests.timer_deadline = None;
-            return;
-        }
-        if self.now >= deadline && self.transfer.is_some() {
-            // This replica is behind a stable checkpoint, which 2f+1 replicas (so at least
-            // f+1 correct ones) signed after executing past it: the view is making
-            // progress, and the requests waiting here are waiting for this replica's own
-            // state, not for the primary. Suspecting the primary now would take this
-            // replica alone into a view nobody else wants, where it would stay, of no use,
-            // until f+1 others left the current view too. The timer runs again in full once
-            // the state is installed; correct replicas that are not behind still suspect a
-            // primary that ignores a request.
-            tracing::debug!(replica = %self.id, view = %self.view, "request timer expired while fetching state: waiting");
-            self.requests.timer_deadline = Some(self.now + self.view_change_timeout());
-            return;
-        }
-        if self.now >= deadline {
-            tracing::info!(replica = %self.id, view = %self.view, "request timer expired: changing view");
-            self.requests.timer_deadline = None;
-            self.start_view_change(self.view.next());
-        }
+    /// Drops every waiting request the reply cache says is done (after a state transfer).
+    pub(super) fn drop_all_superseded(&mut self) {
+        let clients: Vec<ClientId> = self.requests.waiting.keys().map(|key| key.client).collect();
+        self.drop_superseded(clients);
     }
 
     /// A backup forwards the requests that no pre-prepare has picked up for a while again:
-    /// the forward, or the primary, may have been lost.
+    /// the forward, or the primary, may have been lost. Each request is forwarded again
+    /// with a growing interval (doubling, up to eight status intervals), and at most
+    /// `batch_bytes_max` bytes of them per status interval, oldest first, so large
+    /// requests cannot crowd the primary's link with copies of themselves.
     pub(super) fn reforward_waiting_requests(&mut self) {
         if !self.normal || self.is_primary() {
             return;
         }
         let now = self.now;
         let interval = self.config.status_interval_ticks;
+        let budget = self.config.batch_bytes_max;
         let primary = self.primary();
+        let mut spent = 0;
         let mut relays = Vec::new();
-        for (key, waiting) in self.requests.waiting.iter_mut() {
-            if !self.requests.assigned.contains(key) && now >= waiting.forwarded_at + interval {
-                waiting.forwarded_at = now;
-                relays.push(Message::Request(waiting.request.clone()));
+        let keys: Vec<RequestKey> = self
+            .requests
+            .unassigned
+            .iter()
+            .map(|(_, key)| *key)
+            .collect();
+        for key in keys {
+            let Some(waiting) = self.requests.waiting.get_mut(&key) else {
+                continue;
+            };
+            let backoff = interval.saturating_mul(1 << waiting.forwards.min(3));
+            if now < waiting.forwarded_at.saturating_add(backoff) {
+                continue;
             }
+            let bytes = request_bytes(&waiting.request);
+            if spent + bytes > budget && spent > 0 {
+                break;
+            }
+            spent += bytes;
+            waiting.forwarded_at = now;
+            waiting.forwards = waiting.forwards.saturating_add(1);
+            relays.push(Message::Request(waiting.request.clone()));
         }
         for message in relays {
             self.relay(primary, message);
@@ -332,26 +370,55 @@ impl Replica {
         let is_primary = self.is_primary();
         self.requests.reset_assignments(is_primary);
         self.mark_preprepared_requests_assigned();
-        if self.is_primary() {
-            self.requests.timer_deadline = None;
+        self.monitor.reset();
+        if is_primary {
             return;
         }
         let primary = self.primary();
         let now = self.now;
         let mut relays = Vec::new();
-        for (key, waiting) in self.requests.waiting.iter_mut() {
-            if !self.requests.assigned.contains(key) {
+        for (_, key) in &self.requests.unassigned {
+            if let Some(waiting) = self.requests.waiting.get_mut(key) {
                 waiting.forwarded_at = now;
+                waiting.forwards = 1;
                 relays.push(Message::Request(waiting.request.clone()));
             }
         }
         for message in relays {
             self.relay(primary, message);
         }
-        self.requests.timer_deadline = if self.requests.is_empty() {
-            None
-        } else {
-            Some(now + self.view_change_timeout())
-        };
+        self.arm_request_timer();
     }
+}
+
+/// Which requests of a batch to execute: those new to the reply cache, once each, and not
+/// made obsolete by a higher number of the same client earlier in the same batch (which
+/// moves the cache's floor past them as it executes). Every replica applies the same rule
+/// to the same committed batch, so they execute the same requests.
+pub(super) fn executable<'a>(
+    requests: &'a [Signed<Request>],
+    clients: &ClientTable,
+    window: u64,
+) -> Vec<&'a Signed<Request>> {
+    let mut seen = BTreeSet::new();
+    let mut highest: BTreeMap<ClientId, u64> = BTreeMap::new();
+    let mut chosen = Vec::with_capacity(requests.len());
+    for request in requests {
+        let key = request.value.key();
+        if key.number > REQUEST_NUMBER_MAX
+            || clients.status(key) != RequestStatus::New
+            || !seen.insert(key)
+        {
+            continue;
+        }
+        if let Some(&above) = highest.get(&key.client)
+            && key.number < above.saturating_add(1).saturating_sub(window)
+        {
+            continue;
+        }
+        let entry = highest.entry(key.client).or_insert(key.number);
+        *entry = (*entry).max(key.number);
+        chosen.push(request);
+    }
+    chosen
 }

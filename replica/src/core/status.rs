@@ -35,6 +35,16 @@ impl Replica {
         if self.is_own(peer) {
             return Ok(());
         }
+        // Answering a STATUS may mean relaying a window of messages: a correct peer sends
+        // one per status interval, so more than two per interval are not answered, and a
+        // faulty peer cannot make this replica send without bound.
+        let interval = (self.config.status_interval_ticks / 2).max(1);
+        if let Some(&answered) = self.status_answered.get(&peer)
+            && self.now < answered + interval
+        {
+            return Err(super::Reject::StatusTooSoon);
+        }
+        self.status_answered.insert(peer, self.now);
         self.help_with_view(peer, &status);
         self.help_with_checkpoints(peer, &status);
         self.help_with_slots(peer, &status);

@@ -111,8 +111,8 @@ impl Replica {
         self.emit(Action::InstallState { seq, state_digest });
         self.last_executed = seq;
         self.clients = client_table;
-        self.requests.drop_executed(&self.clients);
-        self.restart_request_timer();
+        self.drop_all_superseded();
+        self.arm_request_timer();
         if self.next_seq <= seq {
             self.next_seq = seq.next();
         }

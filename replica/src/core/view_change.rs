@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rampart_crypto::{Digest, Signed};
 
-use super::{Evidence, PersistOp, Reject, Replica};
+use super::{Evidence, MessageKey, PersistOp, Reject, Replica};
 use crate::message::{
     Batch, CheckpointCertificate, Message, NewView, Payload, PrePrepare, PreparedCertificate,
     ReplicaId, Seq, View, ViewChange,
@@ -57,14 +57,19 @@ impl ViewChanges {
         self.received.get(&replica)?.get(&view)
     }
 
-    /// Keeps a VIEW-CHANGE, dropping the sender's lowest views beyond the bound.
-    pub(super) fn insert(&mut self, view_change: ReceivedViewChange) {
+    /// Keeps a VIEW-CHANGE, dropping the sender's lowest views beyond the bound; returns
+    /// the views dropped.
+    pub(super) fn insert(&mut self, view_change: ReceivedViewChange) -> Vec<View> {
         let replica = view_change.signed.value.replica;
         let views = self.received.entry(replica).or_default();
         views.insert(view_change.signed.value.new_view, view_change);
+        let mut dropped = Vec::new();
         while views.len() > VIEW_CHANGES_PER_REPLICA_MAX {
-            views.pop_first();
+            if let Some((view, _)) = views.pop_first() {
+                dropped.push(view);
+            }
         }
+        dropped
     }
 
     /// Each replica's highest view.
@@ -178,7 +183,7 @@ impl Replica {
         tracing::info!(replica = %self.id, from = %self.view, to = %view, "starting view change");
         self.view = view;
         self.normal = false;
-        self.requests.timer_deadline_clear();
+        self.monitor.reset();
         self.view_changes.timer_deadline = None;
         self.view_changes.retain_from(view, self.id);
         self.send_view_change();
@@ -299,14 +304,26 @@ impl Replica {
             self.record_evidence(evidence);
             return Err(Reject::ConflictingMessage);
         }
-        if !self.is_own(replica) {
+        let own = self.is_own(replica);
+        if !own {
             self.persist(PersistOp::Message(Message::ViewChange {
                 view_change: signed.clone(),
                 batches: batches.clone(),
             }));
         }
-        self.view_changes
+        let dropped = self
+            .view_changes
             .insert(ReceivedViewChange { signed, batches });
+        if !own {
+            // What memory no longer keeps, the disk does not either: a peer gets at most
+            // `VIEW_CHANGES_PER_REPLICA_MAX` VIEW-CHANGEs in both, whatever views it names.
+            for view in dropped {
+                self.persist(PersistOp::ForgetMessage(MessageKey::ViewChange {
+                    view,
+                    replica,
+                }));
+            }
+        }
         self.after_view_change_received();
         Ok(())
     }

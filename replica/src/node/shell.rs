@@ -23,7 +23,8 @@ use crate::app::{ApplyContext, StateMachine};
 use crate::core::{Action, Input, Outbound, PersistOp, Replica, Rng};
 use crate::fault::{Behaviour, Context};
 use crate::message::{
-    Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, encode, request_digest,
+    Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View, encode,
+    request_digest,
 };
 use crate::net::ReplicaTransport;
 use crate::store::Store;
@@ -43,10 +44,6 @@ const CERTIFY_PENDING_MAX: usize = 65_536;
 /// [`Shell::should_reply`]); beyond it the oldest are forgotten, which at worst makes a
 /// client retransmit.
 const DIRECT_PENDING_MAX: usize = 65_536;
-
-/// How many read-only requests may wait for a tentative execution to commit; beyond it
-/// the oldest are dropped, and their clients fall back to ordering them.
-const DEFERRED_READS_MAX: usize = 4_096;
 
 /// Something to send once the round is durable.
 #[derive(Debug)]
@@ -96,8 +93,6 @@ pub(super) struct Shell {
     seed: u64,
     /// The core asked for a rollback (see [`Action::Rollback`]).
     rollback: bool,
-    /// Read-only requests waiting for a tentative execution to commit (PBFT §5.1.3).
-    deferred_reads: VecDeque<Signed<Request>>,
     rollbacks: u64,
 }
 
@@ -138,7 +133,6 @@ impl Shell {
             genesis,
             seed,
             rollback: false,
-            deferred_reads: VecDeque::new(),
             rollbacks: 0,
         }
     }
@@ -178,16 +172,8 @@ impl Shell {
                     return Ok(());
                 }
                 if request.value.read_only {
-                    if self.core.has_tentative_execution() {
-                        // The state holds a batch that may not commit; answer once it has.
-                        if self.deferred_reads.len() >= DEFERRED_READS_MAX {
-                            self.deferred_reads.pop_front();
-                        }
-                        self.deferred_reads.push_back(request.into_inner());
-                    } else {
-                        self.answer_read_only(&request);
-                    }
-                    return Ok(());
+                    // The core says when the state may answer it (PBFT §5.1.3).
+                    return self.feed(Input::Request(request));
                 }
                 if certify {
                     if self.certify.len() >= CERTIFY_PENDING_MAX {
@@ -204,11 +190,11 @@ impl Shell {
             CoreInput::Refused {
                 client,
                 number,
-                reason,
+                refusal,
             } => {
                 self.outgoing.push(Outgoing::Client {
                     client,
-                    frame: ReplicaFrame::Refused { number, reason },
+                    frame: ReplicaFrame::Refused { number, refusal },
                 });
                 Ok(())
             }
@@ -221,14 +207,15 @@ impl Shell {
         }
     }
 
-    /// PBFT §5.1.3: a read-only request is answered at once from the current state.
-    fn answer_read_only(&mut self, request: &Signed<Request>) {
+    /// PBFT §5.1.3: a read-only request, answered from the current state when the core
+    /// says the state may answer it.
+    fn answer_read_only(&mut self, request: &Signed<Request>, view: View, seq: Seq) {
         let result = self
             .app
             .query(&request.value.client, &request.value.operation);
         let reply = Reply {
-            view: self.core.view(),
-            seq: self.core.last_executed(),
+            view,
+            seq,
             client: request.value.client,
             number: request.value.number,
             replica: self.id,
@@ -236,16 +223,6 @@ impl Shell {
             tentative: false,
         };
         self.push_reply(reply, true);
-    }
-
-    /// Answers the deferred read-only requests once no tentative execution is pending.
-    fn answer_deferred_reads(&mut self) {
-        if self.deferred_reads.is_empty() || self.core.has_tentative_execution() {
-            return;
-        }
-        for request in std::mem::take(&mut self.deferred_reads) {
-            self.answer_read_only(&request);
-        }
     }
 
     /// Carries out the actions recovery produced, and everything that follows from them.
@@ -274,7 +251,6 @@ impl Shell {
             let actions = self.core.handle(input);
             self.carry_out(actions, &mut queue)?;
         }
-        self.answer_deferred_reads();
         Ok(())
     }
 
@@ -373,6 +349,18 @@ impl Shell {
                     });
                 }
                 Action::Reply(reply) => self.push_reply(reply, false),
+                Action::Query { request, view, seq } => self.answer_read_only(&request, view, seq),
+                Action::Refuse {
+                    client,
+                    number,
+                    refusal,
+                } => {
+                    tracing::debug!(replica = %self.id, %client, number, %refusal, "request refused");
+                    self.outgoing.push(Outgoing::Client {
+                        client: client.0,
+                        frame: ReplicaFrame::Refused { number, refusal },
+                    });
+                }
                 Action::Committed { replies, .. } => {
                     for reply in replies {
                         let key = reply.key();

@@ -15,7 +15,7 @@ use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
 
 use crate::cluster::Cluster;
 use crate::message::{
-    Limits, Message, ReplicaId, Request, Seq, Verified, decode, signature_checks,
+    Limits, Message, Refusal, ReplicaId, Request, Seq, Verified, decode, signature_checks,
 };
 use crate::net::Inbound;
 use crate::wire::{ClientFrame, PeerFrame, StateChunk};
@@ -38,7 +38,7 @@ pub(super) enum CoreInput {
     Refused {
         client: PublicKey,
         number: u64,
-        reason: String,
+        refusal: Refusal,
     },
     StateRequest {
         from: ReplicaId,
@@ -177,8 +177,11 @@ impl Checker {
                     Some(CoreInput::Refused {
                         client,
                         number: request.value.number,
-                        reason: "the request's signature does not verify against its client key"
+                        refusal: Refusal::Invalid {
+                            reason: "the request's signature does not verify against its client \
+                                     key"
                             .to_string(),
+                        },
                     })
                 }
             }
@@ -282,7 +285,9 @@ impl Checker {
                 Some(Pending::Ready(CoreInput::Refused {
                     client,
                     number: request.value.number,
-                    reason: error.to_string(),
+                    refusal: Refusal::Invalid {
+                        reason: error.to_string(),
+                    },
                 }))
             }
         }

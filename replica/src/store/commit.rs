@@ -112,6 +112,11 @@ impl Store {
             }
             PersistOp::PruneBelow { seq } => self.prune_below(batch, index, *seq)?,
             PersistOp::PruneViewsBelow { view } => self.prune_views_below(batch, index, *view)?,
+            PersistOp::ForgetMessage(key) => {
+                if index.messages.remove(key) {
+                    batch.delete_cf(self.cf(MESSAGES)?, layout::message_key(key));
+                }
+            }
         }
         Ok(())
     }

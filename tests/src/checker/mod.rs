@@ -42,6 +42,8 @@ pub enum Violation {
         bytes: usize,
         bound: usize,
     },
+    /// A correct replica held more in memory than the protocol allows.
+    HeldTooMuch { replica: u32, detail: String },
     /// A correct client's request took longer than the bound once the network was timely.
     TooSlow { waited: u64, bound: u64 },
 }
@@ -71,6 +73,9 @@ impl fmt::Display for Violation {
                 f,
                 "replica {replica} stores {bytes} bytes of protocol state, more than {bound}"
             ),
+            Violation::HeldTooMuch { replica, detail } => {
+                write!(f, "replica {replica} holds {detail} in memory")
+            }
             Violation::TooSlow { waited, bound } => write!(
                 f,
                 "a correct client's request waited {waited} ticks after the network healed, \
@@ -88,6 +93,7 @@ impl Violation {
             Violation::NoProgress { .. }
                 | Violation::ViewChangeWithoutFault { .. }
                 | Violation::StoredTooMuch { .. }
+                | Violation::HeldTooMuch { .. }
                 | Violation::TooSlow { .. }
         )
     }

@@ -677,23 +677,24 @@ fn a_replica_that_left_a_view_unfinished_still_sends_its_view_change_for_it() {
     persist_into(&mut persisted, &h, 0, &actions);
     assert_eq!(replica.view(), View(2));
 
-    let waiting = |view: u64| {
+    let waiting_from = |peer: u32, view: u64| {
         let status = Status {
-            replica: ReplicaId(1),
+            replica: ReplicaId(peer),
             view: View(view),
             normal: false,
             last_executed: Seq(0),
             stable_seq: Seq(0),
         };
-        Message::Status(h.sign(1, status))
+        Message::Status(h.sign(peer, status))
     };
+    let waiting = |view: u64| waiting_from(1, view);
     let both = vec![(ReplicaId(0), View(1)), (ReplicaId(0), View(2))];
     let actions = deliver(&mut replica, 1, waiting(1));
     assert_eq!(relayed_view_changes(&actions, 1), both);
     // A peer already in view 2 needs only the current one.
-    let actions = deliver(&mut replica, 1, waiting(2));
+    let actions = deliver(&mut replica, 2, waiting_from(2, 2));
     assert_eq!(
-        relayed_view_changes(&actions, 1),
+        relayed_view_changes(&actions, 2),
         vec![(ReplicaId(0), View(2))]
     );
 
@@ -1014,3 +1015,8 @@ fn a_tentative_batch_that_commits_with_another_digest_is_rolled_back() {
     let later = commit_slot(&h, &mut backup, 2, &h.batch(&[3]));
     assert!(executions(&later).is_empty(), "{later:?}");
 }
+
+mod monitor;
+mod reads;
+mod requests;
+mod storage_bounds;
