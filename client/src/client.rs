@@ -183,20 +183,13 @@ impl Client {
         let request = self.sign(slot.number(), operation, false)?;
         let frame = self.frame(&request, certify)?;
         let mut outcome = slot.register(Kind::Ordered { request, certify })?;
-        let broadcasting = self
-            .shared
-            .lock()
-            .broadcast_until
-            .is_some_and(|until| Instant::now() < until);
-        if certify || broadcasting {
-            // A certificate needs f + 1 signed replies, and a replica signs its reply only
-            // when it received the request with `certify` itself. Sent to the primary
-            // alone, the request would wait for the first retransmission every time.
-            self.broadcast(&frame)?;
-        } else {
-            let primary = self.view().primary(self.shared.cluster.size());
-            self.send(primary, frame.clone())?;
-        }
+        // Every request goes to every replica, as in Aardvark (NSDI 2009): the backups
+        // then know what the primary has to order, and suspect a primary that leaves it
+        // unordered for long (`rampart_replica::core`'s ordering timer), so a faulty
+        // primary can neither censor this client nor slow it down for long. The primary
+        // and f (or 2f) designated backups answer; a certified request is answered by all,
+        // since its certificate needs f + 1 signed replies.
+        self.broadcast(&frame)?;
         let mut interval = self.config.retransmit_interval_min;
         loop {
             let wake = (Instant::now() + interval).min(deadline);
@@ -215,17 +208,13 @@ impl Client {
             if Instant::now() >= deadline {
                 return Err(timed_out(slot.replies_seen()));
             }
-            // PBFT §4.1: the primary may be faulty or the request lost; every replica
-            // gets it now, and the backups forward it and start their view-change timers.
+            // PBFT §4.1: the primary may be faulty or a message lost; every replica gets
+            // the request again, and each answers a request it received twice.
             debug!(
                 number = slot.number(),
-                "no quorum yet; sending the request to every replica"
+                "no quorum yet; sending the request to every replica again"
             );
             self.broadcast(&frame)?;
-            if !self.config.broadcast_after_retransmit.is_zero() {
-                self.shared.lock().broadcast_until =
-                    Some(Instant::now() + self.config.broadcast_after_retransmit);
-            }
             interval = (interval * 2).min(self.config.retransmit_interval_max);
         }
     }
@@ -258,6 +247,13 @@ impl Client {
         operation: Bytes,
         read_only: bool,
     ) -> Result<Signed<Request>, ClientError> {
+        let limit = self.config.operation_bytes_max;
+        if operation.len() > limit {
+            return Err(ClientError::OperationTooLarge {
+                bytes: operation.len(),
+                limit,
+            });
+        }
         let request = Request {
             client: self.shared.client,
             number,

@@ -28,16 +28,9 @@ pub struct ClientConfig {
     pub retransmit_interval_min: Duration,
     /// The ceiling on the doubled retransmission interval.
     pub retransmit_interval_max: Duration,
-    /// After a request needed a retransmission, how long to send every ordered request to
-    /// all replicas at once instead of to the primary alone; zero never does.
-    ///
-    /// A request sent to the primary alone is answered by the primary and f designated
-    /// backups, so one slow, partitioned or faulty replier costs every request it is
-    /// designated for a whole retransmission interval. A request sent to every replica
-    /// is answered by all of them, so the first f + 1 matching replies decide and a faulty
-    /// replica costs nothing; the price is that every backup also forwards the request to
-    /// the primary (PBFT §4.1). The client pays it only while replies go missing.
-    pub broadcast_after_retransmit: Duration,
+    /// The largest operation the replicas accept (their `operation_bytes_max`); a larger
+    /// one is refused before it is sent.
+    pub operation_bytes_max: usize,
     /// How long a read-only request (PBFT §5.1.3) may wait for a quorum of matching answers
     /// before the client orders the operation instead.
     pub read_only_timeout: Duration,
@@ -52,7 +45,8 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// A configuration with default timings, and the replicas' default window.
     pub fn new(cluster: Cluster, replica_addresses: Vec<SocketAddr>) -> ClientConfig {
-        let window = ReplicaConfig::new(cluster.clone()).client_window;
+        let replica_defaults = ReplicaConfig::new(cluster.clone());
+        let window = replica_defaults.client_window;
         ClientConfig {
             cluster,
             transport: ClientTransportConfig::new(replica_addresses.clone()),
@@ -61,7 +55,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             retransmit_interval_min: Duration::from_millis(500),
             retransmit_interval_max: Duration::from_secs(8),
-            broadcast_after_retransmit: Duration::from_secs(10),
+            operation_bytes_max: replica_defaults.operation_bytes_max,
             read_only_timeout: Duration::from_secs(1),
             window,
         }

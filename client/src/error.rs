@@ -47,6 +47,13 @@ pub enum ClientError {
     )]
     RequestTooLarge { bytes: usize, limit: usize },
 
+    #[error(
+        "the operation is {bytes} bytes, more than the {limit} bytes the replicas accept \
+         (`operation_bytes_max` in the cluster's [protocol] settings); split it, or raise \
+         the limit on every replica"
+    )]
+    OperationTooLarge { bytes: usize, limit: usize },
+
     #[error("cannot sign the request: {source}")]
     Sign {
         #[source]

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 use rampart_crypto::Ed25519;
 use rampart_replica::cluster::Cluster;
@@ -39,9 +38,6 @@ pub(crate) struct State {
     pub(crate) views: ViewTracker,
     /// The router stopped: no reply will ever arrive again.
     pub(crate) closed: bool,
-    /// Until when ordered requests go to every replica at once (see
-    /// [`crate::ClientConfig::broadcast_after_retransmit`]).
-    pub(crate) broadcast_until: Option<Instant>,
 }
 
 impl Shared {
@@ -55,7 +51,6 @@ impl Shared {
                 window,
                 views: ViewTracker::new(cluster.size(), thresholds.weak_quorum),
                 closed: false,
-                broadcast_until: None,
             }),
             cluster,
             room: Notify::new(),

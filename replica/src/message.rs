@@ -658,6 +658,13 @@ struct SignatureCollector<'a> {
     cluster: &'a Cluster,
     limits: &'a Limits,
     checks: Vec<SignatureCheck>,
+    /// Requests whose signature was verified already (see [`signature_checks_except`]).
+    known: &'a dyn Fn(&Signed<Request>) -> bool,
+}
+
+/// Knows no request: every signature is checked.
+fn none_known(_: &Signed<Request>) -> bool {
+    false
 }
 
 impl SignatureCollector<'_> {
@@ -686,6 +693,9 @@ impl SignatureCollector<'_> {
                 bytes,
                 limit: self.limits.operation_bytes_max,
             });
+        }
+        if (self.known)(request) {
+            return Ok(());
         }
         self.add(request, request.value.client.0)
     }
@@ -792,6 +802,28 @@ pub fn signature_checks(
         cluster,
         limits,
         checks: Vec::new(),
+        known: &none_known,
+    };
+    collector.message(message)?;
+    Ok(collector.checks)
+}
+
+/// Like [`signature_checks`], leaving out the signatures of the requests `known` says were
+/// verified already: clients send every request to every replica, which verifies it on
+/// arrival, so a backup need not verify it again inside the primary's PRE-PREPARE. `known`
+/// must recognize a request by all its signed bytes and its signature (its
+/// [`request_digest`]), never by its signature alone.
+pub fn signature_checks_except(
+    message: &Message,
+    cluster: &Cluster,
+    limits: &Limits,
+    known: &dyn Fn(&Signed<Request>) -> bool,
+) -> Result<Vec<SignatureCheck>, MessageError> {
+    let mut collector = SignatureCollector {
+        cluster,
+        limits,
+        checks: Vec::new(),
+        known,
     };
     collector.message(message)?;
     Ok(collector.checks)
@@ -824,6 +856,7 @@ pub fn verify_request(
         cluster,
         limits,
         checks: Vec::new(),
+        known: &none_known,
     };
     collector.request(&request)?;
     verifier

@@ -119,6 +119,7 @@ impl ClientSetup {
         config.connect_timeout = milliseconds(self.file.connect_timeout_ms);
         config.read_only_timeout = milliseconds(self.file.read_only_timeout_ms);
         config.window = self.spec.protocol.client_window;
+        config.operation_bytes_max = self.spec.protocol.operation_bytes_max;
         Ok(config)
     }
 

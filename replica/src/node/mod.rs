@@ -31,6 +31,7 @@ mod progress;
 mod shell;
 mod status;
 mod transfer;
+mod verified;
 mod verify;
 
 use std::path::PathBuf;
@@ -200,6 +201,7 @@ impl NodeBuilder {
             verifier,
             counters: counters.clone(),
             progress: progress.clone(),
+            verified_requests: Arc::default(),
         });
 
         let mut shell = Shell::new(

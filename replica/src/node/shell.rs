@@ -40,9 +40,9 @@ use super::verify::CoreInput;
 /// certificate (the client then gets one from another replica, or retries).
 const CERTIFY_PENDING_MAX: usize = 65_536;
 
-/// How many requests received straight from their clients are remembered (see
-/// [`Shell::should_reply`]); beyond it the oldest are forgotten, which at worst makes a
-/// client retransmit.
+/// How many requests received straight from their clients, and how many received again
+/// (retransmitted), are remembered (see [`Shell::should_reply`]); beyond it the oldest are
+/// forgotten, which at worst makes a client retransmit once more.
 const DIRECT_PENDING_MAX: usize = 65_536;
 
 /// Something to send once the round is durable.
@@ -80,6 +80,9 @@ pub(super) struct Shell {
     certify: BTreeSet<RequestKey>,
     /// Requests this replica received straight from their client, not yet answered.
     direct: BTreeSet<RequestKey>,
+    /// Requests received straight from their client more than once: retransmissions,
+    /// which every replica answers.
+    retransmitted: BTreeSet<RequestKey>,
     /// The newest checkpoint taken or installed, for the status.
     pub(super) last_checkpoint: Option<(Seq, Digest)>,
     pending_ops: Vec<PersistOp>,
@@ -125,6 +128,7 @@ impl Shell {
             taken_snapshot: None,
             certify: BTreeSet::new(),
             direct: BTreeSet::new(),
+            retransmitted: BTreeSet::new(),
             last_checkpoint: None,
             pending_ops: Vec::new(),
             pending_own: Vec::new(),
@@ -181,10 +185,16 @@ impl Shell {
                     }
                     self.certify.insert(request.value.key());
                 }
-                if self.direct.len() >= DIRECT_PENDING_MAX {
+                let key = request.value.key();
+                if !self.direct.insert(key) {
+                    if self.retransmitted.len() >= DIRECT_PENDING_MAX {
+                        self.retransmitted.pop_first();
+                    }
+                    self.retransmitted.insert(key);
+                }
+                if self.direct.len() > DIRECT_PENDING_MAX {
                     self.direct.pop_first();
                 }
-                self.direct.insert(request.value.key());
                 self.feed(Input::Request(request))
             }
             CoreInput::Refused {
@@ -366,7 +376,7 @@ impl Shell {
                         let key = reply.key();
                         // This replica answered already (`should_reply`); only a client
                         // still waiting for a committed reply needs this one.
-                        if self.direct.contains(&key) || self.certify.contains(&key) {
+                        if self.retransmitted.contains(&key) || self.certify.contains(&key) {
                             self.push_reply(reply, false);
                         }
                     }
@@ -433,15 +443,15 @@ impl Shell {
     ///
     /// A client needs f + 1 matching committed replies (PBFT §4.1), or 2f + 1 replies that
     /// match in view, sequence number and result, tentative or committed (§5.1.2), not n.
-    /// A client sends a request to the primary first and to every replica only when it
-    /// retransmits, so a replica answers a request it received straight from the client,
-    /// and otherwise only if it is one of the backups designated for that request: f of
-    /// them, or 2f with tentative execution (a rotation over the backups by request number,
-    /// which spreads the work). Each answers once, whether its execution was tentative or
-    /// committed (replicas need not agree on that), so the primary and the designated
-    /// backups give the client one of the two quorums in the normal case, instead of all n
-    /// replies. If one of them is faulty or slow, the client's retransmission reaches every
-    /// replica, and all answer it.
+    /// Clients send every request to every replica (so that backups can tell a primary
+    /// that stalls, see `core/monitor.rs`), and the primary answers, with the backups
+    /// designated for the request: f of them, or 2f with tentative execution (a rotation
+    /// over the backups by request number, which spreads the work). Each answers once,
+    /// whether its execution was tentative or committed (replicas need not agree on that),
+    /// so the primary and the designated backups give the client one of the two quorums in
+    /// the normal case, instead of all n replies. If one of them is faulty or slow, the
+    /// client retransmits, and every replica answers a request it received twice, and a
+    /// certified one.
     ///
     /// A client that asked for a commit certificate gets no tentative reply: it waits for
     /// the committed one, which carries the certificate.
@@ -449,7 +459,11 @@ impl Shell {
         if tentative && self.certify.contains(&key) {
             return false;
         }
-        if self.direct.remove(&key) {
+        self.direct.remove(&key);
+        if self.retransmitted.remove(&key) || self.certify.contains(&key) {
+            return true;
+        }
+        if self.id == self.core.current_primary() {
             return true;
         }
         let config = self.core.config();

@@ -16,12 +16,14 @@ use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
 use crate::cluster::Cluster;
 use crate::message::{
     Limits, Message, Refusal, ReplicaId, Request, Seq, Verified, decode, signature_checks,
+    signature_checks_except,
 };
 use crate::net::Inbound;
 use crate::wire::{ClientFrame, PeerFrame, StateChunk};
 
 use super::drive::Driver;
 use super::progress::Progress;
+use super::verified::VerifiedRequests;
 
 /// What the shell receives from the verifier threads.
 #[derive(Debug)]
@@ -81,6 +83,8 @@ pub(super) struct Checker {
     pub(super) verifier: Arc<dyn Verifier>,
     pub(super) counters: Arc<InboundCounters>,
     pub(super) progress: Arc<Progress>,
+    /// Requests verified on arrival from their clients (see `verified.rs`).
+    pub(super) verified_requests: Arc<VerifiedRequests>,
 }
 
 /// One decoded frame waiting for its signatures to be checked: `checks` is where they lie
@@ -165,6 +169,7 @@ impl Checker {
                 checks,
             } => {
                 if valid(checks) {
+                    self.verified_requests.insert(&request);
                     Some(CoreInput::Request {
                         request: Verified::assume_verified(request),
                         certify,
@@ -226,7 +231,8 @@ impl Checker {
                 if let Message::PrePrepare { batch, .. } = &message {
                     batch.digest();
                 }
-                match signature_checks(&message, &self.cluster, &self.limits) {
+                let known = |request: &Signed<Request>| self.verified_requests.contains(request);
+                match signature_checks_except(&message, &self.cluster, &self.limits, &known) {
                     Ok(checks) => Pending::Message {
                         from,
                         message,
@@ -368,6 +374,7 @@ mod tests {
             verifier: Arc::new(Ed25519::new()),
             counters: Arc::default(),
             progress: Arc::default(),
+            verified_requests: Arc::default(),
         }
     }
 
@@ -401,6 +408,61 @@ mod tests {
             from: ReplicaId(replica),
             frame: Bytes::from(encode(&PeerFrame::Protocol(message))),
         }
+    }
+
+    fn signed_request(client: &KeyPair, number: u64) -> Signed<Request> {
+        let Inbound::Client { frame, .. } = request_frame(client, number, false) else {
+            unreachable!("a client frame");
+        };
+        let ClientFrame::Request { request, .. } =
+            decode::<ClientFrame>("client frame", &frame).expect("decodes");
+        request
+    }
+
+    fn pre_prepare_frame(requests: Vec<Signed<Request>>) -> Inbound {
+        let batch = Arc::new(crate::message::Batch::new(requests));
+        let message = fixture::pre_prepare(View(0), Seq(1), batch);
+        Inbound::Replica {
+            from: ReplicaId(0),
+            frame: Bytes::from(encode(&PeerFrame::Protocol(message))),
+        }
+    }
+
+    /// Clients send every request to every replica: a request verified on arrival is not
+    /// verified again inside the PRE-PREPARE, but a request the replica has not seen, or one
+    /// changed since, is.
+    #[test]
+    fn requests_verified_on_arrival_are_not_verified_again_in_a_pre_prepare() {
+        let checker = checker();
+        let client = KeyPair::from_seed(50);
+        let known = signed_request(&client, 1);
+        assert_eq!(
+            checker.check(vec![request_frame(&client, 1, false)]).len(),
+            1
+        );
+        let signatures = || {
+            checker
+                .counters
+                .verify_batch_signatures
+                .load(Ordering::Relaxed)
+        };
+        let before = signatures();
+        let inputs = checker.check(vec![pre_prepare_frame(vec![known.clone()])]);
+        assert_eq!(inputs.len(), 1);
+        assert_eq!(signatures() - before, 1, "the PRE-PREPARE's signature only");
+
+        let before = signatures();
+        let unseen = signed_request(&client, 2);
+        checker.check(vec![pre_prepare_frame(vec![known.clone(), unseen])]);
+        assert_eq!(signatures() - before, 2);
+
+        let mut changed = known;
+        changed.value.operation = Bytes::from_static(b"another operation");
+        let inputs = checker.check(vec![pre_prepare_frame(vec![changed])]);
+        assert!(
+            inputs.is_empty(),
+            "a changed request's old signature does not verify"
+        );
     }
 
     /// One bad signature fails the batch verification; each frame is then checked on its own
