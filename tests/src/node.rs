@@ -359,7 +359,7 @@ impl SimReplica {
         let snapshot = match service {
             StateService::Silent => return,
             StateService::Honest => stored.snapshot.clone(),
-            StateService::Corrupt => {
+            StateService::Corrupt | StateService::CorruptChunks { .. } => {
                 let mut bytes = stored.snapshot.as_ref().clone();
                 bytes.push(0xff);
                 Arc::new(bytes)
