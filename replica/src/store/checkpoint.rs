@@ -203,10 +203,11 @@ impl Store {
         let checkpoints = self.cf(CHECKPOINTS)?;
         batch.delete_cf(checkpoints, layout::summary_key(seq));
         batch.delete_cf(checkpoints, layout::client_table_key(seq));
+        self.discard_unused_chunks(seq, &summary.manifest, true, batch)?;
         if let Some(index) = self.index.as_mut() {
             index.checkpoints.remove(&seq);
         }
-        self.discard_unused_chunks(seq, &summary.manifest, true, batch)
+        Ok(())
     }
 
     pub(super) fn summary(&self, seq: Seq) -> Result<Option<SnapshotSummary>, StoreError> {

@@ -158,7 +158,7 @@ struct Fetch {
     /// The sources each chunk was asked of, for this target: a chunk asked of a source
     /// before is taken from it even after its request went to another (a late answer
     /// still saves a transfer).
-    requested: BTreeMap<u32, BTreeSet<usize>>,
+    requested: BTreeMap<u32, BTreeSet<ReplicaId>>,
 }
 
 /// The fetching side of one replica: the fetch under way, if any, and what fetching has
@@ -405,7 +405,7 @@ impl Fetcher {
             && fetch
                 .requested
                 .get(&index)
-                .is_some_and(|sources| sources.contains(&position));
+                .is_some_and(|sources| sources.contains(&from));
         if !asked_of_sender && !late {
             // Not asked of the sender, or no longer needed.
             return Step::default();
@@ -537,12 +537,12 @@ impl Fetcher {
                     missing.remove(&index);
                     fetch.sources[source].outstanding += 1;
                     asked.insert(index, Asked { source, deadline });
+                    let to = fetch.sources[source].replica;
                     let asked_of = fetch.requested.entry(index).or_default();
                     if !asked_of.is_empty() {
                         self.stats.chunks_refetched += 1;
                     }
-                    asked_of.insert(source);
-                    let to = fetch.sources[source].replica;
+                    asked_of.insert(to);
                     step.requests
                         .push((to, StateFrame::ChunkRequest { seq, index }));
                 }

@@ -362,3 +362,54 @@ fn chunks_alike_are_fetched_once() {
     assert_eq!(run.fetcher.stats().chunks_received, 1);
     assert_eq!(run.assemble(&state), state);
 }
+
+/// A request that timed out went to another source, but the first source's answer comes
+/// after all: it is taken, and the other answer is ignored.
+#[test]
+fn a_late_answer_is_taken_and_the_second_one_ignored() {
+    let state = snapshot(48, 9);
+    let manifest = Manifest::of(&state, CHUNK_BYTES);
+    let settings = FetchSettings {
+        chunk_bytes: CHUNK_BYTES,
+        request_timeout_ticks: TIMEOUT,
+        requests_per_source_max: 2,
+    };
+    let mut fetcher = Fetcher::new(ReplicaId(3), settings);
+    let sources: Vec<ReplicaId> = (0..3).map(ReplicaId).collect();
+    fetcher.start(target(8, &state), sources, 0);
+    let answer_manifest = StateFrame::Manifest {
+        seq: Seq(8),
+        manifest: manifest.clone(),
+        client_table: ClientTable::default(),
+    };
+    let step = fetcher.on_response(ReplicaId(0), answer_manifest, 0, |_| false);
+    let asked: BTreeMap<u32, ReplicaId> = step
+        .requests
+        .iter()
+        .map(|(to, frame)| match frame {
+            StateFrame::ChunkRequest { index, .. } => (*index, *to),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(asked.len(), 3);
+    let chunk = |index: u32| StateFrame::Chunk {
+        seq: Seq(8),
+        index,
+        data: Bytes::copy_from_slice(manifest.chunk_of(&state, index).expect("in range")),
+    };
+    for index in [0, 2] {
+        let step = fetcher.on_response(asked[&index], chunk(index), 1, |_| false);
+        assert!(step.chunk.is_some());
+    }
+    let slow = asked[&1];
+    let step = fetcher.on_tick(TIMEOUT + 1);
+    let (again, _) = step.requests.first().expect("asked of another source");
+    assert_ne!(*again, slow);
+    let late = fetcher.on_response(slow, chunk(1), TIMEOUT + 2, |_| false);
+    assert!(late.chunk.is_some() && late.complete.is_some());
+    let second = fetcher.on_response(*again, chunk(1), TIMEOUT + 3, |_| false);
+    assert_eq!(second, Step::default());
+    let stats = fetcher.stats();
+    assert_eq!((stats.chunks_received, stats.chunks_refetched), (3, 1));
+    assert_eq!(stats.requests_timed_out, 1);
+}
