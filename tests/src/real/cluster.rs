@@ -305,15 +305,6 @@ impl LocalCluster {
         Ok(())
     }
 
-    /// Makes `replica` Byzantine with the behaviour `make` builds (or correct again, with
-    /// `None`) from its next start on: stop and restart it for the change to take effect.
-    pub fn set_behaviour(&mut self, replica: ReplicaId, make: Option<MakeBehaviour>) {
-        match make {
-            Some(make) => self.config.behaviours.insert(replica, make),
-            None => self.config.behaviours.remove(&replica),
-        };
-    }
-
     /// Stops a replica, deletes its data directory, and starts it empty.
     pub async fn wipe(&mut self, replica: ReplicaId) -> Result<(), LocalClusterError> {
         self.stop(replica)
