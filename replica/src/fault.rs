@@ -82,10 +82,28 @@ pub trait Behaviour: fmt::Debug + Send {
     }
 }
 
-/// How a replica answers state transfer requests.
+/// How a replica answers state transfer requests (see [`crate::transfer::answer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateService {
     Honest,
+    /// Answers nothing.
     Silent,
+    /// Serves a manifest that does not match the checkpoint, and corrupts every chunk.
     Corrupt,
+    /// Serves the true manifest but corrupts each chunk whose index is a multiple of
+    /// `one_in` (every chunk with 1): individual bad chunks among good ones.
+    CorruptChunks {
+        one_in: u32,
+    },
+}
+
+impl StateService {
+    /// Whether chunk `index` is served corrupted.
+    pub fn corrupts_chunk(self, index: u32) -> bool {
+        match self {
+            StateService::Honest | StateService::Silent => false,
+            StateService::Corrupt => true,
+            StateService::CorruptChunks { one_in } => index.is_multiple_of(one_in.max(1)),
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //! - [`message`]: the messages, their signatures and their verification;
 //! - [`cluster`]: the cluster description shared by replicas and clients;
 //! - [`app`] and [`apps`]: the application interface and the applications Rampart ships;
-//! - [`net`]: the QUIC transport; [`store`]: durable storage on RocksDB.
+//! - [`net`]: the QUIC transport; [`store`]: durable storage on RocksDB;
+//! - [`transfer`]: state transfer in chunks checked against the signed checkpoint digest.
 
 pub mod app;
 pub mod apps;
@@ -18,4 +19,5 @@ pub mod net;
 pub mod node;
 pub mod refusal;
 pub mod store;
+pub mod transfer;
 pub mod wire;

@@ -2,38 +2,21 @@
 //! replicas answer. Each frame is one bincode value ([`crate::message::encode`]) inside
 //! one length-framed transport frame.
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use rampart_crypto::{Digest, Signature, Signed};
 
-use crate::core::ClientTable;
-use crate::message::{Commit, Message, Refusal, Reply, Request, Seq};
+use crate::message::{Commit, Message, Refusal, Reply, Request};
+use crate::transfer::StateFrame;
 
 /// Between replicas.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerFrame {
     /// A protocol message (signed by its authors).
     Protocol(Message),
-    /// State transfer: chunk `index` of the state of checkpoint `seq`, please.
-    StateRequest { seq: Seq, index: u32 },
-    /// State transfer: one chunk of a checkpoint's state.
-    StateChunk(StateChunk),
-    /// State transfer: the peer does not hold that checkpoint (any more).
-    StateUnavailable { seq: Seq },
-}
-
-/// One chunk of a checkpoint's state. The receiver checks the whole state against the
-/// digest a quorum signed before installing it, so chunks need no signatures of their own.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateChunk {
-    pub seq: Seq,
-    pub index: u32,
-    pub chunk_count: u32,
-    pub snapshot_len: u64,
-    /// The reply cache of the checkpoint, in the first chunk only.
-    pub client_table: Option<ClientTable>,
-    pub data: Bytes,
+    /// State transfer: manifests and chunks, and requests for them. They carry no
+    /// signatures: the receiver checks them against the checkpoint digest a quorum signed.
+    State(StateFrame),
 }
 
 /// From a client to a replica.

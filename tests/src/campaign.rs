@@ -488,6 +488,7 @@ pub struct CampaignReport {
     pub partitions: u64,
     pub view_changes: u64,
     pub state_transfers: u64,
+    pub chunks_refused: u64,
     pub rollbacks: u64,
     pub violations: Vec<(u64, Violation)>,
 }
@@ -511,6 +512,7 @@ impl CampaignReport {
         self.partitions += report.stats.partitions;
         self.view_changes += report.stats.view_changes;
         self.state_transfers += report.stats.state_transfers;
+        self.chunks_refused += report.stats.chunks_refused;
         self.rollbacks += report.stats.rollbacks;
         for violation in &report.violations {
             self.violations.push((report.seed, violation.clone()));
@@ -531,7 +533,7 @@ impl fmt::Display for CampaignReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} seeds, {} operations completed, {} faults injected ({} Byzantine replicas, {} Twins, {} crashes, {} partitions), {} view changes, {} state transfers, {} tentative executions rolled back, {} violations",
+            "{} seeds, {} operations completed, {} faults injected ({} Byzantine replicas, {} Twins, {} crashes, {} partitions), {} view changes, {} state transfers ({} corrupt chunks refused), {} tentative executions rolled back, {} violations",
             self.seeds,
             self.operations,
             self.faults,
@@ -541,6 +543,7 @@ impl fmt::Display for CampaignReport {
             self.partitions,
             self.view_changes,
             self.state_transfers,
+            self.chunks_refused,
             self.rollbacks,
             self.violations.len()
         )

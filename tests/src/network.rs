@@ -2,11 +2,11 @@
 //! that may be one-way. Every choice comes from the simulation's seed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use rampart_crypto::Signed;
-use rampart_replica::core::{ClientTable, Rng};
-use rampart_replica::message::{Message, Refusal, ReplicaId, Reply, Request, Seq};
+use rampart_replica::core::Rng;
+use rampart_replica::message::{Message, Refusal, ReplicaId, Reply, Request};
+use rampart_replica::transfer::StateFrame;
 
 /// A process of the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,15 +43,8 @@ pub enum Packet {
         number: u64,
         refusal: Refusal,
     },
-    /// State transfer: ask for the state of a checkpoint.
-    StateRequest {
-        seq: Seq,
-    },
-    StateResponse {
-        seq: Seq,
-        snapshot: Arc<Vec<u8>>,
-        client_table: ClientTable,
-    },
+    /// State transfer, in chunks, as between real replicas.
+    State(StateFrame),
 }
 
 #[derive(Clone, Debug)]

@@ -4,12 +4,15 @@
 //! It follows the node's rules exactly: signed payloads and `Persist` operations of one
 //! input are made durable together before anything is sent; own broadcasts are handed back
 //! to the core; committed batches run on the key-value store; checkpoints are kept for
-//! state transfer. A crash drops everything but the durable part; a restart rebuilds the
-//! core with [`Replica::recover`] from exactly what was persisted.
+//! state transfer, which moves them in chunks checked on arrival by the replica crate's
+//! [`Fetcher`] and served by its [`answer`]. A crash drops everything but the durable part;
+//! a restart rebuilds the core with [`Replica::recover`] from exactly what was persisted.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::convert::Infallible;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rampart_crypto::{Digest, Signed, Signer, Verifier};
 use rampart_replica::core::{
     Action, ClientTable, Config, Input, Outbound, PersistOp, PersistedState, Replica, Restored, Rng,
@@ -17,6 +20,9 @@ use rampart_replica::core::{
 use rampart_replica::message::{
     ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, View, verify_message,
     verify_request,
+};
+use rampart_replica::transfer::{
+    FetchSettings, Fetcher, Manifest, StateFrame, StateHolder, Step, Target, TransferStats, answer,
 };
 
 use crate::byzantine::{Behaviour, Context, StateService};
@@ -28,6 +34,7 @@ use crate::network::{Envelope, Node, Packet};
 pub struct StoredCheckpoint {
     pub state_digest: Digest,
     pub snapshot: Arc<Vec<u8>>,
+    pub manifest: Arc<Manifest>,
     pub client_table: ClientTable,
 }
 
@@ -60,6 +67,28 @@ impl Durable {
                     .map(|app| (*seq, app, stored.client_table.clone()))
             })
             .unwrap_or_else(|| (Seq(0), KvStore::default(), ClientTable::default()))
+    }
+}
+
+impl StateHolder for Durable {
+    type Error = Infallible;
+
+    fn manifest(&self, seq: Seq) -> Result<Option<(Manifest, ClientTable)>, Infallible> {
+        Ok(self.checkpoints.get(&seq).map(|stored| {
+            (
+                stored.manifest.as_ref().clone(),
+                stored.client_table.clone(),
+            )
+        }))
+    }
+
+    fn chunk(&self, seq: Seq, index: u32) -> Result<Option<Vec<u8>>, Infallible> {
+        Ok(self.checkpoints.get(&seq).and_then(|stored| {
+            stored
+                .manifest
+                .chunk_of(&stored.snapshot, index)
+                .map(<[u8]>::to_vec)
+        }))
     }
 }
 
@@ -98,14 +127,6 @@ pub struct ShellStats {
     pub refusals: u64,
 }
 
-/// A fetched state waiting for the core's verdict.
-#[derive(Clone, Debug)]
-struct Fetched {
-    seq: Seq,
-    snapshot: Arc<Vec<u8>>,
-    client_table: ClientTable,
-}
-
 pub struct SimReplica {
     pub id: ReplicaId,
     pub node: Node,
@@ -117,8 +138,14 @@ pub struct SimReplica {
     core: Option<Replica>,
     app: KvStore,
     pub durable: Durable,
-    fetched: Option<Fetched>,
-    taken_snapshot: Option<(Seq, Arc<Vec<u8>>)>,
+    fetcher: Fetcher,
+    /// The chunks state transfer brought, by digest (in memory: a crash loses them).
+    chunks: BTreeMap<Digest, Bytes>,
+    /// The manifest of the state being fetched, once it checked out.
+    incoming: Option<(Seq, Manifest)>,
+    /// The reply cache of the fetched state, until the core says to install it.
+    fetched: Option<(Seq, ClientTable)>,
+    taken_snapshot: Option<(Seq, Arc<Vec<u8>>, Arc<Manifest>)>,
     behaviour: Option<Box<dyn Behaviour>>,
     rng: Rng,
     pub stats: ShellStats,
@@ -156,6 +183,9 @@ impl SimReplica {
             id,
             node,
             core: Some(Replica::new(config.clone(), id, core_seed)),
+            fetcher: Fetcher::new(id, FetchSettings::of(&config)),
+            chunks: BTreeMap::new(),
+            incoming: None,
             config,
             seed: core_seed,
             signer,
@@ -212,12 +242,20 @@ impl SimReplica {
         &self.app
     }
 
+    /// What state transfer fetched, refused and fetched again.
+    pub fn transfer_stats(&self) -> &TransferStats {
+        self.fetcher.stats()
+    }
+
     /// Loses everything that is not durable.
     pub fn crash(&mut self) {
         self.core = None;
         self.app = KvStore::default();
         self.fetched = None;
         self.taken_snapshot = None;
+        self.fetcher.stop();
+        self.chunks.clear();
+        self.incoming = None;
     }
 
     /// Starts again from the durable state.
@@ -235,6 +273,7 @@ impl SimReplica {
         self.app = app;
         self.fetched = None;
         self.taken_snapshot = None;
+        self.fetcher.stop();
         let seed =
             self.seed.wrapping_add(u64::from(self.restarts)) ^ (u64::from(self.rollbacks) << 32);
         let (core, actions) = Replica::recover(
@@ -270,6 +309,11 @@ impl SimReplica {
             return;
         }
         self.run(Input::Tick, effects);
+        if let Some(now) = self.core.as_ref().map(Replica::now) {
+            let step = self.fetcher.on_tick(now);
+            let inputs = self.carry_out_fetch(step, effects);
+            self.run_all(inputs.into(), effects);
+        }
         if let Some((behaviour, mut context)) = self.faulty(effects.now) {
             for (to, message) in behaviour.on_tick(&mut context) {
                 effects.outgoing.push(Envelope {
@@ -332,61 +376,74 @@ impl SimReplica {
                     Err(_) => self.stats.invalid_requests += 1,
                 }
             }
-            Packet::StateRequest { seq } => self.serve_state(from, seq, effects),
-            Packet::StateResponse {
-                seq,
-                snapshot,
-                client_table,
-            } => {
-                let Some(sender) = from.replica() else {
-                    return;
-                };
-                let app_digest = Digest::of(&snapshot);
-                self.fetched = Some(Fetched {
-                    seq,
-                    snapshot,
-                    client_table: client_table.clone(),
-                });
-                self.run(
-                    Input::StateFetched {
-                        seq,
-                        from: sender,
-                        app_digest,
-                        client_table,
-                    },
-                    effects,
-                );
-            }
+            Packet::State(frame) => self.on_state_frame(from, frame, effects),
             Packet::Reply { .. } | Packet::Refused { .. } => {}
         }
     }
 
-    fn serve_state(&mut self, to: Node, seq: Seq, effects: &mut Effects<'_>) {
-        let service = self
-            .behaviour
-            .as_ref()
-            .map_or(StateService::Honest, |b| b.state_transfer());
-        let Some(stored) = self.durable.checkpoints.get(&seq) else {
+    /// A state transfer frame: a request to serve from the simulated disk, or an answer
+    /// for the fetcher.
+    fn on_state_frame(&mut self, from: Node, frame: StateFrame, effects: &mut Effects<'_>) {
+        let (Some(sender), Some(now)) = (from.replica(), self.core.as_ref().map(Replica::now))
+        else {
             return;
         };
-        let snapshot = match service {
-            StateService::Silent => return,
-            StateService::Honest => stored.snapshot.clone(),
-            StateService::Corrupt => {
-                let mut bytes = stored.snapshot.as_ref().clone();
-                bytes.push(0xff);
-                Arc::new(bytes)
+        if frame.is_request() {
+            let service = self
+                .behaviour
+                .as_ref()
+                .map_or(StateService::Honest, |b| b.state_transfer());
+            let Ok(Some(answer)) = answer(&self.durable, &frame, service) else {
+                return;
+            };
+            effects.outgoing.push(Envelope {
+                from: self.node,
+                to: from,
+                packet: Packet::State(answer),
+            });
+            return;
+        }
+        let chunks = &self.chunks;
+        let step = self
+            .fetcher
+            .on_response(sender, frame, now, |digest| chunks.contains_key(digest));
+        let inputs = self.carry_out_fetch(step, effects);
+        self.run_all(inputs.into(), effects);
+    }
+
+    /// Keeps what the fetcher accepted and sends its requests, as the node's shell does;
+    /// returns the inputs for the core.
+    fn carry_out_fetch(&mut self, step: Step, effects: &mut Effects<'_>) -> Vec<Input> {
+        let mut inputs = Vec::new();
+        if let Some((seq, manifest)) = step.manifest {
+            // What the new state does not use goes, as the store's chunks do.
+            let wanted: BTreeSet<&Digest> = manifest.chunk_digests().iter().collect();
+            self.chunks.retain(|digest, _| wanted.contains(digest));
+            self.incoming = Some((seq, manifest));
+        }
+        if let Some(chunk) = step.chunk {
+            self.chunks.insert(chunk.digest(), chunk.data().clone());
+            if let Some(target) = self.fetcher.target() {
+                inputs.push(Input::StateProgress { seq: target.seq });
             }
-        };
-        effects.outgoing.push(Envelope {
-            from: self.node,
-            to,
-            packet: Packet::StateResponse {
-                seq,
-                snapshot,
-                client_table: stored.client_table.clone(),
-            },
-        });
+        }
+        if let Some(complete) = step.complete {
+            self.fetched = Some((complete.seq, complete.client_table.clone()));
+            inputs.push(Input::StateFetched {
+                seq: complete.seq,
+                from: complete.from,
+                app_digest: complete.app_digest,
+                client_table: complete.client_table,
+            });
+        }
+        for (to, frame) in step.requests {
+            effects.outgoing.push(Envelope {
+                from: self.node,
+                to: Node::Replica(to),
+                packet: Packet::State(frame),
+            });
+        }
+        inputs
     }
 
     /// Hands one input to the core and carries out everything that follows from it.
@@ -495,8 +552,9 @@ impl SimReplica {
                 }
                 let app_digest = execution.checkpoint.then(|| {
                     let snapshot = Arc::new(self.app.snapshot());
-                    let digest = Digest::of(&snapshot);
-                    self.taken_snapshot = Some((execution.seq, snapshot));
+                    let manifest = Manifest::of(&snapshot, self.config.snapshot_chunk_bytes);
+                    let digest = manifest.root();
+                    self.taken_snapshot = Some((execution.seq, snapshot, Arc::new(manifest)));
                     digest
                 });
                 Some(Input::Executed {
@@ -553,7 +611,7 @@ impl SimReplica {
                 state_digest,
                 client_table,
             } => {
-                let (taken_seq, snapshot) = self
+                let (taken_seq, snapshot, manifest) = self
                     .taken_snapshot
                     .take()
                     .expect("a checkpoint is stored right after its snapshot is taken");
@@ -563,6 +621,7 @@ impl SimReplica {
                     StoredCheckpoint {
                         state_digest,
                         snapshot,
+                        manifest,
                         client_table,
                     },
                 );
@@ -574,32 +633,44 @@ impl SimReplica {
                 });
                 None
             }
-            Action::FetchState { seq, from, .. } => {
-                let source = from.first().copied()?;
-                effects.outgoing.push(Envelope {
-                    from: self.node,
-                    to: Node::Replica(source),
-                    packet: Packet::StateRequest { seq },
-                });
-                None
-            }
+            Action::FetchState {
+                seq,
+                state_digest,
+                from,
+            } => self.start_fetch(Target { seq, state_digest }, from, effects),
             Action::InstallState { seq, state_digest } => {
-                let fetched = self
+                let (fetched_seq, client_table) = self
                     .fetched
                     .take()
-                    .filter(|f| f.seq == seq)
                     .expect("the core installs only the state it was just given");
-                self.app = KvStore::restore(&fetched.snapshot)
+                assert_eq!(fetched_seq, seq);
+                self.fetcher.stop();
+                let stored = match self.durable.checkpoints.get(&seq) {
+                    Some(stored) => stored.clone(),
+                    None => {
+                        let (incoming_seq, manifest) = self
+                            .incoming
+                            .take()
+                            .expect("a fetched state has a manifest");
+                        assert_eq!(incoming_seq, seq);
+                        let snapshot: Vec<u8> = manifest
+                            .chunk_digests()
+                            .iter()
+                            .flat_map(|digest| self.chunks[digest].iter().copied())
+                            .collect();
+                        StoredCheckpoint {
+                            state_digest,
+                            snapshot: Arc::new(snapshot),
+                            manifest: Arc::new(manifest),
+                            client_table,
+                        }
+                    }
+                };
+                self.chunks.clear();
+                self.app = KvStore::restore(&stored.snapshot)
                     .expect("a snapshot that matched its digest decodes");
                 self.state_installs += 1;
-                self.durable.checkpoints.insert(
-                    seq,
-                    StoredCheckpoint {
-                        state_digest,
-                        snapshot: fetched.snapshot,
-                        client_table: fetched.client_table,
-                    },
-                );
+                self.durable.checkpoints.insert(seq, stored);
                 effects.events.push(Event::Checkpoint {
                     replica: self.id,
                     node: self.node,
@@ -612,6 +683,45 @@ impl SimReplica {
                 unreachable!("sorted out by carry_out")
             }
         }
+    }
+
+    /// `Action::FetchState`, as the node's shell carries it out: a state on the simulated
+    /// disk is installed from there; otherwise the fetcher asks for it, counting the
+    /// chunks of the newest state on disk as held.
+    fn start_fetch(
+        &mut self,
+        target: Target,
+        from: Vec<ReplicaId>,
+        effects: &mut Effects<'_>,
+    ) -> Option<Input> {
+        if let Some(stored) = self.durable.checkpoints.get(&target.seq) {
+            if stored.state_digest == target.state_digest {
+                self.fetcher.stop();
+                self.fetched = Some((target.seq, stored.client_table.clone()));
+                return Some(Input::StateFetched {
+                    seq: target.seq,
+                    from: self.id,
+                    app_digest: stored.manifest.root(),
+                    client_table: stored.client_table.clone(),
+                });
+            }
+            self.durable.checkpoints.remove(&target.seq);
+        }
+        if self.chunks.is_empty()
+            && let Some((_, newest)) = self.durable.checkpoints.iter().next_back()
+        {
+            for index in 0..newest.manifest.chunk_count() {
+                if let Some(chunk) = newest.manifest.chunk_of(&newest.snapshot, index) {
+                    let digest = newest.manifest.chunk_digests()[index as usize];
+                    self.chunks.insert(digest, Bytes::copy_from_slice(chunk));
+                }
+            }
+        }
+        let now = self.core.as_ref().map_or(0, Replica::now);
+        let step = self.fetcher.start(target, from, now);
+        let inputs = self.carry_out_fetch(step, effects);
+        debug_assert!(inputs.is_empty(), "starting a fetch only asks");
+        None
     }
 
     fn reply(&mut self, reply: rampart_replica::message::Reply, effects: &mut Effects<'_>) {

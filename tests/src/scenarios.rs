@@ -6,7 +6,7 @@
 use rampart_replica::core::Reject;
 use rampart_replica::message::{ReplicaId, Seq, View};
 
-use crate::byzantine::{Equivocate, MakeBehaviour, Silent};
+use crate::byzantine::{CorruptChunks, Equivocate, MakeBehaviour, Silent};
 use crate::network::Node;
 use crate::simulation::{SimConfig, Simulation};
 
@@ -257,6 +257,48 @@ pub fn wiped_replica_rejoins(mut config: SimConfig) {
     });
 }
 
+/// A replica loses its disk while another serves corrupt state chunks (under a true
+/// manifest, so only the check of each chunk can tell): the wiped replica refuses the bad
+/// ones on arrival, counts them against their sender, fetches them from other replicas,
+/// and catches up all the same (PBFT §5.3.2). The corrupt server otherwise follows the
+/// protocol, so the cluster stays live while the wiped replica is away.
+pub fn wiped_replica_rejoins_past_corrupt_chunks(mut config: SimConfig) {
+    let replicas = config.replicas;
+    config.operations_per_client = 50;
+    run("wiped_replica_rejoins_past_corrupt_chunks", config, |sim| {
+        let victim = ReplicaId(replicas as u32 - 1);
+        let liar = ReplicaId(1);
+        sim.make_byzantine(liar, Box::new(CorruptChunks { one_in: 1 }));
+        sim.mark_faulty(victim);
+        sim.run_until(4_000, |s| s.operations_completed() >= 60);
+        sim.crash(victim);
+        sim.wipe(victim);
+        sim.restart(victim);
+        finish(sim);
+        let target = sim.highest_executed();
+        let caught_up = sim.run_until(FINISH_TICKS, |s| {
+            s.replica(victim).last_executed() >= target
+        });
+        assert!(caught_up, "the wiped replica did not catch up");
+        assert_eq!(
+            sim.sim_replica(victim).app(),
+            sim.sim_replica(ReplicaId(0)).app()
+        );
+        let stats = sim.sim_replica(victim).transfer_stats();
+        assert!(sim.sim_replica(victim).state_installs >= 1);
+        assert!(
+            stats.chunks_refused >= 1,
+            "no corrupt chunk reached the wiped replica: {stats:?}"
+        );
+        assert!(stats.chunks_refetched >= stats.chunks_refused);
+        assert_eq!(
+            stats.faults_by_source.keys().collect::<Vec<_>>(),
+            [&liar],
+            "only the corrupt server is blamed"
+        );
+    });
+}
+
 /// Runs one Byzantine behaviour on the primary of view 0 and, separately, on a backup.
 pub fn byzantine_behaviour(config: SimConfig, make: MakeBehaviour) {
     let replicas = config.replicas;
@@ -312,6 +354,7 @@ macro_rules! scenario_suite {
             view_change_during_checkpoint = 15,
             crash_and_recover = 17,
             wiped_replica_rejoins = 18,
+            wiped_replica_rejoins_past_corrupt_chunks = 22,
             twins_within_tolerance = 19,
             one_way_links = 20,
         );

@@ -42,6 +42,9 @@ pub struct SimConfig {
     pub order_timeout_ticks: u64,
     pub status_interval_ticks: u64,
     pub state_transfer_timeout_ticks: u64,
+    /// The snapshot chunk size: small, so that the workload's small states travel in
+    /// several chunks.
+    pub snapshot_chunk_bytes: u32,
     pub client_window: u64,
     /// The largest operation the replicas accept.
     pub operation_bytes_max: usize,
@@ -76,6 +79,7 @@ impl SimConfig {
             order_timeout_ticks: 40,
             status_interval_ticks: 10,
             state_transfer_timeout_ticks: 40,
+            snapshot_chunk_bytes: 8,
             client_window: 4,
             operation_bytes_max: 64 << 10,
             faulty_clients: Vec::new(),
@@ -98,6 +102,7 @@ impl SimConfig {
             view_change_timeout_max_ticks: self.view_change_timeout_ticks * 16,
             status_interval_ticks: self.status_interval_ticks,
             state_transfer_timeout_ticks: self.state_transfer_timeout_ticks,
+            snapshot_chunk_bytes: self.snapshot_chunk_bytes,
             client_window: self.client_window,
             operation_bytes_max: self.operation_bytes_max,
             tentative_execution: self.tentative_execution,
@@ -119,6 +124,8 @@ pub struct RunStats {
     pub partitions: u64,
     pub view_changes: u64,
     pub state_transfers: u64,
+    /// State chunks refused on arrival because they did not match their manifest.
+    pub chunks_refused: u64,
     /// Tentative executions rolled back (PBFT §5.1.2).
     pub rollbacks: u64,
 }
@@ -643,6 +650,11 @@ impl Simulation {
         stats.messages_lost = self.network.stats.lost + self.network.stats.partitioned;
         stats.view_changes = self.current_view().0;
         stats.state_transfers = self.replicas.iter().map(|r| r.state_installs).sum();
+        stats.chunks_refused = self
+            .replicas
+            .iter()
+            .map(|r| r.transfer_stats().chunks_refused)
+            .sum();
         stats.rollbacks = self
             .replicas
             .iter()

@@ -14,3 +14,4 @@ mod n4f1;
 mod n7f2;
 mod real_cluster;
 mod smoke;
+mod transfer;

@@ -178,7 +178,8 @@ impl Protocol {
                 self.status_interval_ticks,
             )
             .integer(
-                "How long to wait for a state transfer from one peer before asking another.",
+                "How long a state transfer may go without a chunk arriving before it asks\n\
+                 its sources again; a request unanswered this long goes to another peer.",
                 "state_transfer_timeout_ticks",
                 self.state_transfer_timeout_ticks,
             );

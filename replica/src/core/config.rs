@@ -5,7 +5,7 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::message::Limits;
 
 /// The parameters of one replica's protocol core. Every replica of a cluster must use the
-/// same `checkpoint_interval`, `log_window` and `batch_size_max`.
+/// same `checkpoint_interval`, `log_window`, `batch_size_max` and `snapshot_chunk_bytes`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub cluster: Cluster,
@@ -41,8 +41,14 @@ pub struct Config {
     /// How often a replica sends STATUS, and how old an unfinished slot must be before a
     /// peer's STATUS makes this replica send it again.
     pub status_interval_ticks: u64,
-    /// How long to wait for a state transfer from one peer before asking another.
+    /// How long a state transfer may go without progress (a chunk that checks out) before
+    /// it is asked of the sources again; a single request to one peer that goes unanswered
+    /// this long goes to another peer.
     pub state_transfer_timeout_ticks: u64,
+    /// The size of a snapshot chunk: the unit of state transfer and of the checkpoint
+    /// digest's manifest (see [`crate::transfer::Manifest`]). It is part of the state
+    /// digest, so every replica of a cluster must use the same one.
+    pub snapshot_chunk_bytes: u32,
     /// How many recent replies each client's entry in the reply cache holds, and how many of
     /// its requests may wait for execution at once.
     pub client_window: u64,
@@ -86,6 +92,7 @@ impl Config {
             view_change_timeout_max_ticks: 6_000,
             status_interval_ticks: 20,
             state_transfer_timeout_ticks: 500,
+            snapshot_chunk_bytes: crate::transfer::SNAPSHOT_CHUNK_BYTES,
             client_window: 64,
             operation_bytes_max: 1 << 20,
             tentative_execution: true,
@@ -129,6 +136,11 @@ impl Config {
             1,
         )?;
         at_least("client_window", self.client_window, 1)?;
+        at_least(
+            "snapshot_chunk_bytes",
+            u64::from(self.snapshot_chunk_bytes),
+            1,
+        )?;
         Ok(())
     }
 

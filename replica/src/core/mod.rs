@@ -82,9 +82,12 @@ pub enum Input {
         results: Vec<Bytes>,
         app_digest: Option<Digest>,
     },
+    /// Part of the state asked for by [`Action::FetchState`] arrived and checked out against
+    /// the digest a quorum signed: the transfer is making progress, so its deadline moves.
+    StateProgress { seq: Seq },
     /// The state asked for by [`Action::FetchState`] arrived from `from`. The shell keeps
-    /// the application snapshot (whose digest is `app_digest`) until the core answers with
-    /// [`Action::InstallState`] or asks again.
+    /// the application snapshot (whose manifest root is `app_digest`) until the core
+    /// answers with [`Action::InstallState`] or asks again.
     StateFetched {
         seq: Seq,
         from: ReplicaId,
@@ -170,8 +173,11 @@ pub enum Action {
         state_digest: Digest,
         client_table: ClientTable,
     },
-    /// Fetch the state of stable checkpoint `seq` from one of `from` (in order of
-    /// preference) and report it with [`Input::StateFetched`].
+    /// Fetch the state of stable checkpoint `seq` from `from` (in order of preference),
+    /// report each part that checks out with [`Input::StateProgress`] and the whole with
+    /// [`Input::StateFetched`]. Asked again for the state it is fetching, the shell goes on
+    /// where it is, giving every source another chance; a state it holds already needs no
+    /// fetching.
     FetchState {
         seq: Seq,
         state_digest: Digest,
@@ -286,6 +292,10 @@ impl Replica {
                 results,
                 app_digest,
             } => self.on_executed(seq, results, app_digest),
+            Input::StateProgress { seq } => {
+                self.on_state_progress(seq);
+                Ok(())
+            }
             Input::StateFetched {
                 seq,
                 from,

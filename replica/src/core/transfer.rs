@@ -1,7 +1,16 @@
-//! State transfer at the protocol level (PBFT §5.3.2, simplified to whole checkpoints): a
-//! replica whose execution is behind the stable checkpoint fetches that checkpoint's state
-//! from a replica that signed it, checks it against the digest a quorum signed, installs
-//! it, and goes on executing from the log.
+//! State transfer at the protocol level (PBFT §5.3.2): a replica whose execution is behind
+//! the stable checkpoint fetches that checkpoint's state from the replicas that signed it,
+//! checks it against the digest a quorum signed, installs it, and goes on executing from
+//! the log. The shell moves the state in chunks, each checked on arrival
+//! ([`crate::transfer`]); the core decides what to fetch, keeps the deadline, and judges
+//! the result.
+//!
+//! The deadline is for progress, not for the whole transfer: every part that checks out
+//! ([`Input::StateProgress`](super::Input::StateProgress)) moves it, so a large state
+//! arrives however long it takes, as long as it keeps arriving. When no part arrives in
+//! time, the core asks again, and the shell gives every source another chance without
+//! losing what it holds. When a newer checkpoint becomes stable mid-transfer, the core
+//! asks for that one instead, and the shell fetches only the chunks that changed.
 
 use rampart_crypto::Digest;
 
@@ -73,15 +82,28 @@ impl Replica {
         self.emit(action);
     }
 
-    /// Asks the next source when the current one has not delivered in time.
+    /// Asks again, starting with the next source, when nothing arrived in time.
     pub(super) fn check_transfer_timer(&mut self) {
         let now = self.now;
         let Some(transfer) = self.transfer.as_mut() else {
             return;
         };
         if now >= transfer.deadline {
+            tracing::info!(
+                replica = %self.id, seq = %transfer.seq,
+                "no part of the state arrived in time: asking the sources again"
+            );
             transfer.attempt += 1;
             self.request_state();
+        }
+    }
+
+    /// Part of the state arrived and checked out: the transfer is alive, so its deadline
+    /// moves. Progress on a state no longer wanted changes nothing.
+    pub(super) fn on_state_progress(&mut self, seq: Seq) {
+        let deadline = self.now + self.config.state_transfer_timeout_ticks;
+        if let Some(transfer) = self.transfer.as_mut().filter(|t| t.seq == seq) {
+            transfer.deadline = deadline;
         }
     }
 
@@ -121,3 +143,6 @@ impl Replica {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,6 +59,7 @@ impl Rounds for Shell {
         }
         if tick {
             self.feed(Input::Tick)?;
+            self.transfer_tick()?;
             self.behaviour_tick();
             self.publish_status();
         }
@@ -270,6 +271,7 @@ mod tests {
 
     use super::*;
     use crate::message::{ReplicaId, Seq};
+    use crate::transfer::StateFrame;
 
     /// A stand-in shell that records what it carries out. Inputs are numbered by the
     /// thread that submitted them (`from`) and their place in its sequence (`seq`).
@@ -303,7 +305,11 @@ mod tests {
             );
             let mut result = Ok(());
             for input in inputs {
-                let CoreInput::StateUnavailable { from, seq } = input else {
+                let CoreInput::State {
+                    from,
+                    frame: StateFrame::Unavailable { seq },
+                } = input
+                else {
                     unreachable!("the tests submit nothing else");
                 };
                 self.seen
@@ -341,9 +347,9 @@ mod tests {
     }
 
     fn input(from: u32, seq: u64) -> CoreInput {
-        CoreInput::StateUnavailable {
+        CoreInput::State {
             from: ReplicaId(from),
-            seq: Seq(seq),
+            frame: StateFrame::Unavailable { seq: Seq(seq) },
         }
     }
 

@@ -48,9 +48,9 @@ use crate::message::{ReplicaId, Seq};
 use crate::net::{ReplicaTransport, TransportConfig, TransportError};
 use crate::store::{Store, StoreError, StoreIdentity};
 
+pub use crate::transfer::SNAPSHOT_BYTES_MAX;
 pub use config::NodeConfig;
 pub use status::NodeStatus;
-pub use transfer::SNAPSHOT_BYTES_MAX;
 pub use verify::InboundCounters;
 
 use drive::Driver;

@@ -28,6 +28,7 @@ use crate::message::{
 };
 use crate::net::ReplicaTransport;
 use crate::store::Store;
+use crate::transfer::Manifest;
 use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
 
 use super::NodeError;
@@ -74,8 +75,9 @@ pub(super) struct Shell {
     pub(super) rng: Rng,
     pub(super) status: watch::Sender<NodeStatus>,
     pub(super) transfer: Transfer,
-    /// The snapshot taken at the last checkpoint, until the core says to store it.
-    taken_snapshot: Option<(Seq, Vec<u8>)>,
+    /// The snapshot taken at the last checkpoint and its manifest, until the core says to
+    /// store it.
+    taken_snapshot: Option<(Seq, Vec<u8>, Manifest)>,
     /// Requests whose client asked for a commit certificate with the reply.
     certify: BTreeSet<RequestKey>,
     /// Requests this replica received straight from their client, not yet answered.
@@ -114,6 +116,7 @@ impl Shell {
         progress: Arc<Progress>,
         genesis: Option<Vec<u8>>,
     ) -> Shell {
+        let config = core.config().clone();
         Shell {
             id,
             core,
@@ -124,7 +127,7 @@ impl Shell {
             behaviour,
             rng: Rng::new(seed),
             status,
-            transfer: Transfer::default(),
+            transfer: Transfer::new(id, &config),
             taken_snapshot: None,
             certify: BTreeSet::new(),
             direct: BTreeSet::new(),
@@ -208,12 +211,7 @@ impl Shell {
                 });
                 Ok(())
             }
-            CoreInput::StateRequest { from, seq, index } => self.serve_state(from, seq, index),
-            CoreInput::StateChunk { from, chunk } => self.on_state_chunk(from, chunk),
-            CoreInput::StateUnavailable { from, seq } => {
-                self.on_state_unavailable(from, seq);
-                Ok(())
-            }
+            CoreInput::State { from, frame } => self.on_state_frame(from, frame),
         }
     }
 
@@ -288,7 +286,7 @@ impl Shell {
         );
         self.core = core;
         self.taken_snapshot = None;
-        self.transfer = Transfer::default();
+        self.transfer.reset();
         self.rollbacks += 1;
         Ok(actions)
     }
@@ -347,9 +345,13 @@ impl Shell {
                         })
                         .collect();
                     let app_digest = execution.checkpoint.then(|| {
+                        // The application digest is the root over the snapshot's chunks, so
+                        // that a replica fetching this state can check each chunk on arrival.
                         let snapshot = self.app.snapshot();
-                        let digest = Digest::of(&snapshot);
-                        self.taken_snapshot = Some((execution.seq, snapshot));
+                        let chunk_bytes = self.core.config().snapshot_chunk_bytes;
+                        let manifest = Manifest::of(&snapshot, chunk_bytes);
+                        let digest = manifest.root();
+                        self.taken_snapshot = Some((execution.seq, snapshot, manifest));
                         digest
                     });
                     queue.push_back(Input::Executed {
@@ -387,12 +389,17 @@ impl Shell {
                     state_digest,
                     client_table,
                 } => {
-                    let snapshot = match self.taken_snapshot.take() {
-                        Some((taken, snapshot)) if taken == seq => snapshot,
+                    let (snapshot, manifest) = match self.taken_snapshot.take() {
+                        Some((taken, snapshot, manifest)) if taken == seq => (snapshot, manifest),
                         _ => unreachable!("the core stores a checkpoint right after taking it"),
                     };
-                    self.store
-                        .put_checkpoint(seq, state_digest, &client_table, &snapshot)?;
+                    self.store.put_checkpoint(
+                        seq,
+                        state_digest,
+                        &client_table,
+                        &manifest,
+                        &snapshot,
+                    )?;
                     self.last_checkpoint = Some((seq, state_digest));
                     self.genesis = None;
                 }
@@ -400,7 +407,7 @@ impl Shell {
                     seq,
                     state_digest,
                     from,
-                } => self.start_fetch(seq, state_digest, from)?,
+                } => queue.extend(self.start_fetch(seq, state_digest, from)?),
                 Action::InstallState { seq, state_digest } => {
                     self.install_state(seq, state_digest)?
                 }
@@ -620,6 +627,7 @@ impl Shell {
             status.evidence = core.evidence().len();
             status.last_checkpoint = self.last_checkpoint;
             status.rollbacks = self.rollbacks;
+            status.transfer = self.transfer.stats().clone();
         });
     }
 }
@@ -646,4 +654,4 @@ fn answers_as_backup(
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

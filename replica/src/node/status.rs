@@ -3,6 +3,7 @@
 use rampart_crypto::Digest;
 
 use crate::message::{ReplicaId, Seq, View};
+use crate::transfer::TransferStats;
 
 /// A snapshot of a replica's state, published after every round of inputs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,4 +29,6 @@ pub struct NodeStatus {
     pub last_checkpoint: Option<(Seq, Digest)>,
     /// Tentative executions rolled back because their batch committed with another digest.
     pub rollbacks: u64,
+    /// What state transfer fetched, refused and fetched again, and from whom it refused.
+    pub transfer: TransferStats,
 }

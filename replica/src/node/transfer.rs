@@ -1,194 +1,169 @@
-//! State transfer between processes (PBFT §5.3.2, whole checkpoints).
+//! State transfer between processes (PBFT §5.3.2): the shell's side of
+//! [`crate::transfer`].
 //!
-//! The core decides what to fetch and judges the result; this part moves the bytes. The
-//! receiver asks one source for one chunk at a time and streams each chunk straight into
-//! the store, hashing as it goes, so memory holds one chunk however large the state is.
-//! Only when the digest of the whole state matches what a quorum signed does the core
-//! say to install it. A source that does not have the state, or sends something
-//! malformed, is replaced by the next; one that sends a wrong state is caught by the
-//! digest and the core asks another.
+//! The [`Fetcher`] decides what to ask of whom and checks what arrives; this part keeps
+//! what it accepts in the store (each chunk straight to RocksDB, so memory holds one chunk
+//! however large the state), tells the core of progress and of the complete state, and
+//! serves peers from the store. A state the store holds already is installed from there,
+//! without a fetch.
 
-use bytes::Bytes;
+use rampart_crypto::Digest;
 
-use rampart_crypto::{Digest, DigestBuilder};
-
-use crate::core::{ClientTable, Input};
+use crate::core::{ClientTable, Config, Input};
 use crate::fault::StateService;
 use crate::message::{ReplicaId, Seq};
-use crate::wire::{PeerFrame, StateChunk};
+use crate::store::{Store, StoreError};
+use crate::transfer::{
+    FetchSettings, Fetcher, Manifest, StateFrame, StateHolder, Step, Target, TransferStats, answer,
+};
+use crate::wire::PeerFrame;
 
 use super::NodeError;
 use super::shell::Shell;
 
-/// The largest state a peer may announce: a guard against a faulty peer filling the disk.
-pub const SNAPSHOT_BYTES_MAX: u64 = 64 << 30;
-
-/// The fetch under way, if any.
-#[derive(Debug, Default)]
+/// The fetching side of one replica.
+#[derive(Debug)]
 pub(super) struct Transfer {
-    fetch: Option<Fetch>,
-    /// The reply cache of the last fetched state, until the core says to install it.
+    fetcher: Fetcher,
+    /// The reply cache of the fetched state, until the core says to install it.
     fetched: Option<(Seq, ClientTable)>,
 }
 
-#[derive(Debug)]
-struct Fetch {
-    seq: Seq,
-    sources: Vec<ReplicaId>,
-    source: usize,
-    next_index: u32,
-    chunk_count: u32,
-    snapshot_len: u64,
-    received: u64,
-    hasher: DigestBuilder,
-    client_table: Option<ClientTable>,
-    /// Whether the store holds a partial incoming state for this fetch.
-    begun: bool,
-}
-
-impl Fetch {
-    fn new(seq: Seq, sources: Vec<ReplicaId>, source: usize) -> Fetch {
-        Fetch {
-            seq,
-            sources,
-            source,
-            next_index: 0,
-            chunk_count: 0,
-            snapshot_len: 0,
-            received: 0,
-            hasher: DigestBuilder::new(),
-            client_table: None,
-            begun: false,
+impl Transfer {
+    pub(super) fn new(replica: ReplicaId, config: &Config) -> Transfer {
+        Transfer {
+            fetcher: Fetcher::new(replica, FetchSettings::of(config)),
+            fetched: None,
         }
     }
 
-    fn current_source(&self) -> ReplicaId {
-        self.sources[self.source % self.sources.len()]
+    /// Forgets the fetch under way (the core that asked for it is being replaced); what
+    /// the store received of it stays until the next fetch says what to keep.
+    pub(super) fn reset(&mut self) {
+        self.fetcher.stop();
+        self.fetched = None;
+    }
+
+    pub(super) fn stats(&self) -> &TransferStats {
+        self.fetcher.stats()
+    }
+}
+
+impl StateHolder for Store {
+    type Error = StoreError;
+
+    fn manifest(&self, seq: Seq) -> Result<Option<(Manifest, ClientTable)>, StoreError> {
+        Ok(self
+            .checkpoint_meta(seq)?
+            .map(|meta| (meta.manifest, meta.client_table)))
+    }
+
+    fn chunk(&self, seq: Seq, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_snapshot_chunk(seq, index)
     }
 }
 
 impl Shell {
+    /// `Action::FetchState`: fetch the state of stable checkpoint `seq`, or go on fetching
+    /// it. Returns what the core must hear at once: the state, if the store holds it.
     pub(super) fn start_fetch(
         &mut self,
         seq: Seq,
-        _state_digest: Digest,
+        state_digest: Digest,
         from: Vec<ReplicaId>,
-    ) -> Result<(), NodeError> {
-        self.abort_fetch()?;
-        if from.is_empty() {
-            return Ok(());
-        }
-        self.transfer.fetch = Some(Fetch::new(seq, from, 0));
-        self.request_chunk();
-        Ok(())
-    }
-
-    fn abort_fetch(&mut self) -> Result<(), NodeError> {
-        if let Some(fetch) = self.transfer.fetch.take()
-            && fetch.begun
-        {
-            self.store.abort_incoming()?;
-        }
-        Ok(())
-    }
-
-    fn request_chunk(&mut self) {
-        let Some(fetch) = &self.transfer.fetch else {
-            return;
-        };
-        let (to, seq, index) = (fetch.current_source(), fetch.seq, fetch.next_index);
-        self.queue_peer(to, PeerFrame::StateRequest { seq, index });
-    }
-
-    /// Moves to the next source and starts the state over.
-    fn next_source(&mut self) -> Result<(), NodeError> {
-        let Some(fetch) = self.transfer.fetch.take() else {
-            return Ok(());
-        };
-        if fetch.begun {
-            self.store.abort_incoming()?;
-        }
-        self.transfer.fetch = Some(Fetch::new(fetch.seq, fetch.sources, fetch.source + 1));
-        self.request_chunk();
-        Ok(())
-    }
-
-    pub(super) fn on_state_unavailable(&mut self, from: ReplicaId, seq: Seq) {
-        let current = self
-            .transfer
-            .fetch
-            .as_ref()
-            .is_some_and(|f| f.seq == seq && f.current_source() == from);
-        if current {
-            tracing::info!(replica = %self.id, %from, %seq, "source lacks the state; trying the next");
-            if let Err(error) = self.next_source() {
-                tracing::error!(%error, "could not abandon a partial state");
+    ) -> Result<Vec<Input>, NodeError> {
+        if let Some(meta) = self.store.checkpoint_meta(seq)? {
+            if meta.state_digest == state_digest {
+                tracing::info!(replica = %self.id, %seq, "the stable checkpoint's state is stored already: installing it");
+                self.transfer.fetcher.stop();
+                self.transfer.fetched = Some((seq, meta.client_table.clone()));
+                return Ok(vec![Input::StateFetched {
+                    seq,
+                    from: self.id,
+                    app_digest: meta.manifest.root(),
+                    client_table: meta.client_table,
+                }]);
             }
+            tracing::warn!(
+                replica = %self.id, %seq,
+                "this replica's stored state differs from the stable checkpoint: replacing it"
+            );
+            self.store.remove_checkpoint(seq)?;
         }
+        let target = Target { seq, state_digest };
+        let step = self.transfer.fetcher.start(target, from, self.core.now());
+        self.carry_out_fetch(step)
     }
 
-    pub(super) fn on_state_chunk(
+    /// A state transfer frame from a peer: a request to serve, or an answer for the fetcher.
+    pub(super) fn on_state_frame(
         &mut self,
         from: ReplicaId,
-        chunk: StateChunk,
+        frame: StateFrame,
     ) -> Result<(), NodeError> {
-        let Some(fetch) = self.transfer.fetch.as_mut() else {
-            return Ok(());
-        };
-        if chunk.seq != fetch.seq
-            || from != fetch.current_source()
-            || chunk.index != fetch.next_index
-        {
-            // Late or duplicated chunks of an abandoned request.
-            return Ok(());
+        if frame.is_request() {
+            return self.serve_state(from, &frame);
         }
-        if chunk.index == 0 {
-            let Some(client_table) = chunk.client_table.clone() else {
-                tracing::warn!(%from, "first state chunk without the reply cache");
-                return self.next_source();
-            };
-            if chunk.chunk_count == 0 || chunk.snapshot_len > SNAPSHOT_BYTES_MAX {
-                tracing::warn!(%from, len = chunk.snapshot_len, "implausible state announced");
-                return self.next_source();
+        let now = self.core.now();
+        let store = &self.store;
+        let step = self
+            .transfer
+            .fetcher
+            .on_response(from, frame, now, |digest| store.has_chunk(digest));
+        for input in self.carry_out_fetch(step)? {
+            self.feed(input)?;
+        }
+        Ok(())
+    }
+
+    /// A tick: requests not answered in time go to other sources.
+    pub(super) fn transfer_tick(&mut self) -> Result<(), NodeError> {
+        let step = self.transfer.fetcher.on_tick(self.core.now());
+        for input in self.carry_out_fetch(step)? {
+            self.feed(input)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps what the fetcher accepted and sends its requests; returns the inputs for the
+    /// core.
+    fn carry_out_fetch(&mut self, step: Step) -> Result<Vec<Input>, NodeError> {
+        let mut inputs = Vec::new();
+        if let Some((seq, manifest)) = &step.manifest {
+            self.store.begin_incoming(*seq, manifest)?;
+        }
+        if let Some(chunk) = &step.chunk {
+            match self.store.write_incoming_chunk(chunk) {
+                Err(StoreError::NoIncomingSnapshot) => {
+                    // Garbage collection abandoned the state: the store keeps a newer one.
+                    // The core asks again, or for another state, once its deadline passes.
+                    tracing::warn!(replica = %self.id, "the state being fetched was abandoned");
+                    self.transfer.fetcher.stop();
+                    return Ok(inputs);
+                }
+                written => written?,
             }
-            fetch.chunk_count = chunk.chunk_count;
-            fetch.snapshot_len = chunk.snapshot_len;
-            fetch.client_table = Some(client_table);
-            self.store.begin_incoming(fetch.seq, fetch.snapshot_len)?;
-            fetch.begun = true;
-        } else if chunk.client_table.is_some() || chunk.chunk_count != fetch.chunk_count {
-            tracing::warn!(%from, "inconsistent state chunk");
-            return self.next_source();
+            if let Some(target) = self.transfer.fetcher.target() {
+                inputs.push(Input::StateProgress { seq: target.seq });
+            }
         }
-        let fetch = self.transfer.fetch.as_mut().expect("present above");
-        if fetch.received + chunk.data.len() as u64 > fetch.snapshot_len {
-            tracing::warn!(%from, "state longer than announced");
-            return self.next_source();
+        if let Some(complete) = step.complete {
+            tracing::info!(
+                replica = %self.id, seq = %complete.seq,
+                "every chunk of the state is in and checked"
+            );
+            self.transfer.fetched = Some((complete.seq, complete.client_table.clone()));
+            inputs.push(Input::StateFetched {
+                seq: complete.seq,
+                from: complete.from,
+                app_digest: complete.app_digest,
+                client_table: complete.client_table,
+            });
         }
-        self.store.write_incoming_chunk(&chunk.data)?;
-        let fetch = self.transfer.fetch.as_mut().expect("present above");
-        fetch.hasher.update(&chunk.data);
-        fetch.received += chunk.data.len() as u64;
-        fetch.next_index += 1;
-        if fetch.next_index < fetch.chunk_count {
-            self.request_chunk();
-            return Ok(());
+        for (to, frame) in step.requests {
+            self.queue_peer(to, PeerFrame::State(frame));
         }
-        if fetch.received != fetch.snapshot_len {
-            tracing::warn!(%from, "state shorter than announced");
-            return self.next_source();
-        }
-        let fetch = self.transfer.fetch.take().expect("present above");
-        let client_table = fetch.client_table.unwrap_or_default();
-        let app_digest = fetch.hasher.finish();
-        self.transfer.fetched = Some((fetch.seq, client_table.clone()));
-        // The store keeps the partial state until the core's verdict: install or ask again.
-        self.feed(Input::StateFetched {
-            seq: fetch.seq,
-            from,
-            app_digest,
-            client_table,
-        })
+        Ok(inputs)
     }
 
     /// The core checked the fetched state against the stable checkpoint: keep it as this
@@ -205,7 +180,10 @@ impl Shell {
             fetched_seq, seq,
             "installing a state other than the one fetched"
         );
-        self.store.finish_incoming(state_digest, &client_table)?;
+        self.transfer.fetcher.stop();
+        if self.store.checkpoint_meta(seq)?.is_none() {
+            self.store.finish_incoming(state_digest, &client_table)?;
+        }
         let snapshot = self
             .store
             .read_snapshot(seq)?
@@ -216,48 +194,18 @@ impl Shell {
         Ok(())
     }
 
-    /// Serves chunk `index` of checkpoint `seq` to a peer.
-    pub(super) fn serve_state(
-        &mut self,
-        to: ReplicaId,
-        seq: Seq,
-        index: u32,
-    ) -> Result<(), NodeError> {
+    /// Answers a peer's request for a manifest or a chunk from the store.
+    fn serve_state(&mut self, to: ReplicaId, request: &StateFrame) -> Result<(), NodeError> {
         let service = self
             .behaviour
             .as_ref()
             .map_or(StateService::Honest, |b| b.state_transfer());
-        if service == StateService::Silent {
-            return Ok(());
+        if let Some(answer) = answer(&self.store, request, service)? {
+            self.queue_peer(to, PeerFrame::State(answer));
         }
-        let Some(meta) = self.store.checkpoint_meta(seq)? else {
-            self.queue_peer(to, PeerFrame::StateUnavailable { seq });
-            return Ok(());
-        };
-        // An empty snapshot has no chunks in the store but travels as one empty chunk.
-        let data = if meta.chunk_count == 0 && index == 0 {
-            Some(Vec::new())
-        } else {
-            self.store.read_snapshot_chunk(seq, index)?
-        };
-        let Some(mut data) = data else {
-            self.queue_peer(to, PeerFrame::StateUnavailable { seq });
-            return Ok(());
-        };
-        if service == StateService::Corrupt
-            && let Some(byte) = data.first_mut()
-        {
-            *byte ^= 0xff;
-        }
-        let chunk = StateChunk {
-            seq,
-            index,
-            chunk_count: meta.chunk_count.max(1),
-            snapshot_len: meta.snapshot_len,
-            client_table: (index == 0).then_some(meta.client_table),
-            data: Bytes::from(data),
-        };
-        self.queue_peer(to, PeerFrame::StateChunk(chunk));
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

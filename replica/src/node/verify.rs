@@ -15,11 +15,12 @@ use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
 
 use crate::cluster::Cluster;
 use crate::message::{
-    Limits, Message, Refusal, ReplicaId, Request, Seq, Verified, decode, signature_checks,
+    Limits, Message, Refusal, ReplicaId, Request, Verified, decode, signature_checks,
     signature_checks_except,
 };
 use crate::net::Inbound;
-use crate::wire::{ClientFrame, PeerFrame, StateChunk};
+use crate::transfer::StateFrame;
+use crate::wire::{ClientFrame, PeerFrame};
 
 use super::drive::Driver;
 use super::progress::Progress;
@@ -42,19 +43,8 @@ pub(super) enum CoreInput {
         number: u64,
         refusal: Refusal,
     },
-    StateRequest {
-        from: ReplicaId,
-        seq: Seq,
-        index: u32,
-    },
-    StateChunk {
-        from: ReplicaId,
-        chunk: StateChunk,
-    },
-    StateUnavailable {
-        from: ReplicaId,
-        seq: Seq,
-    },
+    /// A state transfer frame from a peer.
+    State { from: ReplicaId, frame: StateFrame },
 }
 
 /// Counters of what the pipeline refused.
@@ -247,13 +237,7 @@ impl Checker {
                     }
                 }
             }
-            PeerFrame::StateRequest { seq, index } => {
-                Pending::Ready(CoreInput::StateRequest { from, seq, index })
-            }
-            PeerFrame::StateChunk(chunk) => Pending::Ready(CoreInput::StateChunk { from, chunk }),
-            PeerFrame::StateUnavailable { seq } => {
-                Pending::Ready(CoreInput::StateUnavailable { from, seq })
-            }
+            PeerFrame::State(frame) => Pending::Ready(CoreInput::State { from, frame }),
         })
     }
 
@@ -361,7 +345,7 @@ mod tests {
     use rampart_crypto::{Ed25519, KeyPair, Signable};
 
     use super::*;
-    use crate::message::{ClientId, Limits, View, encode};
+    use crate::message::{ClientId, Limits, Seq, View, encode};
     use crate::store::fixture::{self, CLUSTER, REPLICA_COUNT};
 
     fn checker() -> Checker {

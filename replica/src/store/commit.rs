@@ -1,5 +1,7 @@
 //! Committing what one core input produced, as one atomic write.
 
+use std::collections::BTreeSet;
+
 use rampart_crypto::Digest;
 use rocksdb::WriteBatch;
 
@@ -185,17 +187,46 @@ impl Store {
         let Some(kept) = index.checkpoint_kept_at(seq) else {
             return Ok(());
         };
-        // Summaries, reply caches and chunks are all keyed by sequence number first, so
-        // one range per column family removes every older checkpoint state.
+        // A transfer of an older state than one kept is pointless now.
+        let abandoned = self.incoming.take_if(|w| w.seq < kept);
+        let older: Vec<Seq> = index.checkpoints.range(..kept).copied().collect();
+        if older.is_empty() && abandoned.is_none() {
+            return Ok(());
+        }
+        // Chunks are shared between states (they are stored by digest), so a chunk of an
+        // older state goes only if no kept state and no incoming one uses it.
+        let mut in_use = BTreeSet::new();
+        for stored in index.checkpoints.range(kept..) {
+            if let Some(summary) = self.summary(*stored)? {
+                in_use.extend(summary.manifest.chunk_digests().iter().copied());
+            }
+        }
+        if let Some(incoming) = &self.incoming {
+            in_use.extend(incoming.manifest.chunk_digests().iter().copied());
+        }
+        let mut leaving = BTreeSet::new();
+        for stored in &older {
+            if let Some(summary) = self.summary(*stored)? {
+                leaving.extend(summary.manifest.chunk_digests().iter().copied());
+            }
+        }
+        if let Some(writer) = &abandoned {
+            leaving.extend(writer.manifest.chunk_digests().iter().copied());
+            batch.delete_cf(self.cf(META)?, layout::partial_key(writer.seq));
+        }
+        let unused: Vec<Digest> = leaving.difference(&in_use).copied().collect();
+        let snapshots = self.cf(SNAPSHOTS)?;
+        for digest in &unused {
+            batch.delete_cf(snapshots, layout::chunk_key(digest));
+        }
+        // Forgotten before the write: should it fail, the store stops anyway, and a chunk
+        // believed missing is only written or fetched again.
+        self.forget_chunks(&unused);
+        // Summaries and reply caches are keyed by sequence number first, so one range
+        // removes every older checkpoint state.
         let older = (layout::seq_key(Seq(0)), layout::seq_key(kept));
         self.delete_range(batch, CHECKPOINTS, older)?;
-        self.delete_range(batch, SNAPSHOTS, older)?;
         index.checkpoints.retain(|stored| *stored >= kept);
-        // A transfer of an older state than one kept is pointless now, and the range
-        // delete just took the chunks it wrote.
-        if let Some(writer) = self.incoming.take_if(|w| w.seq() < kept) {
-            batch.delete_cf(self.cf(META)?, layout::partial_key(writer.seq()));
-        }
         Ok(())
     }
 
@@ -514,14 +545,11 @@ mod tests {
             }
             if seq.0 % CHECKPOINT_INTERVAL == 0 {
                 let snapshot = vec![seq.0 as u8; 64 << 10];
+                let manifest = crate::transfer::Manifest::of(&snapshot, 1 << 20);
                 let table = crate::core::ClientTable::default();
-                let state_digest = crate::core::checkpoint_digest(
-                    seq,
-                    rampart_crypto::Digest::of(&snapshot),
-                    &table,
-                );
+                let state_digest = crate::core::checkpoint_digest(seq, manifest.root(), &table);
                 store
-                    .put_checkpoint(seq, state_digest, &table, &snapshot)
+                    .put_checkpoint(seq, state_digest, &table, &manifest, &snapshot)
                     .expect("stores checkpoint");
                 for replica in 0..4 {
                     ops.push(PersistOp::Message(fixture::checkpoint(

@@ -104,6 +104,14 @@ pub enum StoreError {
     #[error("no incoming snapshot is being written")]
     NoIncomingSnapshot,
 
+    /// A chunk offered for the incoming snapshot is not the one its manifest lists there.
+    #[error("chunk {index} is not the one the manifest of the incoming snapshot for {seq} lists")]
+    ChunkNotInManifest { seq: Seq, index: u32 },
+
+    /// The incoming snapshot was to be completed before every chunk arrived.
+    #[error("the incoming snapshot for {seq} lacks chunks; it was not stored")]
+    IncompleteSnapshot { seq: Seq },
+
     /// Two writers for one sequence number at once.
     #[error("a snapshot for {seq} is already being written")]
     SnapshotInProgress { seq: Seq },

@@ -18,7 +18,9 @@ use super::StoreError;
 ///
 /// - 1: every record carried its batch whole.
 /// - 2: batches are stored once, apart, and records name them by digest (`batches.rs`).
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: snapshot chunks are stored by digest, and a checkpoint state's summary holds its
+///   manifest, whose root is the application digest (`checkpoint.rs`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The replica a store belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

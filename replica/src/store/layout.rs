@@ -28,7 +28,8 @@ pub const BATCHES: &str = "batches";
 pub const EVIDENCE: &str = "evidence";
 /// Checkpoint state metadata, by sequence number.
 pub const CHECKPOINTS: &str = "checkpoints";
-/// Application snapshot chunks, by (sequence number, chunk index).
+/// Application snapshot chunks, by their digest (content-addressed: a chunk several
+/// checkpoint states share is stored once).
 pub const SNAPSHOTS: &str = "snapshots";
 
 /// Every column family the store uses (besides RocksDB's `default`, which stays empty).
@@ -47,7 +48,8 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
 pub const IDENTITY_KEY: &[u8] = b"identity";
 pub const VIEW_KEY: &[u8] = b"view";
 pub const STABLE_KEY: &[u8] = b"stable";
-/// Prefix of the marker of a snapshot being written (followed by its sequence number).
+/// Prefix of the marker of a snapshot being written (followed by its sequence number); its
+/// value is the snapshot's manifest.
 pub const PARTIAL_PREFIX: &[u8] = b"partial/";
 
 /// The tags of [`MessageKey`] variants, in declaration order (which is their order).
@@ -124,11 +126,9 @@ pub fn partial_key(seq: Seq) -> Vec<u8> {
     [PARTIAL_PREFIX, &seq_key(seq)].concat()
 }
 
-pub fn chunk_key(seq: Seq, index: u32) -> [u8; 12] {
-    let mut key = [0; 12];
-    key[..8].copy_from_slice(&seq_key(seq));
-    key[8..].copy_from_slice(&index.to_be_bytes());
-    key
+/// The key of a snapshot chunk: its digest.
+pub fn chunk_key(digest: &Digest) -> [u8; 32] {
+    *digest.as_bytes()
 }
 
 /// The key of a checkpoint state's summary (sizes and digests).
@@ -146,12 +146,6 @@ fn checkpoint_key(seq: Seq, part: u8) -> [u8; 9] {
     let mut key = [part; 9];
     key[..8].copy_from_slice(&seq_key(seq));
     key
-}
-
-/// The chunk keys of the snapshot at `seq`.
-pub fn chunk_range_of(seq: Seq) -> (Vec<u8>, Vec<u8>) {
-    let prefix = seq_key(seq);
-    (prefix.to_vec(), end_of_prefix(&prefix, 12))
 }
 
 /// The longest encoded [`MessageKey`]: an agreement key.
@@ -371,9 +365,6 @@ mod tests {
         assert_eq!(end_of_prefix(&[0xff, 0xff], 4), vec![0xff; 5]);
         let (from, to) = seq_keys_up_to(Seq(u64::MAX));
         assert!(from.as_slice() < to.as_slice() && [0xff; 8].as_slice() < to.as_slice());
-        let (from, to) = chunk_range_of(Seq(u64::MAX));
-        let last_chunk = chunk_key(Seq(u64::MAX), u32::MAX);
-        assert!(from.as_slice() <= last_chunk.as_slice() && last_chunk.as_slice() < to.as_slice());
     }
 
     #[test]

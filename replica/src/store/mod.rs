@@ -8,9 +8,10 @@
 //! byte order is key order), `prepared`, `decided`, `batches` (each batch once, named by
 //! its digest from the PRE-PREPARE, prepared certificate and decision that carry it: see
 //! `batches.rs`), `evidence`, `checkpoints` (checkpoint
-//! state metadata and reply caches) and `snapshots` (application snapshots in chunks of
-//! [`SNAPSHOT_CHUNK_BYTES`], keyed by sequence number and chunk index, so a large snapshot
-//! is never one value and streams to peers a chunk at a time).
+//! state metadata, each with its snapshot's [`Manifest`](crate::transfer::Manifest), and
+//! reply caches) and `snapshots` (application snapshots in chunks, keyed by the chunk's
+//! digest, so a large snapshot is never one value, streams to peers a chunk at a time, and
+//! shares its unchanged chunks with the other states stored).
 //!
 //! # Atomicity
 //!
@@ -26,9 +27,9 @@
 //!
 //! Garbage collection deletes from disk, so space stays bounded over a long run. Records
 //! that leave in key order (everything up to a stable sequence number; VIEW-CHANGEs and
-//! NEW-VIEWs below a view; old checkpoint states and their chunks) go with range deletes:
-//! one tombstone, whatever the number of records, which matters for snapshots of hundreds
-//! of chunks. Batches go with everything else up to a stable sequence number, never with
+//! NEW-VIEWs below a view; old checkpoint states) go with range deletes: one tombstone,
+//! whatever the number of records. An old state's chunks go one by one, those that no kept
+//! state shares. Batches go with everything else up to a stable sequence number, never with
 //! a view: a prepared certificate or decision may still name them. Agreement messages of old views are spread over the sequence numbers, so
 //! they are deleted one by one, using the index to find them. Compaction then drops the
 //! deleted records and the tombstones.
@@ -38,9 +39,9 @@
 //! [`Store::put_checkpoint`] and the incoming writer ([`Store::begin_incoming`],
 //! [`Store::write_incoming_chunk`], [`Store::finish_incoming`]) write a snapshot a chunk
 //! at a time and make the state visible only when it is complete and its parts hash to
-//! its state digest, taking the application digest to be the SHA-256 of the snapshot
-//! (see `checkpoint.rs`). Garbage collection keeps the newest state at or below the
-//! stable checkpoint, so the replica always has one to restore from.
+//! its state digest, taking the application digest to be the root of the snapshot's
+//! manifest (see `checkpoint.rs`). Garbage collection keeps the newest state at or below
+//! the stable checkpoint, so the replica always has one to restore from.
 //!
 //! # Integrity
 //!
@@ -84,18 +85,19 @@ mod load;
 mod options;
 mod record;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rocksdb::{ColumnFamily, DB, IteratorMode, WriteBatch, WriteOptions};
 
-pub use checkpoint::{CheckpointMeta, SNAPSHOT_CHUNK_BYTES};
+pub use checkpoint::CheckpointMeta;
 pub use error::StoreError;
 pub use identity::{FORMAT_VERSION, StoreIdentity};
 pub use options::StoreOptions;
 
 use identity::IdentityRecord;
-use incoming::SnapshotWriter;
+use incoming::Incoming;
 use index::Index;
 use layout::{COLUMN_FAMILIES, IDENTITY_KEY, META};
 
@@ -109,7 +111,10 @@ pub struct Store {
     /// knows what RocksDB kept; the next commit rebuilds it from disk.
     index: Option<Index>,
     /// A snapshot arriving by state transfer, not yet complete.
-    incoming: Option<SnapshotWriter>,
+    incoming: Option<Incoming>,
+    /// The digests of the snapshot chunks on disk: those the stored states use, and those
+    /// written for the incoming one.
+    chunks: BTreeSet<rampart_crypto::Digest>,
 }
 
 impl fmt::Debug for Store {
@@ -147,9 +152,11 @@ impl Store {
             replica_count,
             index: None,
             incoming: None,
+            chunks: BTreeSet::new(),
         };
         store.check_identity(identity)?;
         store.discard_partial_snapshots()?;
+        store.chunks = store.stored_chunks()?;
         store.index = Some(store.read_index()?);
         Ok(store)
     }

@@ -308,6 +308,36 @@ impl Behaviour for WrongResults {
     }
 }
 
+/// Follows the protocol, but corrupts chunks it serves by state transfer: one in
+/// `one_in` (every other one by default), under a true manifest, so each bad chunk lies
+/// among good ones and only the check on arrival catches it.
+#[derive(Debug)]
+pub struct CorruptChunks {
+    pub one_in: u32,
+}
+
+impl Default for CorruptChunks {
+    fn default() -> CorruptChunks {
+        CorruptChunks { one_in: 2 }
+    }
+}
+
+impl Behaviour for CorruptChunks {
+    fn name(&self) -> &'static str {
+        "corrupt-chunks"
+    }
+
+    fn outbound(&mut self, _: &mut Context<'_>, _: ReplicaId, message: Message) -> Vec<Message> {
+        vec![message]
+    }
+
+    fn state_transfer(&self) -> StateService {
+        StateService::CorruptChunks {
+            one_in: self.one_in,
+        }
+    }
+}
+
 /// Builds a behaviour for a replica (its id and the cluster size).
 pub type MakeBehaviour = fn(ReplicaId, usize) -> Box<dyn Behaviour>;
 
@@ -334,5 +364,6 @@ pub fn all_behaviours() -> Vec<MakeBehaviour> {
         |_, _| Box::new(ForgeNewView),
         |_, _| Box::<FarFutureFlood>::default(),
         |_, _| Box::<StaleReads>::default(),
+        |_, _| Box::<CorruptChunks>::default(),
     ]
 }

@@ -49,7 +49,7 @@ fn operations(batch: &crate::message::Batch) -> Vec<Vec<u8>> {
 /// Replica 1 of a four-replica cluster with tentative execution, on a real store and
 /// transport, its application a [`Journal`] starting empty. The peers are never reached:
 /// tests hand the replica their messages themselves.
-async fn shell(dir: &std::path::Path) -> (Shell, watch::Receiver<NodeStatus>) {
+pub(in crate::node) async fn shell(dir: &std::path::Path) -> (Shell, watch::Receiver<NodeStatus>) {
     let cluster = Cluster::new(
         fixture::CLUSTER,
         (0..4).map(|r| fixture::key(r).public_key()).collect(),
@@ -92,7 +92,7 @@ async fn shell(dir: &std::path::Path) -> (Shell, watch::Receiver<NodeStatus>) {
     (shell, watch)
 }
 
-fn deliver(shell: &mut Shell, from: u32, message: Message) {
+pub(in crate::node) fn deliver(shell: &mut Shell, from: u32, message: Message) {
     shell
         .feed(Input::Message {
             from: ReplicaId(from),
