@@ -215,6 +215,10 @@ impl Client {
                 "no quorum yet; sending the request to every replica again"
             );
             self.broadcast(&frame)?;
+            if !self.config.all_answer_after_retransmit.is_zero() {
+                self.shared.lock().all_answer_until =
+                    Some(Instant::now() + self.config.all_answer_after_retransmit);
+            }
             interval = (interval * 2).min(self.config.retransmit_interval_max);
         }
     }
@@ -265,9 +269,15 @@ impl Client {
     }
 
     fn frame(&self, request: &Signed<Request>, certify: bool) -> Result<Bytes, ClientError> {
+        let all_answer = self
+            .shared
+            .lock()
+            .all_answer_until
+            .is_some_and(|until| Instant::now() < until);
         let frame = encode(&ClientFrame::Request {
             request: request.clone(),
             certify,
+            all_answer,
         });
         let limit = self.config.transport.limits.max_frame_bytes;
         if frame.len() > limit {

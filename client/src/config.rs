@@ -28,6 +28,16 @@ pub struct ClientConfig {
     pub retransmit_interval_min: Duration,
     /// The ceiling on the doubled retransmission interval.
     pub retransmit_interval_max: Duration,
+    /// After a request needed a retransmission, how long every replica is asked to answer
+    /// every request, instead of the primary and the designated backups alone; zero never
+    /// asks.
+    ///
+    /// The primary and f (2f with tentative execution) designated backups answer a request,
+    /// so one slow, partitioned or faulty replier costs every request it is designated for
+    /// a whole retransmission interval. Answered by all, the first matching replies decide
+    /// and a missing replica costs nothing; the price, more replies, is paid only while
+    /// replies go missing.
+    pub all_answer_after_retransmit: Duration,
     /// The largest operation the replicas accept (their `operation_bytes_max`); a larger
     /// one is refused before it is sent.
     pub operation_bytes_max: usize,
@@ -55,6 +65,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             retransmit_interval_min: Duration::from_millis(500),
             retransmit_interval_max: Duration::from_secs(8),
+            all_answer_after_retransmit: Duration::from_secs(10),
             operation_bytes_max: replica_defaults.operation_bytes_max,
             read_only_timeout: Duration::from_secs(1),
             window,

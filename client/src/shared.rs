@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use rampart_crypto::Ed25519;
 use rampart_replica::cluster::Cluster;
@@ -38,6 +39,9 @@ pub(crate) struct State {
     pub(crate) views: ViewTracker,
     /// The router stopped: no reply will ever arrive again.
     pub(crate) closed: bool,
+    /// Until when every replica is asked to answer every request (see
+    /// [`crate::ClientConfig::all_answer_after_retransmit`]).
+    pub(crate) all_answer_until: Option<Instant>,
 }
 
 impl Shared {
@@ -51,6 +55,7 @@ impl Shared {
                 window,
                 views: ViewTracker::new(cluster.size(), thresholds.weak_quorum),
                 closed: false,
+                all_answer_until: None,
             }),
             cluster,
             room: Notify::new(),

@@ -28,6 +28,10 @@ pub enum ClientFrame {
     Request {
         request: Signed<Request>,
         certify: bool,
+        /// Every replica answers, not only the primary and the designated backups: the
+        /// client asks for it for a while after it had to retransmit, when a designated
+        /// replier may be down.
+        all_answer: bool,
     },
 }
 

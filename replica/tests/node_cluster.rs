@@ -71,6 +71,7 @@ async fn four_nodes_commit_a_clients_commands() {
         let frame = Bytes::from(encode(&ClientFrame::Request {
             request,
             certify: false,
+            all_answer: true,
         }));
         for replica in 0..4 {
             let _ = transport.send(ReplicaId(replica), frame.clone());

@@ -37,18 +37,22 @@ fn seeds_that_once_failed() {
     campaign(31_600..31_601);
 }
 
-/// Seed 259 (n = 4; one Byzantine replica and a partition) makes a replica execute a
-/// batch tentatively (PBFT §5.1.2) that then commits with another digest. The replica
-/// rolls back by rebuilding itself from durable state, and the checkers find nothing
-/// wrong: no divergence, and every client history linearizable.
+/// Some seeds make a replica execute a batch tentatively (PBFT §5.1.2) that then commits
+/// with another digest (a partition cuts a primary off after a backup prepared its batch).
+/// The replica rolls back by rebuilding itself from durable state, and the checkers find
+/// nothing wrong: no divergence, and every client history linearizable. Which seeds do
+/// moves with every change to the protocol's timing, so the test takes the first seed of
+/// the campaign's range that rolls back, and asserts that one does.
 #[test]
 fn a_tentative_execution_that_does_not_commit_is_rolled_back() {
-    let report = run_campaign(259..260, Plan::generate);
-    println!("seed 259: {report}");
-    assert!(
-        report.rollbacks >= 1,
-        "seed 259 no longer rolls a tentative execution back; `rampart chaos` counts \
-         rollbacks per range of seeds: pick one that does"
+    let rolled_back = (0..2 * SEEDS_PER_HALF).find_map(|seed| {
+        let report = run_plan(&Plan::generate(seed));
+        (report.stats.rollbacks >= 1).then_some(report)
+    });
+    let report = rolled_back.expect("no seed of the campaign's range rolls back");
+    println!(
+        "seed {} rolls back {} tentative execution(s)",
+        report.seed, report.stats.rollbacks
     );
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }

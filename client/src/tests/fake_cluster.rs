@@ -224,8 +224,9 @@ impl FakeCluster {
                         let Inbound::Client { from, frame } = message else {
                             continue;
                         };
-                        let Ok(ClientFrame::Request { request, certify }) =
-                            decode::<ClientFrame>("client frame", &frame)
+                        let Ok(ClientFrame::Request {
+                            request, certify, ..
+                        }) = decode::<ClientFrame>("client frame", &frame)
                         else {
                             panic!("the client sent a frame that does not decode");
                         };

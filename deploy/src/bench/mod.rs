@@ -95,6 +95,10 @@ pub struct BenchArgs {
 
 /// Runs `rampart bench`.
 pub fn run(args: &BenchArgs) -> Result<(), Failure> {
+    // Logs are off unless asked for: the report is what the bench prints.
+    if std::env::var_os("RUST_LOG").is_some() {
+        crate::logging::init()?;
+    }
     if !(0.0..=1.0).contains(&args.read_only_share) {
         return Err(Failure::config("--read-only-share must be between 0 and 1"));
     }

@@ -47,6 +47,7 @@ pub async fn ask_each(
     let frame = Bytes::from(encode(&ClientFrame::Request {
         request,
         certify: false,
+        all_answer: false,
     }));
     for replica in cluster.replica_ids() {
         // A queued frame waits for the connection; an error here means none will come.

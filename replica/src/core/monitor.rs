@@ -22,7 +22,10 @@
 //! batches look like, because every waiting request ages at once. Clients send their
 //! requests to every replica (`client` crate), so backups know what to expect. Ticks with
 //! a full pipeline do not count: then the cluster is busy, not the primary idle, and
-//! requests queue behind the work in flight.
+//! requests queue behind the work in flight. For one view-change timeout after a view
+//! starts the ordering timer does not run (Aardvark's grace period): connections are
+//! being made and the backlog of the view change is being worked off. PBFT's request
+//! timer runs all the while.
 //!
 //! Both timers are the backup's own suspicion. As in PBFT, a view changes only when f + 1
 //! replicas suspect the primary, so one confused backup cannot depose a correct primary.
@@ -43,13 +46,18 @@ pub(super) struct Monitor {
     room_ticks_at_view_start: u64,
     /// `room_ticks` at each waiting request's arrival, for the ordering timer.
     arrivals: std::collections::BTreeMap<RequestKey, u64>,
+    /// The tick the current view began (or the replica started): the ordering timer
+    /// gives a new primary a grace period of one view-change timeout, as Aardvark does,
+    /// in which connections are made and a backlog is worked off.
+    view_started_at: u64,
 }
 
 impl Monitor {
-    /// Starts afresh, as on entering a view.
-    pub(super) fn reset(&mut self) {
+    /// Starts afresh, as on entering a view at tick `now`.
+    pub(super) fn reset(&mut self, now: u64) {
         self.request_timer = None;
         self.room_ticks_at_view_start = self.room_ticks;
+        self.view_started_at = now;
     }
 
     pub(super) fn request_timer(&self) -> Option<(RequestKey, u64)> {
@@ -140,6 +148,11 @@ impl Replica {
     }
 
     fn check_order_timer(&mut self) {
+        let grace = self.config.view_change_timeout_ticks;
+        if self.now < self.monitor.view_started_at + grace {
+            self.monitor.room_ticks_at_view_start = self.monitor.room_ticks;
+            return;
+        }
         if self.transfer.is_some() || !self.primary_has_room() {
             return;
         }

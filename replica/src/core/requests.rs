@@ -223,7 +223,7 @@ impl Replica {
                 origin,
                 from_client,
                 forwarded_at: now,
-                forwards: u32::from(forward),
+                forwards: 0,
             },
         );
         self.request_arrived(key);
@@ -235,9 +235,12 @@ impl Replica {
             self.requests.queue.push_back(key);
             self.propose();
         } else {
-            if forward {
-                self.relay(self.primary(), Message::Request(request));
-            }
+            // Clients send every request to every replica, the primary included, so a
+            // backup does not forward a request on its first arrival (that would make the
+            // primary receive and check each request n times). It forwards a request the
+            // primary has not ordered after a status interval
+            // (`reforward_waiting_requests`), and at once one its client had to send
+            // again (above).
             self.arm_request_timer();
         }
         Ok(())
@@ -311,7 +314,8 @@ impl Replica {
 
     /// A backup forwards the requests that no pre-prepare has picked up for a while again:
     /// the forward, or the primary, may have been lost. Each request is forwarded again
-    /// with a growing interval (doubling, up to eight status intervals), and at most
+    /// with a growing interval (doubling, up to eight status intervals or half an ordering
+    /// timeout, whichever is shorter), and at most
     /// `batch_bytes_max` bytes of them per status interval, oldest first, so large
     /// requests cannot crowd the primary's link with copies of themselves.
     pub(super) fn reforward_waiting_requests(&mut self) {
@@ -334,7 +338,11 @@ impl Replica {
             let Some(waiting) = self.requests.waiting.get_mut(&key) else {
                 continue;
             };
-            let backoff = interval.saturating_mul(1 << waiting.forwards.min(3));
+            // Doubling, but never past half an ordering timeout: the primary must have the
+            // request well before a backup suspects it of leaving it unordered.
+            let backoff = interval
+                .saturating_mul(1 << waiting.forwards.min(3))
+                .min((self.config.order_timeout_ticks / 2).max(1));
             if now < waiting.forwarded_at.saturating_add(backoff) {
                 continue;
             }
@@ -370,7 +378,7 @@ impl Replica {
         let is_primary = self.is_primary();
         self.requests.reset_assignments(is_primary);
         self.mark_preprepared_requests_assigned();
-        self.monitor.reset();
+        self.monitor.reset(self.now);
         if is_primary {
             return;
         }

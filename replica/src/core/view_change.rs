@@ -183,7 +183,7 @@ impl Replica {
         tracing::info!(replica = %self.id, from = %self.view, to = %view, "starting view change");
         self.view = view;
         self.normal = false;
-        self.monitor.reset();
+        self.monitor.reset(self.now);
         self.view_changes.timer_deadline = None;
         self.view_changes.retain_from(view, self.id);
         self.send_view_change();

@@ -172,7 +172,11 @@ impl Shell {
                 }
                 self.feed(Input::Message { from, message })
             }
-            CoreInput::Request { request, certify } => {
+            CoreInput::Request {
+                request,
+                certify,
+                all_answer,
+            } => {
                 if let Some(behaviour) = self.behaviour.as_mut()
                     && behaviour.censors(&request.value)
                 {
@@ -189,7 +193,7 @@ impl Shell {
                     self.certify.insert(request.value.key());
                 }
                 let key = request.value.key();
-                if !self.direct.insert(key) {
+                if !self.direct.insert(key) || all_answer {
                     if self.retransmitted.len() >= DIRECT_PENDING_MAX {
                         self.retransmitted.pop_first();
                     }

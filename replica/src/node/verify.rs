@@ -36,6 +36,7 @@ pub(super) enum CoreInput {
     Request {
         request: Verified<Signed<Request>>,
         certify: bool,
+        all_answer: bool,
     },
     /// A client frame that could not be accepted; the client hears why.
     Refused {
@@ -89,6 +90,7 @@ enum Pending {
         client: PublicKey,
         request: Signed<Request>,
         certify: bool,
+        all_answer: bool,
         checks: Range<usize>,
     },
     Ready(CoreInput),
@@ -156,6 +158,7 @@ impl Checker {
                 client,
                 request,
                 certify,
+                all_answer,
                 checks,
             } => {
                 if valid(checks) {
@@ -163,6 +166,7 @@ impl Checker {
                     Some(CoreInput::Request {
                         request: Verified::assume_verified(request),
                         certify,
+                        all_answer,
                     })
                 } else {
                     self.counters
@@ -251,7 +255,11 @@ impl Checker {
             Ok(frame) => frame,
             Err(error) => return self.undecodable(&client.short(), error),
         };
-        let ClientFrame::Request { request, certify } = frame;
+        let ClientFrame::Request {
+            request,
+            certify,
+            all_answer,
+        } = frame;
         let message = Message::Request(request);
         match signature_checks(&message, &self.cluster, &self.limits) {
             Ok(checks) => {
@@ -262,6 +270,7 @@ impl Checker {
                     client,
                     request,
                     certify,
+                    all_answer,
                     checks: append(all, checks),
                 })
             }
@@ -376,6 +385,7 @@ mod tests {
         let frame = ClientFrame::Request {
             request,
             certify: false,
+            all_answer: false,
         };
         Inbound::Client {
             from: client.public_key(),

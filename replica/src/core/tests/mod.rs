@@ -370,9 +370,24 @@ fn retransmissions_are_answered_from_the_reply_cache_and_executed_once() {
 }
 
 #[test]
-fn a_backup_forwards_requests_to_the_primary_and_times_it() {
+fn a_backup_forwards_retransmitted_requests_to_the_primary_and_times_them() {
     let h = Harness::new(4);
     let mut backup = h.replica(1);
+    let forwarded = |actions: &[Action]| {
+        actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::Send {
+                    to: ReplicaId(0),
+                    message: Outbound::Relay(Message::Request(_))
+                }
+            )
+        })
+    };
+    // Clients send every request to every replica, the primary included.
+    let actions = backup.handle(Input::Request(Verified::assume_verified(h.request(1))));
+    assert!(!forwarded(&actions), "{actions:?}");
+    // A retransmission means the primary may have missed it.
     let actions = backup.handle(Input::Request(Verified::assume_verified(h.request(1))));
     assert!(actions.iter().any(|a| matches!(
         a,

@@ -74,10 +74,27 @@ fn the_timer_moves_to_the_next_oldest_request_once_the_timed_one_executes() {
     assert_eq!(backup.request_timer(), None);
 }
 
+/// Ticks through the grace period the ordering timer gives a view's primary.
+fn past_grace(replica: &mut Replica, h: &Harness) {
+    for _ in 0..h.config.view_change_timeout_ticks {
+        replica.handle(Input::Tick);
+    }
+}
+
+#[test]
+fn a_primary_gets_a_grace_period_of_one_view_change_timeout() {
+    let h = harness(5, 100);
+    let mut backup = h.replica(1);
+    submit(&mut backup, 1, &h);
+    // The request timer (100 ticks) fires, not the ordering timer (5).
+    assert_eq!(ticks_until_suspicion(&mut backup, 200), Some(100));
+}
+
 #[test]
 fn a_primary_that_leaves_a_request_unordered_while_it_has_room_is_suspected() {
     let h = harness(5, 1_000);
     let mut backup = h.replica(1);
+    past_grace(&mut backup, &h);
     submit(&mut backup, 1, &h);
     let fired = ticks_until_suspicion(&mut backup, 100).expect("suspected");
     assert_eq!(
@@ -90,6 +107,7 @@ fn a_primary_that_leaves_a_request_unordered_while_it_has_room_is_suspected() {
 fn a_request_ordered_in_time_stops_the_ordering_timer() {
     let h = harness(5, 1_000);
     let mut backup = h.replica(1);
+    past_grace(&mut backup, &h);
     submit(&mut backup, 1, &h);
     for _ in 0..4 {
         backup.handle(Input::Tick);
@@ -103,6 +121,7 @@ fn a_full_pipeline_pauses_the_ordering_timer() {
     let mut h = harness(5, 1_000);
     Arc::make_mut(&mut h.config).in_flight_max = 1;
     let mut backup = h.replica(1);
+    past_grace(&mut backup, &h);
     // One batch in flight and not executed: the primary may not order more.
     deliver(&mut backup, 0, h.pre_prepare(0, 1, &h.batch(&[9])));
     submit(&mut backup, 1, &h);

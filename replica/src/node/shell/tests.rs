@@ -255,6 +255,7 @@ async fn a_read_only_request_waits_while_a_batch_runs_ahead() {
         .accept(CoreInput::Request {
             request: Verified::assume_verified(query),
             certify: false,
+            all_answer: false,
         })
         .expect("accepted");
     assert_eq!(
@@ -284,6 +285,7 @@ async fn a_certified_request_gets_only_its_committed_reply_with_the_certificate(
         .accept(CoreInput::Request {
             request: Verified::assume_verified(request.clone()),
             certify: true,
+            all_answer: false,
         })
         .expect("accepted");
     let batch = Arc::new(crate::message::Batch::new(vec![request]));
