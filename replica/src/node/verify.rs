@@ -15,8 +15,7 @@ use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
 
 use crate::cluster::Cluster;
 use crate::message::{
-    Limits, Message, Refusal, ReplicaId, Request, Verified, decode, signature_checks,
-    signature_checks_except,
+    Limits, Message, Refusal, ReplicaId, Request, Verified, decode, signature_checks_except,
 };
 use crate::net::Inbound;
 use crate::transfer::StateFrame;
@@ -142,6 +141,13 @@ impl Checker {
                     self.counters
                         .messages_verified
                         .fetch_add(1, Ordering::Relaxed);
+                    // A request may reach a backup in the primary's batch before it comes
+                    // from its client: verified here, it need not be verified again then.
+                    if let Message::PrePrepare { batch, .. } = &message {
+                        for request in &batch.requests {
+                            self.verified_requests.insert(request);
+                        }
+                    }
                     Some(CoreInput::Message {
                         from,
                         message: Verified::assume_verified(message),
@@ -261,7 +267,8 @@ impl Checker {
             all_answer,
         } = frame;
         let message = Message::Request(request);
-        match signature_checks(&message, &self.cluster, &self.limits) {
+        let known = |request: &Signed<Request>| self.verified_requests.contains(request);
+        match signature_checks_except(&message, &self.cluster, &self.limits, &known) {
             Ok(checks) => {
                 let Message::Request(request) = message else {
                     unreachable!("built as a request above");
