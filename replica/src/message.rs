@@ -130,6 +130,17 @@ pub fn request_bytes(request: &Signed<Request>) -> usize {
     request.value.operation.len() + REQUEST_OVERHEAD_BYTES
 }
 
+/// An upper bound on a batch's encoded size: its requests' [`request_bytes`] and the
+/// length prefix.
+pub fn batch_bytes(batch: &Batch) -> usize {
+    batch.requests.iter().map(request_bytes).sum::<usize>() + 16
+}
+
+/// An upper bound on the encoded size of one signed protocol message of a few fixed
+/// fields (PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT): view and sequence number (bincode's
+/// variable-length integers at their longest), a digest, a replica id, a signature.
+pub const SIGNED_MESSAGE_BYTES_MAX: usize = 160;
+
 /// The digest of a signed request, as it enters a batch digest.
 pub fn request_digest(request: &Signed<Request>) -> Digest {
     Digest::of(&encode(request))
@@ -826,6 +837,24 @@ pub fn signature_checks_except(
         known,
     };
     collector.message(message)?;
+    Ok(collector.checks)
+}
+
+/// The signature checks of a batch's requests (a batch fetched by digest), leaving out
+/// those `known` says were verified already, after checking its size limits.
+pub fn batch_signature_checks(
+    batch: &Batch,
+    cluster: &Cluster,
+    limits: &Limits,
+    known: &dyn Fn(&Signed<Request>) -> bool,
+) -> Result<Vec<SignatureCheck>, MessageError> {
+    let mut collector = SignatureCollector {
+        cluster,
+        limits,
+        checks: Vec::new(),
+        known,
+    };
+    collector.batch(batch)?;
     Ok(collector.checks)
 }
 

@@ -2,11 +2,13 @@
 //! replicas answer. Each frame is one bincode value ([`crate::message::encode`]) inside
 //! one length-framed transport frame.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use rampart_crypto::{Digest, Signature, Signed};
 
-use crate::message::{Commit, Message, Refusal, Reply, Request};
+use crate::message::{Batch, Commit, Message, Refusal, Reply, Request};
 use crate::transfer::StateFrame;
 
 /// Between replicas.
@@ -17,6 +19,11 @@ pub enum PeerFrame {
     /// State transfer: manifests and chunks, and requests for them. They carry no
     /// signatures: the receiver checks them against the checkpoint digest a quorum signed.
     State(StateFrame),
+    /// Please send the batch with this digest (see `core/batch_fetch.rs`).
+    BatchRequest { digest: Digest },
+    /// A batch asked for. It needs no signature of its own: it counts only if it hashes to
+    /// a digest the receiver waits for, and its requests carry their clients' signatures.
+    Batch(Arc<Batch>),
 }
 
 /// From a client to a replica.

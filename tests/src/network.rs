@@ -2,10 +2,12 @@
 //! that may be one-way. Every choice comes from the simulation's seed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
+use rampart_crypto::Digest;
 use rampart_crypto::Signed;
 use rampart_replica::core::Rng;
-use rampart_replica::message::{Message, Refusal, ReplicaId, Reply, Request};
+use rampart_replica::message::{Batch, Message, Refusal, ReplicaId, Reply, Request};
 use rampart_replica::transfer::StateFrame;
 
 /// A process of the simulation.
@@ -45,6 +47,11 @@ pub enum Packet {
     },
     /// State transfer, in chunks, as between real replicas.
     State(StateFrame),
+    /// A request for the batch with a digest, and a batch sent in answer.
+    BatchRequest {
+        digest: Digest,
+    },
+    Batch(Arc<Batch>),
 }
 
 #[derive(Clone, Debug)]

@@ -18,8 +18,8 @@ use rampart_replica::core::{
     Action, ClientTable, Config, Input, Outbound, PersistOp, PersistedState, Replica, Restored, Rng,
 };
 use rampart_replica::message::{
-    ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, View, verify_message,
-    verify_request,
+    ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, View, batch_signature_checks,
+    verify_message, verify_request,
 };
 use rampart_replica::transfer::{
     FetchSettings, Fetcher, Manifest, StateFrame, StateHolder, Step, Target, TransferStats, answer,
@@ -377,6 +377,31 @@ impl SimReplica {
                 }
             }
             Packet::State(frame) => self.on_state_frame(from, frame, effects),
+            Packet::BatchRequest { digest } => {
+                if let Some(sender) = from.replica() {
+                    self.run(
+                        Input::BatchRequested {
+                            from: sender,
+                            digest,
+                        },
+                        effects,
+                    );
+                }
+            }
+            Packet::Batch(batch) => {
+                let cluster = &self.config.cluster;
+                let checks =
+                    batch_signature_checks(&batch, cluster, &self.config.limits(), &|_| false);
+                match checks.map(|checks| self.verifier.verify_batch(&checks)) {
+                    Ok(Ok(())) => self.run(
+                        Input::BatchFetched {
+                            batch: Verified::assume_verified(batch),
+                        },
+                        effects,
+                    ),
+                    _ => self.stats.invalid_messages += 1,
+                }
+            }
             Packet::Reply { .. } | Packet::Refused { .. } => {}
         }
     }
@@ -565,6 +590,22 @@ impl SimReplica {
             }
             Action::Reply(reply) => {
                 self.reply(reply, effects);
+                None
+            }
+            Action::FetchBatch { digest, from } => {
+                effects.outgoing.push(Envelope {
+                    from: self.node,
+                    to: Node::Replica(from),
+                    packet: Packet::BatchRequest { digest },
+                });
+                None
+            }
+            Action::SendBatch { to, batch } => {
+                effects.outgoing.push(Envelope {
+                    from: self.node,
+                    to: Node::Replica(to),
+                    packet: Packet::Batch(batch),
+                });
                 None
             }
             Action::Query { request, view, seq } => {

@@ -60,6 +60,7 @@ fn check_bounds(sim: &Simulation, peak: &mut MemoryFootprint) {
             .max(footprint.view_change_messages);
         peak.waiting_requests = peak.waiting_requests.max(footprint.waiting_requests);
         peak.waiting_reads = peak.waiting_reads.max(footprint.waiting_reads);
+        peak.missing_batches = peak.missing_batches.max(footprint.missing_batches);
         peak.cached_replies = peak.cached_replies.max(footprint.cached_replies);
     }
 }
@@ -72,6 +73,7 @@ fn run_checking_bounds(name: &str, config: SimConfig, faults: impl Fn(&mut Simul
             view_change_messages: 0,
             waiting_requests: 0,
             waiting_reads: 0,
+            missing_batches: 0,
             cached_replies: 0,
         };
         let mut ticks = 0;

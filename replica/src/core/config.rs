@@ -2,7 +2,7 @@
 //! decides how long a tick is.
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::message::Limits;
+use crate::message::{Limits, REQUEST_OVERHEAD_BYTES, SIGNED_MESSAGE_BYTES_MAX};
 
 /// The parameters of one replica's protocol core. Every replica of a cluster must use the
 /// same `checkpoint_interval`, `log_window`, `batch_size_max` and `snapshot_chunk_bytes`.
@@ -15,10 +15,16 @@ pub struct Config {
     pub log_window: u64,
     /// The most requests in one batch.
     pub batch_size_max: usize,
-    /// The most bytes of requests in one batch (each counted by [`request_bytes`]). The
-    /// primary cuts a batch when either limit is reached, so a PRE-PREPARE stays within
-    /// the frame cap however large the operations are.
+    /// The most bytes of requests in one batch (each counted by
+    /// [`crate::message::request_bytes`]). The primary cuts a batch when either limit is
+    /// reached, so a PRE-PREPARE stays within the frame cap however large the operations
+    /// are.
     pub batch_bytes_max: usize,
+    /// The largest frame replicas send each other (the transport's cap). Every message
+    /// kind's largest size is bounded by a formula over this configuration
+    /// ([`Config::message_bytes_max`]), and [`Config::validate`] refuses a configuration in
+    /// which one could exceed it: nothing is ever too large to send.
+    pub frame_bytes_max: usize,
     /// How long the primary waits to fill a batch; 0 sends a batch as soon as a request can go.
     pub batch_delay_ticks: u64,
     /// The most sequence numbers the primary has assigned but not yet executed (pipelining).
@@ -73,6 +79,42 @@ pub enum ConfigError {
     },
     #[error("log_window ({window}) must be a multiple of checkpoint_interval ({interval})")]
     WindowNotMultiple { window: u64, interval: u64 },
+    #[error(
+        "operation_bytes_max ({operation}) leaves no room in a batch of batch_bytes_max \
+         ({batch}) bytes: a request of the largest operation counts {request} bytes; raise \
+         batch_bytes_max or lower operation_bytes_max"
+    )]
+    OperationOverBatch {
+        operation: usize,
+        batch: usize,
+        request: usize,
+    },
+    #[error(
+        "a {message} could be {bytes} bytes, more than the frame cap of {frame} bytes \
+         (max_frame_bytes); {advice}"
+    )]
+    MessageOverFrame {
+        message: &'static str,
+        bytes: usize,
+        frame: usize,
+        advice: &'static str,
+    },
+}
+
+/// The largest size of each message kind, from the configuration (see
+/// [`Config::message_bytes_max`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageBytesMax {
+    /// A PRE-PREPARE with a full batch; also a relayed commit certificate, a fetched batch.
+    pub pre_prepare: usize,
+    /// A VIEW-CHANGE: the stable checkpoint's proof and a window of prepared certificates,
+    /// with the batches that fit in half a frame.
+    pub view_change: usize,
+    /// A NEW-VIEW: a quorum of VIEW-CHANGEs (their signed parts), a window of
+    /// PRE-PREPAREs, and the batches that fit in half a frame.
+    pub new_view: usize,
+    /// A state-transfer chunk.
+    pub state_chunk: usize,
 }
 
 impl Config {
@@ -84,6 +126,7 @@ impl Config {
             log_window: 256,
             batch_size_max: 256,
             batch_bytes_max: 4 << 20,
+            frame_bytes_max: 16 << 20,
             batch_delay_ticks: 0,
             in_flight_max: 32,
             pipeline_batch_min: 64,
@@ -141,7 +184,76 @@ impl Config {
             u64::from(self.snapshot_chunk_bytes),
             1,
         )?;
+        at_least(
+            "order_timeout_ticks",
+            self.order_timeout_ticks,
+            self.batch_delay_ticks + 1,
+        )?;
+        let request = self.operation_bytes_max + REQUEST_OVERHEAD_BYTES;
+        if request > self.batch_bytes_max {
+            return Err(ConfigError::OperationOverBatch {
+                operation: self.operation_bytes_max,
+                batch: self.batch_bytes_max,
+                request,
+            });
+        }
+        let sizes = self.message_bytes_max();
+        let frame = self.frame_bytes_max;
+        let over = |message, bytes: usize, advice| {
+            if bytes > frame {
+                Err(ConfigError::MessageOverFrame {
+                    message,
+                    bytes,
+                    frame,
+                    advice,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        over(
+            "PRE-PREPARE with a full batch",
+            sizes.pre_prepare,
+            "lower batch_bytes_max or raise max_frame_bytes",
+        )?;
+        over(
+            "VIEW-CHANGE",
+            sizes.view_change,
+            "lower log_window or raise max_frame_bytes",
+        )?;
+        over(
+            "NEW-VIEW",
+            sizes.new_view,
+            "lower log_window or raise max_frame_bytes",
+        )?;
+        over(
+            "state-transfer chunk",
+            sizes.state_chunk,
+            "lower snapshot_chunk_bytes or raise max_frame_bytes",
+        )?;
         Ok(())
+    }
+
+    /// The largest size of each message kind, as a formula over the configuration, with
+    /// every signed part counted at [`SIGNED_MESSAGE_BYTES_MAX`] and every certificate at
+    /// its largest (n signers). Batches beyond half a frame stay out of VIEW-CHANGE and
+    /// NEW-VIEW and are fetched by digest (`batch_fetch.rs`).
+    pub fn message_bytes_max(&self) -> MessageBytesMax {
+        let n = self.replica_count();
+        let window = self.log_window as usize;
+        let header = 64;
+        let signed = SIGNED_MESSAGE_BYTES_MAX;
+        let batch = self.batch_bytes_max + 16;
+        let certificate = n * signed;
+        let checkpoint_proof = n * signed + header;
+        let view_change_signed = header + checkpoint_proof + window * certificate;
+        let batches_carried = self.frame_bytes_max / 2;
+        MessageBytesMax {
+            pre_prepare: header + signed + batch,
+            view_change: view_change_signed + batches_carried,
+            new_view: header + signed + n * view_change_signed + window * signed + batches_carried,
+            state_chunk: header + self.snapshot_chunk_bytes as usize,
+        }
     }
 
     /// The size limits the shell checks before verifying signatures.
@@ -163,5 +275,74 @@ impl Config {
 
     pub fn replica_count(&self) -> usize {
         self.cluster.size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_crypto::{ClusterId, Digest, KeyPair, Signed};
+
+    use super::*;
+    use crate::message::{Prepare, ReplicaId, Seq, View, encode};
+
+    fn config(replicas: u64) -> Config {
+        let keys = (0..replicas)
+            .map(|seed| KeyPair::from_seed(seed).public_key())
+            .collect();
+        Config::new(Cluster::new(ClusterId(1), keys).expect("a valid cluster"))
+    }
+
+    #[test]
+    fn a_signed_message_of_fixed_fields_is_within_its_bound() {
+        let prepare = Prepare {
+            view: View(u64::MAX),
+            seq: Seq(u64::MAX),
+            digest: Digest::of(b"batch"),
+            replica: ReplicaId(u32::MAX),
+        };
+        let signed = Signed::sign(ClusterId(1), prepare, &KeyPair::from_seed(1)).expect("signs");
+        assert!(encode(&signed).len() <= SIGNED_MESSAGE_BYTES_MAX);
+    }
+
+    #[test]
+    fn the_defaults_fit_every_message_in_a_frame() {
+        for replicas in [4, 7, 10] {
+            config(replicas).validate().expect("the defaults are valid");
+        }
+    }
+
+    #[test]
+    fn a_configuration_whose_messages_could_exceed_the_frame_cap_is_refused_with_advice() {
+        let mut large_batches = config(4);
+        large_batches.frame_bytes_max = 1 << 20;
+        let error = large_batches
+            .validate()
+            .expect_err("a 4 MiB batch in a 1 MiB frame");
+        assert!(
+            error
+                .to_string()
+                .contains("lower batch_bytes_max or raise max_frame_bytes"),
+            "{error}"
+        );
+
+        let mut many_replicas = config(31);
+        many_replicas.log_window = 1 << 12;
+        let error = many_replicas
+            .validate()
+            .expect_err("a NEW-VIEW of 31 windows");
+        assert!(
+            error
+                .to_string()
+                .contains("lower log_window or raise max_frame_bytes"),
+            "{error}"
+        );
+
+        let mut large_operations = config(4);
+        large_operations.operation_bytes_max = large_operations.batch_bytes_max;
+        let error = large_operations.validate().expect_err("no room in a batch");
+        assert!(
+            error.to_string().contains("raise batch_bytes_max"),
+            "{error}"
+        );
     }
 }

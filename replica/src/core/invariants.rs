@@ -130,6 +130,15 @@ impl Replica {
                 self.id
             );
         }
+        for seq in self.missing_batches.seqs() {
+            assert!(
+                self.log
+                    .get(seq)
+                    .is_none_or(|slot| slot.round.pre_prepare.is_none()),
+                "{}: a slot waits for a batch it holds",
+                self.id
+            );
+        }
         for (seq, by_replica) in &self.checkpoints.votes {
             assert!(*seq > low);
             assert!(!by_replica.is_empty());

@@ -17,6 +17,7 @@
 //! causes a panic. Assertions guard only the core's own invariants
 //! ([`Replica::check_invariants`], run after every input in debug builds).
 
+mod batch_fetch;
 mod batching;
 mod checkpoint;
 mod client_table;
@@ -43,7 +44,7 @@ use bytes::Bytes;
 use rampart_crypto::{Digest, Signed};
 
 pub use client_table::{CachedReply, ClientRecord, ClientTable, RequestStatus, checkpoint_digest};
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, MessageBytesMax};
 pub use evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence, EvidenceStore};
 pub use log::{Log, Round, Slot};
 pub use persist::{MessageKey, PersistOp, PersistedState};
@@ -53,7 +54,8 @@ pub use reject::Reject;
 pub use rng::Rng;
 
 use crate::message::{
-    ClientId, Message, Payload, Refusal, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View,
+    Batch, ClientId, Message, Payload, Refusal, ReplicaId, Reply, Request, RequestKey, Seq,
+    Verified, View,
 };
 use checkpoint::Checkpoints;
 use monitor::Monitor;
@@ -94,6 +96,11 @@ pub enum Input {
         app_digest: Digest,
         client_table: ClientTable,
     },
+    /// A batch a peer sent in answer to [`Action::FetchBatch`], its requests' signatures
+    /// checked. Accepted only if it hashes to a digest waited for (`batch_fetch.rs`).
+    BatchFetched { batch: Verified<Arc<Batch>> },
+    /// A peer asks for the batch with `digest`.
+    BatchRequested { from: ReplicaId, digest: Digest },
 }
 
 /// A message to send: a payload the shell must sign first, or a message signed already
@@ -166,6 +173,10 @@ pub enum Action {
     /// execution, and a replica survives a crash at any point, so this is always safe.
     /// The core executes nothing more.
     Rollback,
+    /// Ask `from` for the batch with `digest`, known only by digest (`batch_fetch.rs`).
+    FetchBatch { digest: Digest, from: ReplicaId },
+    /// Send a batch a peer asked for.
+    SendBatch { to: ReplicaId, batch: Arc<Batch> },
     /// Keep the checkpoint just taken at `seq`: the application snapshot and this reply
     /// cache, whose combined digest is `state_digest`. Peers fetch it by state transfer.
     StoreCheckpoint {
@@ -213,6 +224,8 @@ pub struct Replica {
     rolled_back: bool,
     clients: ClientTable,
     requests: Requests,
+    /// PRE-PREPAREs of the current view whose batch is known only by digest.
+    missing_batches: batch_fetch::MissingBatches,
     /// Read-only requests waiting for execution to catch up (PBFT §5.1.3).
     reads: reads::Reads,
     /// The timers with which a backup watches the primary.
@@ -228,6 +241,12 @@ pub struct Replica {
     status_answered: BTreeMap<ReplicaId, u64>,
     /// View changes in a row without executing a request; the timeout doubles with each.
     view_changes_in_a_row: u32,
+    /// During recovery only: PRE-PREPAREs of the current view's NEW-VIEW whose batch was
+    /// not stored with it, and who to ask for it.
+    recovered_without_batch: Vec<(
+        Signed<crate::message::PrePrepare>,
+        Vec<crate::message::ReplicaId>,
+    )>,
     /// During recovery only: this replica's own NEW-VIEW for the view it was entering.
     restored_new_view: Option<(
         Signed<crate::message::NewView>,
@@ -259,6 +278,7 @@ impl Replica {
             clients: ClientTable::default(),
             requests: Requests::default(),
             reads: reads::Reads::default(),
+            missing_batches: batch_fetch::MissingBatches::default(),
             monitor: Monitor::default(),
             checkpoints: Checkpoints::default(),
             view_changes: ViewChanges::default(),
@@ -271,6 +291,7 @@ impl Replica {
             status_answered: BTreeMap::new(),
             view_changes_in_a_row: 0,
             restored_new_view: None,
+            recovered_without_batch: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -283,6 +304,8 @@ impl Replica {
                 Ok(())
             }
             Input::Message { from, message } => self.on_message(from, message.into_inner()),
+            Input::BatchFetched { batch } => self.on_batch_fetched(batch.into_inner()),
+            Input::BatchRequested { from, digest } => self.on_batch_requested(from, digest),
             Input::Request(request) if request.value.read_only => {
                 self.on_read_only(request.into_inner())
             }
@@ -339,6 +362,7 @@ impl Replica {
         }
         self.check_primary();
         self.check_view_change_timer();
+        self.ask_for_batches();
         self.check_transfer_timer();
         self.propose();
     }
@@ -484,6 +508,7 @@ impl Replica {
             view_change_messages: self.view_changes.message_count(),
             waiting_requests: self.requests.waiting_count(),
             waiting_reads: self.reads.len(),
+            missing_batches: self.missing_batches.len(),
             cached_replies: self.clients.records().map(|(_, r)| r.replies.len()).sum(),
         }
     }
@@ -497,6 +522,7 @@ pub struct MemoryFootprint {
     pub view_change_messages: usize,
     pub waiting_requests: usize,
     pub waiting_reads: usize,
+    pub missing_batches: usize,
     pub cached_replies: usize,
 }
 

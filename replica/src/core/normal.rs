@@ -79,6 +79,7 @@ impl Replica {
         slot.round.pre_prepare = Some(pre_prepare.clone());
         slot.round.batch = Some(batch.clone());
         slot.touched_at = now;
+        self.missing_batches.filled(seq);
         if seq > self.last_executed {
             self.requests
                 .mark_assigned(batch.requests.iter().map(|r| r.value.key()));

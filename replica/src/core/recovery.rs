@@ -146,12 +146,30 @@ impl Replica {
                         if !in_window(pre_prepare.value.seq) {
                             continue;
                         }
+                        let digest = pre_prepare.value.digest;
                         let batch = batches
                             .iter()
-                            .find(|b| b.digest() == pre_prepare.value.digest)
+                            .find(|b| b.digest() == digest)
                             .cloned()
-                            .unwrap_or_else(Batch::null);
-                        self.restore_pre_prepare(pre_prepare.clone(), batch);
+                            .or_else(|| (digest == Batch::default().digest()).then(Batch::null))
+                            .or_else(|| self.log.find_batch(digest));
+                        match batch {
+                            Some(batch) => self.restore_pre_prepare(pre_prepare.clone(), batch),
+                            None => {
+                                // Known only by digest: fetched again, as on entering the view.
+                                let sources = new_view
+                                    .value
+                                    .view_changes
+                                    .iter()
+                                    .filter(|vc| {
+                                        vc.value.prepared.iter().any(|c| c.digest() == digest)
+                                    })
+                                    .map(|vc| vc.value.replica)
+                                    .collect();
+                                self.recovered_without_batch
+                                    .push((pre_prepare.clone(), sources));
+                            }
+                        }
                     }
                     self.view_changes.new_view = Some(message.clone());
                     if new_view.value.view.primary(self.config.replica_count()) == self.id {
@@ -190,6 +208,19 @@ impl Replica {
 
     /// Takes every step the restored state allows, as the running replica would have.
     fn resume(&mut self) {
+        for (pre_prepare, sources) in std::mem::take(&mut self.recovered_without_batch) {
+            let (seq, digest) = (pre_prepare.value.seq, pre_prepare.value.digest);
+            match self.log.find_batch(digest) {
+                Some(batch) => self.restore_pre_prepare(pre_prepare, batch),
+                None => self.await_batch(pre_prepare, sources),
+            }
+            debug_assert!(
+                self.log
+                    .get(seq)
+                    .is_none_or(|s| s.round.pre_prepare.is_none()
+                        || s.round.batch.as_ref().is_some_and(|b| b.digest() == digest))
+            );
+        }
         let stable = self.checkpoints.stable.clone();
         if self.last_executed < stable.seq {
             self.start_transfer(&stable);

@@ -59,6 +59,12 @@ pub enum Reject {
     ReadOnlyRequest,
     /// A request that was already executed and whose reply is no longer cached.
     RequestTooOld,
+    /// A batch nobody waits for (see `batch_fetch.rs`).
+    UnexpectedBatch,
+    /// A peer asked for a batch this replica does not hold.
+    UnknownBatch,
+    /// A peer asked for more batches in a status interval than its share.
+    TooManyBatchRequests,
     /// A peer's STATUS came sooner than half a status interval after the last one answered.
     StatusTooSoon,
     /// A request number above [`crate::message::REQUEST_NUMBER_MAX`].
@@ -85,6 +91,8 @@ impl Reject {
                 | Reject::RequestTooOld
                 | Reject::OverQuota
                 | Reject::StatusTooSoon
+                | Reject::UnexpectedBatch
+                | Reject::UnknownBatch
         )
     }
 }

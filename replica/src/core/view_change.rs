@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rampart_crypto::{Digest, Signed};
 
 use super::{Evidence, MessageKey, PersistOp, Reject, Replica};
+use crate::message::batch_bytes;
 use crate::message::{
     Batch, CheckpointCertificate, Message, NewView, Payload, PrePrepare, PreparedCertificate,
     ReplicaId, Seq, View, ViewChange,
@@ -35,6 +36,11 @@ pub(super) struct ViewChanges {
     /// PBFT §4.5.2: started when a quorum of VIEW-CHANGEs for the target view is in; if no
     /// NEW-VIEW arrives before it expires, the replica moves on to the next view.
     pub(super) timer_deadline: Option<u64>,
+    /// A view change that gathers no quorum for its view (its VIEW-CHANGEs could not be
+    /// delivered, or too few replicas joined) would wait forever under PBFT's rule, which
+    /// starts the timer only at a quorum; this deadline, three timeouts after the view
+    /// change started, moves the replica on to the next view all the same.
+    pub(super) stalled_deadline: Option<u64>,
     /// The view this replica, as its primary, already sent a NEW-VIEW for.
     pub(super) new_view_sent: Option<View>,
     /// This replica's own VIEW-CHANGEs for views it left before they started (its timer
@@ -184,7 +190,9 @@ impl Replica {
         self.view = view;
         self.normal = false;
         self.monitor.reset(self.now);
+        self.missing_batches.clear();
         self.view_changes.timer_deadline = None;
+        self.view_changes.stalled_deadline = Some(self.now + 3 * self.view_change_timeout());
         self.view_changes.retain_from(view, self.id);
         self.send_view_change();
         // Others may have reached a quorum for this view before this replica joined.
@@ -196,6 +204,7 @@ impl Replica {
         let view = self.view;
         let stable = self.low_watermark();
         let (prepared, batches) = self.log.prepared_certificates(stable);
+        let batches = self.within_batch_budget(batches);
         let view_change = ViewChange {
             new_view: view,
             replica: self.id,
@@ -251,25 +260,45 @@ impl Replica {
         Ok(())
     }
 
-    /// The batches a message attaches, by digest, if they cover every digest in `needed`.
-    fn batches_by_digest(
+    /// The batches this replica has for the non-null digests in `needed`: attached to a
+    /// message, or in its log. Those it lacks are fetched when needed (`batch_fetch.rs`).
+    fn known_batches(
         &self,
-        batches: &[Arc<Batch>],
+        attached: &[Arc<Batch>],
         needed: impl Iterator<Item = Digest>,
-    ) -> Result<BTreeMap<Digest, Arc<Batch>>, Reject> {
-        let attached: BTreeMap<Digest, Arc<Batch>> =
-            batches.iter().map(|b| (b.digest(), b.clone())).collect();
+    ) -> BTreeMap<Digest, Arc<Batch>> {
+        let attached: BTreeMap<Digest, &Arc<Batch>> =
+            attached.iter().map(|b| (b.digest(), b)).collect();
         let null = null_digest();
-        let mut found = BTreeMap::new();
-        for digest in needed.filter(|&d| d != null) {
-            let batch = attached
-                .get(&digest)
-                .cloned()
-                .or_else(|| self.log.find_batch(digest))
-                .ok_or(Reject::MissingBatch)?;
-            found.insert(digest, batch);
-        }
-        Ok(found)
+        needed
+            .filter(|&d| d != null)
+            .filter_map(|digest| {
+                let batch = attached
+                    .get(&digest)
+                    .map(|b| Arc::clone(b))
+                    .or_else(|| self.log.find_batch(digest))?;
+                Some((digest, batch))
+            })
+            .collect()
+    }
+
+    /// The batches a VIEW-CHANGE or NEW-VIEW carries: as many as fit in half a frame, in
+    /// order. The other half is for the certificates, whose size the configuration bounds
+    /// (`Config::validate`); a batch left out is fetched by digest by whoever needs it.
+    fn within_batch_budget(&self, batches: Vec<Arc<Batch>>) -> Vec<Arc<Batch>> {
+        let budget = self.config.frame_bytes_max / 2;
+        let mut spent = 0;
+        batches
+            .into_iter()
+            .filter(|batch| {
+                let bytes = batch_bytes(batch);
+                let fits = spent + bytes <= budget;
+                if fits {
+                    spent += bytes;
+                }
+                fits
+            })
+            .collect()
     }
 
     /// A VIEW-CHANGE from a peer (or this replica's own, handed back signed).
@@ -291,8 +320,6 @@ impl Replica {
             return Err(Reject::OldView);
         }
         self.check_view_change(view_change)?;
-        // The new primary needs the batch of every prepared certificate.
-        self.batches_by_digest(&batches, view_change.prepared.iter().map(|c| c.digest()))?;
         if let Some(existing) = self.view_changes.get(replica, target) {
             if existing.signed == signed {
                 return Err(Reject::Duplicate);
@@ -381,13 +408,8 @@ impl Replica {
         let values: Vec<&ViewChange> = chosen.iter().map(|vc| &vc.signed.value).collect();
         let plan = compute_new_view(view, &values);
         let attached: Vec<Arc<Batch>> = chosen.iter().flat_map(|vc| vc.batches.clone()).collect();
-        let Ok(found) =
-            self.batches_by_digest(&attached, plan.pre_prepares.iter().map(|p| p.digest))
-        else {
-            // Cannot happen: every accepted VIEW-CHANGE carried its batches.
-            tracing::error!(replica = %self.id, %view, "a batch for NEW-VIEW is missing");
-            return;
-        };
+        let found = self.known_batches(&attached, plan.pre_prepares.iter().map(|p| p.digest));
+        let batches = self.within_batch_budget(found.into_values().collect());
         let view_changes = chosen.iter().map(|vc| vc.signed.clone()).collect();
         self.view_changes.new_view_sent = Some(view);
         tracing::info!(replica = %self.id, %view, pre_prepares = plan.pre_prepares.len(), "sending NEW-VIEW");
@@ -395,7 +417,7 @@ impl Replica {
             view,
             view_changes,
             pre_prepares: plan.pre_prepares,
-            batches: found.into_values().collect(),
+            batches,
         });
     }
 
@@ -436,7 +458,7 @@ impl Replica {
         {
             return Err(Reject::NewViewMismatch);
         }
-        let found = self.batches_by_digest(&batches, plan.pre_prepares.iter().map(|p| p.digest))?;
+        let found = self.known_batches(&batches, plan.pre_prepares.iter().map(|p| p.digest));
         let own = self.is_own(view.primary(self.config.replica_count()));
         let message = Message::NewView {
             new_view: signed.clone(),
@@ -464,9 +486,11 @@ impl Replica {
         else {
             unreachable!("enter_view takes a NEW-VIEW");
         };
+        let signed = signed.clone();
         let pre_prepares = signed.value.pre_prepares.clone();
         self.view = view;
         self.view_changes.timer_deadline = None;
+        self.view_changes.stalled_deadline = None;
         self.view_changes.retain_from(view.next(), self.id);
         self.view_changes.earlier_own.clear();
         self.persist(PersistOp::ViewState { view, normal: true });
@@ -487,10 +511,23 @@ impl Replica {
             if seq <= self.low_watermark() {
                 continue;
             }
-            let batch = batches
-                .get(&pre_prepare.value.digest)
-                .cloned()
-                .unwrap_or_else(Batch::null);
+            let digest = pre_prepare.value.digest;
+            let batch = if digest == null_digest() {
+                Batch::null()
+            } else if let Some(batch) = batches.get(&digest) {
+                batch.clone()
+            } else {
+                // Known only by digest: fetched from the replicas that prepared it.
+                let sources = signed
+                    .value
+                    .view_changes
+                    .iter()
+                    .filter(|vc| vc.value.prepared.iter().any(|c| c.digest() == digest))
+                    .map(|vc| vc.value.replica)
+                    .collect();
+                self.await_batch(pre_prepare, sources);
+                continue;
+            };
             let slot = self.log.slot(seq, view, now);
             slot.round.pre_prepare = Some(pre_prepare);
             slot.round.batch = Some(batch);
@@ -508,16 +545,26 @@ impl Replica {
     /// PBFT §4.5.2: if no NEW-VIEW arrives in time after a quorum of VIEW-CHANGEs, move on
     /// to the next view, with twice the timeout.
     pub(super) fn check_view_change_timer(&mut self) {
-        let Some(deadline) = self.view_changes.timer_deadline else {
-            return;
-        };
         if self.normal {
             self.view_changes.timer_deadline = None;
+            self.view_changes.stalled_deadline = None;
             return;
         }
-        if self.now >= deadline {
+        if self.view_changes.stalled_deadline.is_none() {
+            // After a restart in the middle of a view change.
+            self.view_changes.stalled_deadline = Some(self.now + 3 * self.view_change_timeout());
+        }
+        let expired = |deadline: Option<u64>| deadline.is_some_and(|at| self.now >= at);
+        if expired(self.view_changes.timer_deadline) {
             self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
             tracing::info!(replica = %self.id, view = %self.view, "no NEW-VIEW in time: next view");
+            self.start_view_change(self.view.next());
+        } else if expired(self.view_changes.stalled_deadline) {
+            self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
+            tracing::info!(
+                replica = %self.id, view = %self.view,
+                "the view change gathered no quorum in three timeouts: next view"
+            );
             self.start_view_change(self.view.next());
         }
     }

@@ -135,6 +135,9 @@ impl NodeBuilder {
             application,
             behaviour,
         } = self;
+        let mut config = config;
+        // The core bounds every message by the frame cap it will be sent under.
+        config.protocol.frame_bytes_max = config.max_frame_bytes;
         let key = key.ok_or(NodeError::Incomplete { what: "key" })?;
         let mut app = application.ok_or(NodeError::Incomplete {
             what: "application",

@@ -26,7 +26,7 @@ use crate::message::{
     Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View, encode,
     request_digest,
 };
-use crate::net::ReplicaTransport;
+use crate::net::{ReplicaTransport, SendError};
 use crate::store::Store;
 use crate::transfer::Manifest;
 use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
@@ -99,6 +99,8 @@ pub(super) struct Shell {
     /// The core asked for a rollback (see [`Action::Rollback`]).
     rollback: bool,
     rollbacks: u64,
+    /// Messages not sent because they exceeded the frame cap (see `Shell::too_large`).
+    messages_too_large: u64,
 }
 
 impl Shell {
@@ -141,6 +143,7 @@ impl Shell {
             seed,
             rollback: false,
             rollbacks: 0,
+            messages_too_large: 0,
         }
     }
 
@@ -216,6 +219,13 @@ impl Shell {
                 Ok(())
             }
             CoreInput::State { from, frame } => self.on_state_frame(from, frame),
+            CoreInput::BatchRequest { from, digest } => {
+                self.feed(Input::BatchRequested { from, digest })
+            }
+            CoreInput::Batch { from, batch } => {
+                tracing::debug!(replica = %self.id, %from, digest = %batch.digest(), "batch fetched");
+                self.feed(Input::BatchFetched { batch })
+            }
         }
     }
 
@@ -366,6 +376,12 @@ impl Shell {
                 }
                 Action::Reply(reply) => self.push_reply(reply, false),
                 Action::Query { request, view, seq } => self.answer_read_only(&request, view, seq),
+                Action::FetchBatch { digest, from } => {
+                    self.queue_peer(from, PeerFrame::BatchRequest { digest });
+                }
+                Action::SendBatch { to, batch } => {
+                    self.queue_peer(to, PeerFrame::Batch(batch));
+                }
                 Action::Refuse {
                     client,
                     number,
@@ -582,7 +598,10 @@ impl Shell {
             }
             Outgoing::Client { client, frame } => {
                 let frame = Bytes::from(encode(&frame));
-                if let Err(error) = self.transport.send_to_client(client, frame) {
+                let sent = self.transport.send_to_client(client, frame);
+                if let Err(error @ SendError::FrameTooLarge { .. }) = &sent {
+                    self.too_large(error);
+                } else if let Err(error) = sent {
                     tracing::debug!(client = %client.short(), %error, "reply not sent");
                 }
             }
@@ -611,11 +630,25 @@ impl Shell {
         Some((behaviour, context))
     }
 
-    fn send_frame(&self, to: ReplicaId, frame: Bytes) {
-        if let Err(error) = self.transport.send(to, frame) {
+    fn send_frame(&mut self, to: ReplicaId, frame: Bytes) {
+        match self.transport.send(to, frame) {
+            Ok(()) => {}
+            Err(error @ SendError::FrameTooLarge { .. }) => self.too_large(&error),
             // PBFT tolerates loss; STATUS-driven retransmission recovers what is dropped.
-            tracing::debug!(replica = %self.id, %to, %error, "frame not sent");
+            Err(error) => tracing::debug!(replica = %self.id, %to, %error, "frame not sent"),
         }
+    }
+
+    /// A message over the frame cap. Protocol messages are kept within it by the
+    /// configuration's bounds (`Config::message_bytes_max`); a reply can exceed it when the
+    /// application returns a larger result than the client's frame cap allows. Never
+    /// silent: an error in the log and a counter in the status.
+    fn too_large(&mut self, error: &SendError) {
+        self.messages_too_large += 1;
+        tracing::error!(
+            replica = %self.id, %error,
+            "a message too large for the frame cap was not sent"
+        );
     }
 
     pub(super) fn publish_status(&self) {
@@ -631,6 +664,7 @@ impl Shell {
             status.evidence = core.evidence().len();
             status.last_checkpoint = self.last_checkpoint;
             status.rollbacks = self.rollbacks;
+            status.messages_too_large = self.messages_too_large;
             status.transfer = self.transfer.stats().clone();
         });
     }

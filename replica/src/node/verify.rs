@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use rampart_crypto::{PublicKey, SignatureCheck, Signed, Verifier};
+use rampart_crypto::{Digest, PublicKey, SignatureCheck, Signed, Verifier};
 
 use crate::cluster::Cluster;
 use crate::message::{
-    Limits, Message, Refusal, ReplicaId, Request, Verified, decode, signature_checks_except,
+    Batch, Limits, Message, Refusal, ReplicaId, Request, Verified, batch_signature_checks, decode,
+    signature_checks_except,
 };
 use crate::net::Inbound;
 use crate::transfer::StateFrame;
@@ -36,6 +37,13 @@ pub(super) enum CoreInput {
         request: Verified<Signed<Request>>,
         certify: bool,
         all_answer: bool,
+    },
+    /// A peer asks for a batch by digest.
+    BatchRequest { from: ReplicaId, digest: Digest },
+    /// A batch a peer sent, its requests' signatures checked.
+    Batch {
+        from: ReplicaId,
+        batch: Verified<Arc<Batch>>,
     },
     /// A client frame that could not be accepted; the client hears why.
     Refused {
@@ -92,6 +100,12 @@ enum Pending {
         all_answer: bool,
         checks: Range<usize>,
     },
+    /// A batch fetched by digest, waiting for its requests' signatures.
+    Batch {
+        from: ReplicaId,
+        batch: Arc<Batch>,
+        checks: Range<usize>,
+    },
     Ready(CoreInput),
 }
 
@@ -132,6 +146,27 @@ impl Checker {
             |checks: Range<usize>| all_valid || self.verifier.verify_batch(&all[checks]).is_ok();
         match pending {
             Pending::Ready(input) => Some(input),
+            Pending::Batch {
+                from,
+                batch,
+                checks,
+            } => {
+                if valid(checks) {
+                    for request in &batch.requests {
+                        self.verified_requests.insert(request);
+                    }
+                    Some(CoreInput::Batch {
+                        from,
+                        batch: Verified::assume_verified(batch),
+                    })
+                } else {
+                    self.counters
+                        .signatures_invalid
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%from, "a fetched batch holds an invalid request signature: dropped");
+                    None
+                }
+            }
             Pending::Message {
                 from,
                 message,
@@ -248,6 +283,26 @@ impl Checker {
                 }
             }
             PeerFrame::State(frame) => Pending::Ready(CoreInput::State { from, frame }),
+            PeerFrame::BatchRequest { digest } => {
+                Pending::Ready(CoreInput::BatchRequest { from, digest })
+            }
+            PeerFrame::Batch(batch) => {
+                let known = |request: &Signed<Request>| self.verified_requests.contains(request);
+                match batch_signature_checks(&batch, &self.cluster, &self.limits, &known) {
+                    Ok(checks) => Pending::Batch {
+                        from,
+                        batch,
+                        checks: append(all, checks),
+                    },
+                    Err(error) => {
+                        self.counters
+                            .messages_refused
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%from, %error, "fetched batch refused");
+                        return None;
+                    }
+                }
+            }
         })
     }
 

@@ -55,6 +55,11 @@ pub fn footprint_excess(
             clients * n * window,
         ),
         ("waiting reads", footprint.waiting_reads, clients * window),
+        (
+            "batches known only by digest",
+            footprint.missing_batches,
+            config.log_window as usize,
+        ),
         ("cached replies", footprint.cached_replies, clients * window),
     ];
     limits

@@ -1031,6 +1031,7 @@ fn a_tentative_batch_that_commits_with_another_digest_is_rolled_back() {
     assert!(executions(&later).is_empty(), "{later:?}");
 }
 
+mod batch_fetch;
 mod monitor;
 mod reads;
 mod requests;
