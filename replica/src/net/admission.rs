@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::error::Peer;
-use super::link::{Delivery, close_code, serve};
+use super::link::{Delivery, Lanes, close_code, serve};
 use super::replica_transport::{ClientLink, Inbound, ReplicaLink, Shared};
 use super::tls::{self, ALPN_CLIENT, ALPN_REPLICA};
 
@@ -105,7 +105,11 @@ impl Shared {
     /// Serves a client's connection in this task until it ends. A client that connects
     /// again replaces its previous connection.
     async fn admit_client(&self, connection: quinn::Connection, key: PublicKey) {
-        let (queue, mut queue_receiver) = mpsc::channel(self.limits.queue_frames);
+        let (queue, protocol) = mpsc::channel(self.limits.queue_frames);
+        let mut lanes = Lanes {
+            protocol,
+            bulk: None,
+        };
         let link = ClientLink {
             queue,
             connection: connection.clone(),
@@ -122,14 +126,7 @@ impl Shared {
             sink: self.inbound.clone(),
             wrap: Arc::new(move |frame| Inbound::Client { from: key, frame }),
         };
-        serve(
-            &connection,
-            peer,
-            &mut queue_receiver,
-            delivery,
-            &self.context,
-        )
-        .await;
+        serve(&connection, peer, &mut lanes, delivery, &self.context).await;
         let mut clients = self.lock_clients();
         if clients
             .get(&key)

@@ -13,7 +13,7 @@ use super::config::{ClientTransportConfig, Limits};
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
-use super::link::{Delivery, Dialer, LinkContext, run_dialer};
+use super::link::{Delivery, Dialer, Lanes, LinkContext, run_dialer};
 use super::queue::enqueue;
 use super::stats::{Counters, TransportStats};
 use super::tasks::Tasks;
@@ -87,7 +87,10 @@ impl ClientTransport {
             };
             tasks.spawn(run_dialer(
                 dialer,
-                queue_receiver,
+                Lanes {
+                    protocol: queue_receiver,
+                    bulk: None,
+                },
                 delivery,
                 context.clone(),
             ));

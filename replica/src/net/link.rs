@@ -1,10 +1,14 @@
 //! A link to one peer: its outbound queue, the connection it currently uses, and the tasks
 //! that move frames in both directions.
 //!
-//! Each side of a connection opens one long-lived unidirectional stream and writes its
-//! frames there in queue order, so frames between two processes keep their order for as
-//! long as the connection lives. Frames queued or in flight when a connection is lost are
-//! lost with it; PBFT recovers from message loss by retransmission and view changes.
+//! Each side of a connection opens one long-lived unidirectional stream per [`Lane`] and
+//! writes that lane's frames there in queue order, so frames of one lane between two
+//! processes keep their order for as long as the connection lives. Replica links have two
+//! lanes: protocol messages, and bulk (relayed requests, fetched batches, state transfer).
+//! The protocol stream has the higher QUIC priority, so its frames leave before bulk bytes
+//! already queued: a megabyte of relayed requests never holds up a PREPARE or a COMMIT.
+//! Frames queued or in flight when a connection is lost are lost with it; PBFT recovers
+//! from message loss by retransmission and view changes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +67,32 @@ pub(crate) struct LinkContext {
     pub(crate) max_frame_bytes: usize,
 }
 
+/// Which outbound queue, and so which stream, a frame takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Protocol messages: small, and late ones cost a view change.
+    Protocol,
+    /// Requests relayed to the primary, batches fetched by a peer, state transfer: large,
+    /// and a delay costs only time.
+    Bulk,
+}
+
+/// QUIC stream priorities of the lanes: higher is sent first.
+const PROTOCOL_PRIORITY: i32 = 1;
+const BULK_PRIORITY: i32 = 0;
+
+/// The outbound queues of one link: clients have only the protocol lane.
+pub(crate) struct Lanes {
+    pub(crate) protocol: mpsc::Receiver<Bytes>,
+    pub(crate) bulk: Option<mpsc::Receiver<Bytes>>,
+}
+
+impl Lanes {
+    fn is_closed(&self) -> bool {
+        self.protocol.is_closed()
+    }
+}
+
 /// Why [`serve`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ended {
@@ -79,13 +109,13 @@ fn close(connection: &quinn::Connection, code: VarInt, reason: &'static str) {
 /// The most queued frames written with one call.
 const FRAMES_PER_WRITE_MAX: usize = 64;
 
-/// Carries frames over `connection` until it ends: queued frames out on one stream, the
-/// peer's frames in to `delivery`. Closes the connection before returning, so the peer
-/// notices at once and both sides start afresh.
+/// Carries frames over `connection` until it ends: each lane's queued frames out on its own
+/// stream, the peer's frames in to `delivery`. Closes the connection before returning, so
+/// the peer notices at once and both sides start afresh.
 pub(crate) async fn serve<T: Send + 'static>(
     connection: &quinn::Connection,
     peer: Peer,
-    queue: &mut mpsc::Receiver<Bytes>,
+    lanes: &mut Lanes,
     delivery: Delivery<T>,
     context: &LinkContext,
 ) -> Ended {
@@ -95,23 +125,65 @@ pub(crate) async fn serve<T: Send + 'static>(
         delivery,
         context.clone(),
     )));
-    let mut stream = match connection.open_uni().await {
-        Ok(stream) => stream,
-        Err(error) => {
-            debug!(%peer, %error, "could not open a stream");
-            return Ended::Lost;
+    let Some(protocol) = open_stream(connection, peer, PROTOCOL_PRIORITY).await else {
+        return Ended::Lost;
+    };
+    let bulk = match &mut lanes.bulk {
+        Some(queue) => match open_stream(connection, peer, BULK_PRIORITY).await {
+            Some(stream) => Some((stream, queue)),
+            None => return Ended::Lost,
+        },
+        None => None,
+    };
+    let write_bulk = async {
+        match bulk {
+            Some((stream, queue)) => write_lane(connection, peer, stream, queue, context).await,
+            None => std::future::pending().await,
         }
     };
-    let ended = loop {
-        let frame = tokio::select! {
-            frame = queue.recv() => frame,
-            reason = connection.closed() => {
-                log_closed(peer, &reason);
-                break Ended::Lost;
-            }
-        };
-        let Some(frame) = frame else {
-            break Ended::ShutDown;
+    let ended = tokio::select! {
+        ended = write_lane(connection, peer, protocol, &mut lanes.protocol, context) => ended,
+        ended = write_bulk => ended,
+        reason = connection.closed() => {
+            log_closed(peer, &reason);
+            Ended::Lost
+        }
+    };
+    if ended == Ended::ShutDown {
+        close(connection, close_code::SHUTDOWN, "shutting down");
+    }
+    ended
+}
+
+async fn open_stream(
+    connection: &quinn::Connection,
+    peer: Peer,
+    priority: i32,
+) -> Option<quinn::SendStream> {
+    match connection.open_uni().await {
+        Ok(stream) => {
+            // Fails only on a stream already closed, which the first write reports.
+            let _ = stream.set_priority(priority);
+            Some(stream)
+        }
+        Err(error) => {
+            debug!(%peer, %error, "could not open a stream");
+            None
+        }
+    }
+}
+
+/// Writes one lane's queued frames to its stream until the queue closes or a write fails.
+async fn write_lane(
+    connection: &quinn::Connection,
+    peer: Peer,
+    mut stream: quinn::SendStream,
+    queue: &mut mpsc::Receiver<Bytes>,
+    context: &LinkContext,
+) -> Ended {
+    loop {
+        let Some(frame) = queue.recv().await else {
+            return Ended::ShutDown;
         };
         // Everything already queued goes out in one write: one lock of the connection and
         // one wake-up of its driver, and the frames share packets.
@@ -139,14 +211,10 @@ pub(crate) async fn serve<T: Send + 'static>(
                     None => debug!(%peer, %error, "writing frames failed"),
                 }
                 close(connection, close_code::STREAM_BROKEN, "stream broken");
-                break Ended::Lost;
+                return Ended::Lost;
             }
         }
-    };
-    if ended == Ended::ShutDown {
-        close(connection, close_code::SHUTDOWN, "shutting down");
     }
-    ended
 }
 
 fn log_closed(peer: Peer, reason: &ConnectionError) {
@@ -164,45 +232,70 @@ fn log_closed(peer: Peer, reason: &ConnectionError) {
 }
 
 /// Reads the peer's frames from `connection` and delivers them, waiting while the inbound
-/// channel is full so that QUIC flow control slows the peer down.
+/// channel is full so that QUIC flow control slows the peer down. Each of the peer's
+/// streams (one per lane, see `tls`) is read by its own task, so a large bulk frame
+/// arriving does not hold up the protocol frames behind it.
 async fn read_connection<T: Send + 'static>(
     connection: quinn::Connection,
     peer: Peer,
     delivery: Delivery<T>,
     context: LinkContext,
 ) {
-    // The peer may have one unidirectional stream open at a time (see `tls`), so streams
-    // are read one after the other.
-    while let Ok(mut stream) = connection.accept_uni().await {
-        loop {
-            match read_frame(&mut stream, context.max_frame_bytes).await {
-                Ok(Some(frame)) => {
-                    if delivery.sink.send((delivery.wrap)(frame)).await.is_err() {
-                        // Nobody listens any more: the transport is going away.
-                        return;
-                    }
-                    context.counters.frame_received();
-                }
-                Ok(None) => break,
-                Err(FrameError::TooLarge {
-                    length,
-                    max_frame_bytes,
-                }) => {
-                    context.counters.frame_oversized();
-                    warn!(
-                        %peer, length, max_frame_bytes,
-                        "refused an oversized frame before reading it; closing the connection"
-                    );
-                    close(&connection, close_code::FRAME_TOO_LARGE, "frame too large");
+    // Dropped with this task, which aborts the readers.
+    let mut readers = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            stream = connection.accept_uni() => {
+                let Ok(stream) = stream else { return };
+                readers.spawn(read_stream(
+                    connection.clone(),
+                    stream,
+                    peer,
+                    delivery.clone(),
+                    context.clone(),
+                ));
+            }
+            Some(_) = readers.join_next(), if !readers.is_empty() => {}
+        }
+    }
+}
+
+/// Reads one stream's frames until it ends or breaks.
+async fn read_stream<T: Send + 'static>(
+    connection: quinn::Connection,
+    mut stream: quinn::RecvStream,
+    peer: Peer,
+    delivery: Delivery<T>,
+    context: LinkContext,
+) {
+    loop {
+        match read_frame(&mut stream, context.max_frame_bytes).await {
+            Ok(Some(frame)) => {
+                if delivery.sink.send((delivery.wrap)(frame)).await.is_err() {
+                    // Nobody listens any more: the transport is going away.
                     return;
                 }
-                Err(error) => {
-                    if connection.close_reason().is_none() {
-                        debug!(%peer, %error, "reading a frame failed; closing the connection");
-                        close(&connection, close_code::STREAM_BROKEN, "stream broken");
-                    }
-                    return;
+                context.counters.frame_received();
+            }
+            Ok(None) => return,
+            Err(FrameError::TooLarge {
+                length,
+                max_frame_bytes,
+            }) => {
+                context.counters.frame_oversized();
+                warn!(
+                    %peer, length, max_frame_bytes,
+                    "refused an oversized frame before reading it; closing the connection"
+                );
+                close(&connection, close_code::FRAME_TOO_LARGE, "frame too large");
+                return;
+            }
+            Err(error) => {
+                if connection.close_reason().is_none() {
+                    debug!(%peer, %error, "reading a frame failed; closing the connection");
+                    close(&connection, close_code::STREAM_BROKEN, "stream broken");
                 }
+                return;
             }
         }
     }
@@ -268,7 +361,7 @@ impl Dialer {
 /// the maximum delay, so a peer that accepts and at once drops us cannot make us spin.
 pub(crate) async fn run_dialer<T: Send + 'static>(
     dialer: Dialer,
-    mut queue: mpsc::Receiver<Bytes>,
+    mut lanes: Lanes,
     delivery: Delivery<T>,
     context: LinkContext,
 ) {
@@ -282,7 +375,7 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
                 let ended = serve(
                     &connection,
                     dialer.peer,
-                    &mut queue,
+                    &mut lanes,
                     delivery.clone(),
                     &context,
                 )
@@ -297,7 +390,7 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
             Dial::Failed => {}
             Dial::EndpointClosed => return,
         }
-        if queue.is_closed() {
+        if lanes.is_closed() {
             return;
         }
         tokio::time::sleep(backoff.next_delay()).await;
@@ -309,7 +402,7 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
 pub(crate) async fn run_accepted<T: Send + 'static>(
     peer: Peer,
     mut connections: watch::Receiver<Option<quinn::Connection>>,
-    mut queue: mpsc::Receiver<Bytes>,
+    mut lanes: Lanes,
     delivery: Delivery<T>,
     context: LinkContext,
 ) {
@@ -326,7 +419,7 @@ pub(crate) async fn run_accepted<T: Send + 'static>(
             }
         };
         let replaced = tokio::select! {
-            ended = serve(&connection, peer, &mut queue, delivery.clone(), &context) => {
+            ended = serve(&connection, peer, &mut lanes, delivery.clone(), &context) => {
                 if ended == Ended::ShutDown {
                     return;
                 }

@@ -55,5 +55,6 @@ mod tests;
 pub use client_transport::ClientTransport;
 pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, Limits, Timing, TransportConfig};
 pub use error::{Peer, SendError, TransportError};
+pub use link::Lane;
 pub use replica_transport::{Inbound, ReplicaTransport};
 pub use stats::TransportStats;

@@ -22,7 +22,7 @@ use super::config::{Limits, Timing, TransportConfig};
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
-use super::link::{Delivery, Dialer, LinkContext, run_accepted, run_dialer};
+use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_dialer};
 use super::queue::enqueue;
 use super::stats::{Counters, TransportStats};
 use super::tasks::Tasks;
@@ -51,6 +51,8 @@ pub struct ReplicaTransport {
 #[derive(Debug)]
 pub(super) struct ReplicaLink {
     pub(super) queue: mpsc::Sender<Bytes>,
+    /// The bulk lane's queue (see [`Lane`]).
+    pub(super) bulk: mpsc::Sender<Bytes>,
     /// For replicas that dial us (lower ids): where new connections are handed over.
     pub(super) accepted: Option<watch::Sender<Option<quinn::Connection>>>,
 }
@@ -134,7 +136,12 @@ impl ReplicaTransport {
                 replicas.push(None);
                 continue;
             }
-            let (queue, queue_receiver) = mpsc::channel(limits.queue_frames);
+            let (queue, protocol) = mpsc::channel(limits.queue_frames);
+            let (bulk, bulk_receiver) = mpsc::channel(limits.queue_frames);
+            let lanes = Lanes {
+                protocol,
+                bulk: Some(bulk_receiver),
+            };
             let delivery = Delivery {
                 sink: inbound.clone(),
                 wrap: Arc::new(move |frame| Inbound::Replica { from: peer, frame }),
@@ -148,25 +155,26 @@ impl ReplicaTransport {
                     peer: Peer::Replica(peer),
                     timing,
                 };
-                link_tasks.push(Box::pin(run_dialer(
-                    dialer,
-                    queue_receiver,
-                    delivery,
-                    context.clone(),
-                )) as LinkTask);
+                link_tasks.push(
+                    Box::pin(run_dialer(dialer, lanes, delivery, context.clone())) as LinkTask,
+                );
                 None
             } else {
                 let (accepted, connections) = watch::channel(None);
                 link_tasks.push(Box::pin(run_accepted(
                     Peer::Replica(peer),
                     connections,
-                    queue_receiver,
+                    lanes,
                     delivery,
                     context.clone(),
                 )));
                 Some(accepted)
             };
-            replicas.push(Some(ReplicaLink { queue, accepted }));
+            replicas.push(Some(ReplicaLink {
+                queue,
+                bulk,
+                accepted,
+            }));
         }
 
         let shared = Arc::new(Shared {
@@ -194,17 +202,28 @@ impl ReplicaTransport {
         Ok((transport, inbound_receiver))
     }
 
-    /// Queues `frame` for replica `to` and returns at once. A full queue drops the frame
-    /// (`SendError::QueueFull`): PBFT tolerates loss, and a slow peer must not stall us.
+    /// Queues `frame` for replica `to` on the protocol lane and returns at once. A full
+    /// queue drops the frame (`SendError::QueueFull`): PBFT tolerates loss, and a slow peer
+    /// must not stall us.
     pub fn send(&self, to: ReplicaId, frame: Bytes) -> Result<(), SendError> {
+        self.send_on(Lane::Protocol, to, frame)
+    }
+
+    /// Queues `frame` for replica `to` on `lane`; same semantics as
+    /// [`ReplicaTransport::send`]. Each lane has a queue of its own.
+    pub fn send_on(&self, lane: Lane, to: ReplicaId, frame: Bytes) -> Result<(), SendError> {
         let link = self
             .shared
             .replicas
             .get(to.0 as usize)
             .and_then(Option::as_ref)
             .ok_or(SendError::UnknownReplica { replica: to })?;
+        let queue = match lane {
+            Lane::Protocol => &link.queue,
+            Lane::Bulk => &link.bulk,
+        };
         enqueue(
-            &link.queue,
+            queue,
             Peer::Replica(to),
             frame,
             &self.shared.limits,

@@ -600,3 +600,56 @@ async fn a_key_that_is_not_the_replicas_own_is_a_configuration_error() {
     .await;
     assert!(matches!(result, Err(TransportError::InvalidConfig { .. })));
 }
+
+#[tokio::test]
+async fn protocol_frames_overtake_bulk_frames_queued_before_them() {
+    const BULK_FRAMES: usize = 6;
+    const BULK_FRAME_BYTES: usize = 8 << 20;
+    let mut harness = Harness::new(4);
+    let mut receiver = harness.start(1).await;
+    let sender = harness.start(0).await;
+    deliver_eventually(&sender, &mut receiver, b"connected").await;
+    for _ in 0..BULK_FRAMES {
+        sender
+            .transport
+            .send_on(
+                Lane::Bulk,
+                ReplicaId(1),
+                Bytes::from(vec![7u8; BULK_FRAME_BYTES]),
+            )
+            .expect("room in the bulk queue");
+    }
+    sender
+        .transport
+        .send(ReplicaId(1), Bytes::from_static(b"prepare"))
+        .expect("room in the protocol queue");
+    let mut bulk_before = 0;
+    loop {
+        let frame = receiver.next_from(ReplicaId(0)).await;
+        if frame.as_ref() == b"prepare" {
+            break;
+        }
+        if frame.as_ref() == b"connected" {
+            continue;
+        }
+        assert_eq!(frame.len(), BULK_FRAME_BYTES);
+        bulk_before += 1;
+    }
+    assert!(
+        bulk_before < BULK_FRAMES,
+        "the protocol frame waited behind all {bulk_before} bulk frames queued before it"
+    );
+    let mut bulk_after = 0;
+    while bulk_before + bulk_after < BULK_FRAMES {
+        let frame = receiver.next_from(ReplicaId(0)).await;
+        if frame.as_ref() != b"connected" {
+            assert_eq!(
+                frame.len(),
+                BULK_FRAME_BYTES,
+                "the rest of the bulk frames arrive"
+            );
+            bulk_after += 1;
+        }
+    }
+    shutdown_all(vec![sender, receiver]).await;
+}

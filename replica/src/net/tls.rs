@@ -33,12 +33,13 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The QUIC limits of a Rampart connection: each side opens one long-lived unidirectional
-/// stream, so a peer gets no bidirectional streams and a single unidirectional one, which
-/// also bounds the reader tasks a Byzantine peer can make us run.
+/// stream per lane (see `link::Lane`), so a peer gets no bidirectional streams and two
+/// unidirectional ones, which also bounds the reader tasks a Byzantine peer can make us
+/// run.
 fn quic_transport(timing: &Timing) -> Result<Arc<quinn::TransportConfig>, TransportError> {
     let mut transport = quinn::TransportConfig::default();
     transport.max_concurrent_bidi_streams(VarInt::from_u32(0));
-    transport.max_concurrent_uni_streams(VarInt::from_u32(1));
+    transport.max_concurrent_uni_streams(VarInt::from_u32(2));
     transport.max_idle_timeout(Some(
         IdleTimeout::try_from(timing.idle_timeout).map_err(tls_error)?,
     ));

@@ -26,7 +26,7 @@ use crate::message::{
     Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View, encode,
     request_digest,
 };
-use crate::net::{ReplicaTransport, SendError};
+use crate::net::{Lane, ReplicaTransport, SendError};
 use crate::store::Store;
 use crate::transfer::Manifest;
 use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
@@ -579,22 +579,25 @@ impl Shell {
                 };
                 if self.behaviour.is_none() {
                     // One encoding, shared by every target.
-                    let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
+                    let frame = PeerFrame::Protocol(message);
+                    let lane = lane(&frame);
+                    let frame = Bytes::from(encode(&frame));
                     for target in targets {
-                        self.send_frame(target, frame.clone());
+                        self.send_frame(target, lane, frame.clone());
                     }
                     return;
                 }
                 for target in targets {
                     let messages = self.rewrite(target, message.clone());
                     for message in messages {
-                        let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
-                        self.send_frame(target, frame);
+                        let frame = PeerFrame::Protocol(message);
+                        let lane = lane(&frame);
+                        self.send_frame(target, lane, Bytes::from(encode(&frame)));
                     }
                 }
             }
             Outgoing::Peer { to, frame } => {
-                self.send_frame(to, Bytes::from(encode(&frame)));
+                self.send_frame(to, lane(&frame), Bytes::from(encode(&frame)));
             }
             Outgoing::Client { client, frame } => {
                 let frame = Bytes::from(encode(&frame));
@@ -630,8 +633,8 @@ impl Shell {
         Some((behaviour, context))
     }
 
-    fn send_frame(&mut self, to: ReplicaId, frame: Bytes) {
-        match self.transport.send(to, frame) {
+    fn send_frame(&mut self, to: ReplicaId, lane: Lane, frame: Bytes) {
+        match self.transport.send_on(lane, to, frame) {
             Ok(()) => {}
             Err(error @ SendError::FrameTooLarge { .. }) => self.too_large(&error),
             // PBFT tolerates loss; STATUS-driven retransmission recovers what is dropped.
@@ -693,3 +696,15 @@ fn answers_as_backup(
 
 #[cfg(test)]
 pub(super) mod tests;
+
+/// The transport lane a frame to a replica takes: relayed requests, fetched batches and
+/// state transfer are bulk, so that however large they are they never hold up the
+/// protocol's own messages (see `net::Lane`).
+fn lane(frame: &PeerFrame) -> Lane {
+    match frame {
+        PeerFrame::Protocol(Message::Request(_)) | PeerFrame::Batch(_) | PeerFrame::State(_) => {
+            Lane::Bulk
+        }
+        PeerFrame::Protocol(_) | PeerFrame::BatchRequest { .. } => Lane::Protocol,
+    }
+}
