@@ -9,6 +9,7 @@ mod campaign;
 mod durability;
 mod ed25519;
 mod harness;
+mod large_operations;
 mod memory;
 mod n4f1;
 mod n7f2;

@@ -49,6 +49,10 @@ impl Replica {
     /// requests to be worth a batch while others are in flight, or its oldest request has
     /// waited out the batch delay.
     fn cut_batch(&mut self, in_flight: u64) -> Option<Vec<RequestKey>> {
+        let worth_a_batch = in_flight > 0
+            && self
+                .requests
+                .worth_a_batch(self.config.pipeline_batch_min, self.config.batch_bytes_max);
         let requests = &mut self.requests;
         // Executed or already assigned requests are skipped lazily, from the front, so a
         // busy primary does not scan its whole queue for every batch.
@@ -68,6 +72,7 @@ impl Replica {
         let delay = self.config.batch_delay_ticks;
         let ready = full
             || waiting >= self.config.pipeline_batch_min
+            || worth_a_batch
             || (in_flight == 0 && waited >= delay)
             || (delay > 0 && waited >= delay);
         if !ready {

@@ -239,6 +239,9 @@ pub struct Replica {
     next_status_at: u64,
     /// When each peer's STATUS was last answered (see `status.rs`).
     status_answered: BTreeMap<ReplicaId, u64>,
+    /// Per peer: the views (the peer's, this replica's, and whether this one is normal)
+    /// at the last VIEW-CHANGE or NEW-VIEW relayed to it, and when (see `status.rs`).
+    view_help: BTreeMap<ReplicaId, ((View, View, bool), u64)>,
     /// View changes in a row without executing a request; the timeout doubles with each.
     view_changes_in_a_row: u32,
     /// During recovery only: PRE-PREPAREs of the current view's NEW-VIEW whose batch was
@@ -289,6 +292,7 @@ impl Replica {
             // Spread the replicas' STATUS messages over the interval.
             next_status_at: status_interval + u64::from(id.0) % status_interval,
             status_answered: BTreeMap::new(),
+            view_help: BTreeMap::new(),
             view_changes_in_a_row: 0,
             restored_new_view: None,
             recovered_without_batch: Vec::new(),

@@ -50,6 +50,9 @@ pub(super) struct Monitor {
     /// gives a new primary a grace period of one view-change timeout, as Aardvark does,
     /// in which connections are made and a backlog is worked off.
     view_started_at: u64,
+    /// This view came out of a view change and has executed nothing new since: a
+    /// suspicion now doubles the timeouts of the next view (see `suspect_primary`).
+    stalled_since_view_change: bool,
 }
 
 impl Monitor {
@@ -58,6 +61,12 @@ impl Monitor {
         self.request_timer = None;
         self.room_ticks_at_view_start = self.room_ticks;
         self.view_started_at = now;
+        self.stalled_since_view_change = true;
+    }
+
+    /// The current view executed a request.
+    pub(super) fn note_progress(&mut self) {
+        self.stalled_since_view_change = false;
     }
 
     pub(super) fn request_timer(&self) -> Option<(RequestKey, u64)> {
@@ -143,12 +152,36 @@ impl Replica {
             "a request waited a whole timeout without executing: changing view"
         );
         self.monitor.request_timer = None;
-        self.start_view_change(self.view.next());
+        self.suspect_primary();
         true
     }
 
+    /// PBFT §4.5.2: a backup that suspects the primary moves to the next view; if this
+    /// view itself came out of a view change and has executed nothing new, the timers of
+    /// the next one are twice as long, so that views in a row that cannot make progress
+    /// (messages slower than the timeouts, a faulty primary after another) end in one that
+    /// lasts long enough.
+    fn suspect_primary(&mut self) {
+        if self.monitor.stalled_since_view_change {
+            self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
+        }
+        self.start_view_change(self.view.next());
+    }
+
+    /// The ordering timeout, doubled like the view-change timeout for every view change
+    /// in a row without progress: a primary deposed because its batches could not reach
+    /// the backups in time (large batches on a slow network) gets more time in the views
+    /// that follow, until one makes progress.
+    fn order_timeout(&self) -> u64 {
+        let doubled = self
+            .config
+            .order_timeout_ticks
+            .saturating_mul(1u64 << self.view_changes_in_a_row.min(32));
+        doubled.min(self.config.view_change_timeout_max_ticks)
+    }
+
     fn check_order_timer(&mut self) {
-        let grace = self.config.view_change_timeout_ticks;
+        let grace = self.view_change_timeout();
         if self.now < self.monitor.view_started_at + grace {
             self.monitor.room_ticks_at_view_start = self.monitor.room_ticks;
             return;
@@ -167,13 +200,13 @@ impl Replica {
             .copied()
             .unwrap_or(self.monitor.room_ticks)
             .max(self.monitor.room_ticks_at_view_start);
-        if self.monitor.room_ticks - arrived >= self.config.order_timeout_ticks {
+        if self.monitor.room_ticks - arrived >= self.order_timeout() {
             tracing::info!(
                 replica = %self.id, view = %self.view, request = ?oldest,
                 "the primary left a request unordered for an ordering timeout while it had \
                  room: changing view"
             );
-            self.start_view_change(self.view.next());
+            self.suspect_primary();
         }
     }
 
@@ -194,7 +227,9 @@ impl Replica {
         }
         let pipeline_open = in_flight == 0
             || self.config.batch_delay_ticks > 0
-            || self.requests.unassigned_count() >= self.config.pipeline_batch_min;
+            || self
+                .requests
+                .worth_a_batch(self.config.pipeline_batch_min, self.config.batch_bytes_max);
         in_flight < self.config.in_flight_max && highest < self.high_watermark() && pipeline_open
     }
 

@@ -452,6 +452,7 @@ impl Replica {
         if executed_any && self.normal {
             // PBFT §4.5.2: progress in the new view ends the run of view changes.
             self.view_changes_in_a_row = 0;
+            self.monitor.note_progress();
         }
         if seq.0.is_multiple_of(self.config.checkpoint_interval) {
             let app_digest =

@@ -89,8 +89,25 @@ impl Requests {
         self.by_arrival.first().map(|(_, key)| *key)
     }
 
-    pub(super) fn unassigned_count(&self) -> usize {
-        self.unassigned.len()
+    /// Whether the unassigned requests are worth a batch of their own while others are in
+    /// flight: `count_min` of them, or enough bytes to fill a batch (a few of the largest
+    /// operations fill one, and waiting for more would leave the pipeline one batch
+    /// deep). Looks at no more than `count_min` requests.
+    pub(super) fn worth_a_batch(&self, count_min: usize, bytes_max: usize) -> bool {
+        let mut bytes = 0;
+        for (count, (_, key)) in self.unassigned.iter().enumerate() {
+            if count + 1 >= count_min {
+                return true;
+            }
+            bytes += self
+                .waiting
+                .get(key)
+                .map_or(0, |w| request_bytes(&w.request));
+            if bytes >= bytes_max {
+                return true;
+            }
+        }
+        false
     }
 
     /// The oldest waiting request that no pre-prepare of the current view holds.

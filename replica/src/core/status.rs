@@ -11,7 +11,7 @@
 use rampart_crypto::Signed;
 
 use super::Replica;
-use crate::message::{Message, Payload, ReplicaId, Status};
+use crate::message::{Message, Payload, ReplicaId, Status, batch_bytes};
 
 impl Replica {
     pub(super) fn send_status(&mut self) {
@@ -51,11 +51,24 @@ impl Replica {
         Ok(())
     }
 
+    /// A VIEW-CHANGE or NEW-VIEW can be megabytes (it carries batches), and a peer in the
+    /// middle of a view change reports itself behind in every STATUS: relaying them at
+    /// every status interval would flood the links with copies and hold up the very
+    /// messages the view change waits for. They are relayed again to a peer only once a
+    /// view-change timeout has passed with both still where they were.
     fn help_with_view(&mut self, peer: ReplicaId, status: &Status) {
         let peer_behind = status.view < self.view || (status.view == self.view && !status.normal);
         if !peer_behind {
             return;
         }
+        let position = (status.view, self.view, self.normal);
+        if let Some(&(helped, at)) = self.view_help.get(&peer)
+            && helped == position
+            && self.now < at + self.view_change_timeout()
+        {
+            return;
+        }
+        self.view_help.insert(peer, (position, self.now));
         if self.normal {
             if let Some(new_view) = self.view_changes.new_view.clone() {
                 self.relay(peer, new_view);
@@ -103,18 +116,27 @@ impl Replica {
     /// Sends what the peer lacks of the slots above its last executed one: the decision
     /// (a commit certificate) where this replica has one, whatever view either is in, and
     /// otherwise, within a shared view, the agreement messages of slots idle for a while.
+    /// At most `batch_bytes_max` of batches go out per answer, lowest slots first (the
+    /// peer executes in order): the next STATUS asks for the rest, and a lagging peer's
+    /// catching up cannot crowd out the protocol's own messages.
     fn help_with_slots(&mut self, peer: ReplicaId, status: &Status) {
         let same_view = self.normal && status.normal && status.view == self.view;
         let idle_since = self.now.saturating_sub(self.config.status_interval_ticks);
         let from = status.last_executed.max(self.low_watermark());
+        let budget = self.config.batch_bytes_max;
+        let mut spent = 0;
         let mut relays = Vec::new();
         for slot in self.log.slots_above(from) {
             if slot.touched_at > idle_since {
                 continue;
             }
+            if spent >= budget {
+                break;
+            }
             if let Some(certificate) = &slot.decided {
                 // The peer may be unable to finish the slot in this view (its peers moved
                 // on after deciding it earlier); the decision itself is what it needs.
+                spent += batch_bytes(&certificate.batch);
                 relays.push(Message::CommitCertificate(certificate.clone()));
                 continue;
             }
@@ -123,6 +145,7 @@ impl Replica {
             }
             let round = &slot.round;
             if let (Some(pre_prepare), Some(batch)) = (&round.pre_prepare, &round.batch) {
+                spent += batch_bytes(batch);
                 relays.push(Message::PrePrepare {
                     pre_prepare: pre_prepare.clone(),
                     batch: batch.clone(),
