@@ -830,14 +830,7 @@ pub fn signature_checks_except(
     limits: &Limits,
     known: &dyn Fn(&Signed<Request>) -> bool,
 ) -> Result<Vec<SignatureCheck>, MessageError> {
-    let mut collector = SignatureCollector {
-        cluster,
-        limits,
-        checks: Vec::new(),
-        known,
-    };
-    collector.message(message)?;
-    Ok(collector.checks)
+    collect_checks(cluster, limits, known, |collector| collector.message(message))
 }
 
 /// The signature checks of a batch's requests (a batch fetched by digest), leaving out
@@ -848,13 +841,22 @@ pub fn batch_signature_checks(
     limits: &Limits,
     known: &dyn Fn(&Signed<Request>) -> bool,
 ) -> Result<Vec<SignatureCheck>, MessageError> {
+    collect_checks(cluster, limits, known, |collector| collector.batch(batch))
+}
+
+fn collect_checks(
+    cluster: &Cluster,
+    limits: &Limits,
+    known: &dyn Fn(&Signed<Request>) -> bool,
+    collect: impl FnOnce(&mut SignatureCollector) -> Result<(), MessageError>,
+) -> Result<Vec<SignatureCheck>, MessageError> {
     let mut collector = SignatureCollector {
         cluster,
         limits,
         checks: Vec::new(),
         known,
     };
-    collector.batch(batch)?;
+    collect(&mut collector)?;
     Ok(collector.checks)
 }
 
