@@ -118,17 +118,17 @@ fn replica_refuses_the_key_of_another_replica() {
 }
 
 #[test]
-fn replica_refuses_a_world_readable_key() {
+fn replica_refuses_a_key_its_group_or_others_can_read() {
     let dir = tempfile::tempdir().expect("temporary directory");
     init_cluster(dir.path(), 4, 1, "kv");
     let key = dir.path().join("replica-0.key");
-    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let output = replica(&dir.path().join("replica-0.toml"));
-    assert_one_line_error(
-        &output,
-        2,
-        &["replica-0.key", "readable by other users", "chmod 600"],
-    );
+    let chmod = format!("chmod 600 {}", key.display());
+    for mode in [0o644, 0o640] {
+        fs::set_permissions(&key, fs::Permissions::from_mode(mode)).expect("chmod");
+        let output = replica(&dir.path().join("replica-0.toml"));
+        let shown = format!("mode {mode:04o}");
+        assert_one_line_error(&output, 2, &["replica-0.key", &shown, &chmod]);
+    }
 }
 
 #[test]
