@@ -163,3 +163,26 @@ fn replica_refuses_an_invalid_log_filter() {
         .arg(dir.path().join("replica-0.toml")));
     assert_one_line_error(&output, 2, &["RUST_LOG", "unset it"]);
 }
+
+#[test]
+fn replica_refuses_a_malformed_client_key_naming_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    init_cluster(dir.path(), 4, 1, "kv");
+    let client = rampart_crypto::load_key_pair(&dir.path().join("client-0.key")).expect("key");
+    let cluster = dir.path().join("cluster.toml");
+    let text = fs::read_to_string(&cluster).expect("read");
+    let listed = client.public_key().to_string();
+    assert!(text.contains(&listed), "rampart init lists its client");
+    fs::write(&cluster, text.replace(&listed, "c1ient-key-typo")).expect("write");
+    let output = replica(&dir.path().join("replica-0.toml"));
+    assert_one_line_error(
+        &output,
+        2,
+        &[
+            "cluster.toml",
+            "line",
+            "\"c1ient-key-typo\"",
+            "not an ed25519 public key",
+        ],
+    );
+}
