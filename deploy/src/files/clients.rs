@@ -9,7 +9,8 @@
 //! Admission is closed by default: a file without the table, or with an empty `keys`,
 //! admits no client. `rampart init` lists the clients it makes; an operator adds the
 //! public keys of others. Every replica should use the same list (it is in the file they
-//! share), or a client would be served by some replicas and refused by others.
+//! share): a replica also refuses a PRE-PREPARE that holds a request of a client it does
+//! not admit, so add a key on every replica before that client starts sending.
 
 use std::collections::BTreeSet;
 
