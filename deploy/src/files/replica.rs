@@ -17,6 +17,7 @@
 //!
 //! [limits]
 //! client_bytes_in_flight_max = 16777216
+//! client_requests_in_flight_max = 32   # optional; the cluster's client_window if absent
 //! ```
 
 use std::net::SocketAddr;
@@ -63,20 +64,23 @@ pub struct ReplicaFile {
     pub limits: ReplicaLimits,
 }
 
-/// What one client may hold of this replica. Requests in flight per client are bounded by
-/// the cluster file's `client_window` (it also sizes the reply cache, so every replica
-/// shares it); the bytes those requests hold are bounded here, per replica. A missing
-/// field takes the library's default.
+/// What one client may hold of this replica: the requests it has waiting here, sent
+/// straight to this replica, in bytes and in number. The number is bounded by the cluster
+/// file's `client_window` in any case (it also sizes the reply cache, so every replica
+/// shares it); these limits are this replica's own. A missing field takes the default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReplicaLimits {
     pub client_bytes_in_flight_max: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_requests_in_flight_max: Option<u64>,
 }
 
 impl Default for ReplicaLimits {
     fn default() -> ReplicaLimits {
         ReplicaLimits {
             client_bytes_in_flight_max: core::CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT,
+            client_requests_in_flight_max: None,
         }
     }
 }
@@ -86,7 +90,7 @@ impl ReplicaLimits {
         document
             .table(
                 "What one client may hold of this replica. Its requests in flight are\n\
-                 bounded by the cluster file's client_window.",
+                 bounded by the cluster file's client_window in any case.",
                 "limits",
             )
             .integer(
@@ -96,6 +100,22 @@ impl ReplicaLimits {
                 "client_bytes_in_flight_max",
                 self.client_bytes_in_flight_max as u64,
             );
+        match self.client_requests_in_flight_max {
+            Some(max) => {
+                document.integer(
+                    "The most requests one client may have waiting here, sent straight to\n\
+                     this replica (at most client_window counts).",
+                    "client_requests_in_flight_max",
+                    max,
+                );
+            }
+            None => {
+                document.comment(
+                    "To allow one client fewer waiting requests here than client_window:\n\
+                     client_requests_in_flight_max = 16",
+                );
+            }
+        }
     }
 }
 
@@ -332,6 +352,7 @@ mod tests {
         assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file.clone()));
         file.protocol.view_change_timeout_ticks = 300;
         file.limits.client_bytes_in_flight_max = 1 << 20;
+        file.limits.client_requests_in_flight_max = Some(8);
         assert_eq!(crate::files::parse::<ReplicaFile>(&file.render()), Ok(file));
     }
 

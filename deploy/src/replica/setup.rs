@@ -63,6 +63,7 @@ pub fn load(
 
     let mut protocol = file.protocol.config(spec.cluster.clone(), &spec.protocol);
     protocol.client_bytes_in_flight_max = file.limits.client_bytes_in_flight_max;
+    protocol.client_requests_in_flight_max = file.limits.client_requests_in_flight_max;
     protocol.clients = spec.clients.clone();
     protocol
         .validate()

@@ -71,6 +71,10 @@ pub struct Config {
     /// counts against the backup's own quota, not this one, so a primary never refuses a
     /// correct backup's forward for bytes.
     pub client_bytes_in_flight_max: usize,
+    /// The most requests one client may have waiting at this replica, sent straight to it;
+    /// `None` (the default) allows `client_window`, and more than that has no effect.
+    /// Replicas may differ, for the same reason as `client_bytes_in_flight_max`.
+    pub client_requests_in_flight_max: Option<u64>,
     /// Which clients' requests this replica accepts: those the transport admits. A
     /// request of any other client is refused whoever relays it, and a PRE-PREPARE that
     /// holds one is refused as a faulty primary's, so neither a faulty replica nor a
@@ -155,6 +159,7 @@ impl Config {
             client_window: 64,
             operation_bytes_max: 1 << 20,
             client_bytes_in_flight_max: CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT,
+            client_requests_in_flight_max: None,
             clients: ClientAdmission::default(),
             tentative_execution: true,
         }
@@ -197,6 +202,9 @@ impl Config {
             1,
         )?;
         at_least("client_window", self.client_window, 1)?;
+        if let Some(max) = self.client_requests_in_flight_max {
+            at_least("client_requests_in_flight_max", max, 1)?;
+        }
         at_least(
             "client_bytes_in_flight_max",
             self.client_bytes_in_flight_max as u64,

@@ -235,7 +235,11 @@ impl Replica {
             .get(&(key.client, origin))
             .copied()
             .unwrap_or(0);
-        let limit = self.config.client_window;
+        let window = self.config.client_window;
+        let limit = match (origin, self.config.client_requests_in_flight_max) {
+            (Origin::Client, Some(max)) => max.min(window),
+            _ => window,
+        };
         if used >= limit {
             self.refuse(from_client, key, Refusal::OverQuota { limit });
             return Err(Reject::OverQuota);

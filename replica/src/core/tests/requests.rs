@@ -247,3 +247,21 @@ fn requests_of_clients_not_admitted_are_refused_whoever_relays_or_orders_them() 
     assert!(backup.log().get(Seq(1)).is_none());
     assert!(actions.is_empty(), "{actions:?}");
 }
+
+#[test]
+fn a_replica_may_allow_a_client_fewer_waiting_requests_than_the_window() {
+    let mut h = Harness::new(4);
+    with_config(&mut h, |config| {
+        config.client_window = 4;
+        config.client_requests_in_flight_max = Some(1);
+        config.in_flight_max = 1;
+    });
+    let mut primary = h.replica(0);
+    assert!(refusals(&submit(&mut primary, h.request(1))).is_empty());
+    let actions = submit(&mut primary, h.request(2));
+    assert_eq!(refusals(&actions), [(2, Refusal::OverQuota { limit: 1 })]);
+    // Forwarded requests keep the window's quota.
+    let forwarded = deliver(&mut primary, 2, Message::Request(h.request(3)));
+    assert!(refusals(&forwarded).is_empty());
+    assert_eq!(primary.memory_footprint().waiting_requests, 2);
+}
