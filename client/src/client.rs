@@ -61,12 +61,25 @@ impl Client {
                 .map_err(|source| ClientError::Transport { source })?;
         // The transport exposes counters, not connection events; polling them briefly is
         // simpler than threading a signal through it.
+        let refusals = transport.not_admitted_by();
+        let not_admitted = config.cluster.weak_quorum();
         let connected = timeout(config.connect_timeout, async {
             while transport.stats().connections_established == 0 {
+                let refused_by = *refusals.borrow();
+                if refused_by >= not_admitted {
+                    return Err(ClientError::NotAdmitted {
+                        key: key.public_key(),
+                        refused_by,
+                    });
+                }
                 sleep(CONNECT_POLL_INTERVAL).await;
             }
+            Ok(())
         })
         .await;
+        if let Ok(Err(error)) = connected {
+            return Err(error);
+        }
         if connected.is_err() {
             // Dropping the transport stops its dialers; a graceful shutdown would wait
             // for the pending dials to drain.
@@ -96,7 +109,8 @@ impl Client {
     pub async fn submit(&self, operation: Bytes) -> Result<Bytes, ClientError> {
         let started = Instant::now();
         let deadline = started + self.config.request_timeout;
-        let (result, _) = self.order(operation, false, started, deadline).await?;
+        let ordered = self.order(operation, false, started, deadline);
+        let (result, _) = self.unless_not_admitted(ordered).await?;
         Ok(result)
     }
 
@@ -110,7 +124,8 @@ impl Client {
     ) -> Result<(Bytes, Certificate), ClientError> {
         let started = Instant::now();
         let deadline = started + self.config.request_timeout;
-        match self.order(operation, true, started, deadline).await? {
+        let ordered = self.order(operation, true, started, deadline);
+        match self.unless_not_admitted(ordered).await? {
             (result, Some(certificate)) => Ok((result, *certificate)),
             // The request waits for a verified certificate before it is decided.
             (_, None) => unreachable!("a certified request was accepted without a certificate"),
@@ -128,12 +143,45 @@ impl Client {
     pub async fn query(&self, operation: Bytes) -> Result<Bytes, ClientError> {
         let started = Instant::now();
         let deadline = started + self.config.request_timeout;
-        if let ReadOnly::Agreed(result) = self.read_only(operation.clone(), deadline).await? {
-            return Ok(result);
+        self.unless_not_admitted(async {
+            if let ReadOnly::Agreed(result) = self.read_only(operation.clone(), deadline).await? {
+                return Ok(result);
+            }
+            debug!("no 2f + 1 matching read-only answers; ordering the operation");
+            let (result, _) = self.order(operation, false, started, deadline).await?;
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Runs `call`, unless f + 1 replicas refuse to admit this client's key first: at
+    /// least one of them is correct, so the configuration does not admit the key, and
+    /// waiting for the request timeout would not change that. A faulty replica alone
+    /// cannot make a call fail this way.
+    async fn unless_not_admitted<T>(
+        &self,
+        call: impl Future<Output = Result<T, ClientError>>,
+    ) -> Result<T, ClientError> {
+        let mut refusals = self.transport.not_admitted_by();
+        let threshold = self.shared.cluster.weak_quorum();
+        let refused = async {
+            let refused_by = refusals
+                .wait_for(|count| *count >= threshold)
+                .await
+                .map(|count| *count);
+            match refused_by {
+                Ok(refused_by) => refused_by,
+                // The transport is gone; the call itself reports that.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = call => result,
+            refused_by = refused => Err(ClientError::NotAdmitted {
+                key: self.key.public_key(),
+                refused_by,
+            }),
         }
-        debug!("no 2f + 1 matching read-only answers; ordering the operation");
-        let (result, _) = self.order(operation, false, started, deadline).await?;
-        Ok(result)
     }
 
     /// The client's identity: its public key.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rampart_crypto::CryptoError;
+use rampart_crypto::{CryptoError, PublicKey};
 use rampart_replica::app::ReplyError;
 use rampart_replica::message::Refusal;
 use rampart_replica::net::TransportError;
@@ -27,6 +27,13 @@ pub enum ClientError {
         replica_count: usize,
         after: Duration,
     },
+
+    #[error(
+        "the replicas do not admit this client's key {key} ({refused_by} of them closed the \
+         connection as not admitted); ask the cluster's operator to list this public key in \
+         the cluster file's [clients] keys on every replica"
+    )]
+    NotAdmitted { key: PublicKey, refused_by: usize },
 
     #[error("the replicas refused the request, which was not executed: {refusal}")]
     Rejected { refusal: Refusal },

@@ -25,9 +25,13 @@ pub enum CryptoError {
     /// A key file exists but does not hold a key in Rampart's format.
     #[error("key file {path} is malformed: {reason}")]
     KeyFileFormat { path: PathBuf, reason: String },
-    /// A private key file can be read by other users of the machine.
+    /// A private key file can be accessed by users other than its owner (its group or
+    /// anyone else).
     #[error(
-        "private key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+        "private key file {} has mode {mode:04o}, which lets its group or other users access \
+         it; a private key must be readable by its owner only: run `chmod 600 {}`",
+        path.display(),
+        path.display()
     )]
     KeyFilePermissions { path: PathBuf, mode: u32 },
 }

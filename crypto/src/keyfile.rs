@@ -1,7 +1,7 @@
 //! Key files: one line naming the format, one line of hex.
 //!
-//! A private key file is written with mode 0600 and refused at load time when users other
-//! than its owner can read or write it, as ssh does.
+//! A private key file is written with mode 0600 and refused at load time when anyone but
+//! its owner (its group included) can read, write or execute it, as ssh does.
 
 use std::fs;
 use std::io::Write;
@@ -13,8 +13,9 @@ use crate::{CryptoError, KeyPair, PublicKey};
 const SECRET_HEADER: &str = "rampart-ed25519-secret-key-v1";
 const PUBLIC_HEADER: &str = "rampart-ed25519-public-key-v1";
 
-/// Permission bits that must be clear on a private key file: any access by other users.
-const OTHERS_MASK: u32 = 0o007;
+/// Permission bits that must be clear on a private key file: any access by the file's
+/// group or by other users.
+const GROUP_AND_OTHERS_MASK: u32 = 0o077;
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CryptoError + '_ {
     move |source| CryptoError::KeyFileIo {
@@ -50,11 +51,12 @@ pub fn save_key_pair(path: &Path, key_pair: &KeyPair) -> Result<(), CryptoError>
     fs::rename(&temporary, path).map_err(io_error(path))
 }
 
-/// Reads a key pair written by [`save_key_pair`], refusing a file others can access.
+/// Reads a key pair written by [`save_key_pair`], refusing a file anyone but its owner can
+/// access.
 pub fn load_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
     let metadata = fs::metadata(path).map_err(io_error(path))?;
     let mode = metadata.permissions().mode() & 0o777;
-    if mode & OTHERS_MASK != 0 {
+    if mode & GROUP_AND_OTHERS_MASK != 0 {
         return Err(CryptoError::KeyFilePermissions {
             path: path.to_path_buf(),
             mode,
@@ -131,6 +133,31 @@ mod tests {
             CryptoError::KeyFilePermissions { mode: 0o644, .. }
         ));
         assert!(error.to_string().contains("chmod 600"));
+    }
+
+    #[test]
+    fn a_private_key_the_group_can_access_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("replica.key");
+        save_key_pair(&path, &KeyPair::from_seed(5)).expect("saves");
+        for mode in [0o640, 0o660, 0o604, 0o620, 0o700 | 0o070] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            let error = load_key_pair(&path).expect_err("must refuse");
+            assert!(
+                matches!(error, CryptoError::KeyFilePermissions { mode: refused, .. } if refused == mode),
+                "mode {mode:o}: {error}"
+            );
+            let message = error.to_string();
+            assert!(message.contains(&format!("{:04o}", mode)), "{message}");
+            assert!(
+                message.contains(&format!("chmod 600 {}", path.display())),
+                "{message}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+            load_key_pair(&path).expect("an owner-only key file loads");
+        }
     }
 
     #[test]

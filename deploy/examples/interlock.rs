@@ -15,6 +15,7 @@ use rampart_crypto::KeyPair;
 use rampart_deploy::local::{ClusterSpec, InProcessCluster};
 use rampart_replica::app::{StateMachine, Typed};
 use rampart_replica::apps::interlock::{Choice, Command, Interlock, Policy};
+use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::message::ClientId;
 
 type Error = Box<dyn std::error::Error>;
@@ -46,6 +47,8 @@ async fn main() -> Result<(), Error> {
             Box::new(Typed::new(interlock.clone())) as Box<dyn StateMachine>
         }),
         byzantine: BTreeMap::new(),
+        // Only the agents may connect.
+        clients: ClientAdmission::listed(agents.iter().map(KeyPair::public_key)),
     })
     .await?;
 

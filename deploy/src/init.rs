@@ -13,6 +13,7 @@ use rampart_crypto::{ClusterId, KeyPair, save_key_pair};
 use crate::address::HostPort;
 use crate::failure::Failure;
 use crate::files::client::ClientFile;
+use crate::files::clients::ClientsTable;
 use crate::files::cluster::{
     ApplicationKind, ClusterFile, ClusterProtocol, InterlockGenesis, ReplicaEntry,
     is_three_f_plus_one,
@@ -60,6 +61,10 @@ pub struct InitArgs {
     /// [default: 2K with --checkpoint-interval, else 256].
     #[arg(long, value_name = "L")]
     pub log_window: Option<u64>,
+    /// Let any client key connect (cluster.toml's [clients] admission = "open"). Without
+    /// it, the replicas admit only the clients written here; add others to [clients] keys.
+    #[arg(long)]
+    pub open_admission: bool,
     /// Interlock: the units it protects, comma-separated [default: reactor-1].
     #[arg(long, value_name = "UNITS", value_delimiter = ',')]
     pub units: Vec<String>,
@@ -102,6 +107,11 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
             })
             .collect(),
         protocol: cluster_protocol(args),
+        clients: if args.open_admission {
+            ClientsTable::open()
+        } else {
+            ClientsTable::listed(client_keys.iter().map(KeyPair::public_key))
+        },
         interlock: interlock_genesis(args, &client_keys),
     };
     if let Some(genesis) = &cluster.interlock {

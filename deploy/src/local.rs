@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rampart_crypto::{ClusterId, KeyPair};
 use rampart_replica::app::StateMachine;
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core::Config;
 use rampart_replica::fault::Behaviour;
 use rampart_replica::message::ReplicaId;
@@ -37,11 +37,14 @@ pub struct ClusterSpec {
     pub application: Box<dyn Fn() -> Box<dyn StateMachine>>,
     /// Replicas to make Byzantine, and how.
     pub byzantine: BTreeMap<ReplicaId, Box<dyn Behaviour>>,
+    /// Which clients the replicas admit: none unless listed (or opened).
+    pub clients: ClientAdmission,
 }
 
 impl ClusterSpec {
     /// n replicas of `application` with the usual protocol parameters, 10 ms ticks,
-    /// writes not synced, and nobody Byzantine.
+    /// writes not synced, nobody Byzantine, and no client admitted until `clients` lists
+    /// some.
     pub fn new(
         replicas: usize,
         application: Box<dyn Fn() -> Box<dyn StateMachine>>,
@@ -53,6 +56,7 @@ impl ClusterSpec {
             sync: false,
             application,
             byzantine: BTreeMap::new(),
+            clients: ClientAdmission::default(),
         }
     }
 }
@@ -77,6 +81,7 @@ impl InProcessCluster {
             sync,
             application,
             mut byzantine,
+            clients,
         } = spec;
         let keys = (0..replicas)
             .map(|_| KeyPair::generate())
@@ -88,6 +93,7 @@ impl InProcessCluster {
         )
         .map_err(|error| Failure::runtime(format_args!("invalid cluster: {error}")))?;
         let mut protocol = Config::new(cluster.clone());
+        protocol.clients = clients;
         adjust(&mut protocol);
         protocol
             .validate()

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rampart_crypto::Signed;
+use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::core::{Action, Config, Input, Replica};
 use rampart_replica::message::{
     Batch, Commit, Message, PrePrepare, Prepare, ReplicaId, Request, Seq, Verified, View,
@@ -44,6 +45,7 @@ impl Round {
     fn new(size: usize) -> Round {
         let fixture = Fixture::new(4);
         let mut config = Config::new(fixture.cluster.clone());
+        config.clients = ClientAdmission::Open;
         config.batch_size_max = config.batch_size_max.max(size);
         let requests = fixture::requests(0, size);
         let digest = Batch::new(requests.clone()).digest();

@@ -1,5 +1,8 @@
 //! The cluster description every replica and client shares: the cluster id and the
-//! replicas' public keys, in replica-id order.
+//! replicas' public keys, in replica-id order; and which clients the replicas admit.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +96,50 @@ impl Cluster {
     }
 }
 
+/// Which clients the replicas admit: only listed keys (the default), or any key.
+///
+/// Admission is decided right after the TLS handshake, which proves the client holds the
+/// key; a client that is not admitted is told so and disconnected before anything it
+/// sends is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAdmission {
+    /// Only these keys. The default is an empty list: no client is admitted until the
+    /// configuration lists it.
+    Listed(Arc<BTreeSet<PublicKey>>),
+    /// Any client with a valid ed25519 key. Strangers can then become clients, and each
+    /// key they make gets its own quota and reply cache.
+    Open,
+}
+
+impl Default for ClientAdmission {
+    fn default() -> ClientAdmission {
+        ClientAdmission::Listed(Arc::default())
+    }
+}
+
+impl ClientAdmission {
+    /// Admission for exactly `keys`.
+    pub fn listed(keys: impl IntoIterator<Item = PublicKey>) -> ClientAdmission {
+        ClientAdmission::Listed(Arc::new(keys.into_iter().collect()))
+    }
+
+    /// Whether a client holding `key` may connect.
+    pub fn admits(&self, key: &PublicKey) -> bool {
+        match self {
+            ClientAdmission::Listed(keys) => keys.contains(key),
+            ClientAdmission::Open => true,
+        }
+    }
+
+    /// How many keys are listed; `None` when admission is open.
+    pub fn listed_count(&self) -> Option<usize> {
+        match self {
+            ClientAdmission::Listed(keys) => Some(keys.len()),
+            ClientAdmission::Open => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +159,17 @@ mod tests {
             assert_eq!(cluster.quorum(), quorum, "n={n}");
             assert_eq!(cluster.weak_quorum(), f + 1, "n={n}");
         }
+    }
+
+    #[test]
+    fn admission_is_closed_unless_a_key_is_listed_or_admission_is_open() {
+        let listed = KeyPair::from_seed(1).public_key();
+        let stranger = KeyPair::from_seed(2).public_key();
+        assert!(!ClientAdmission::default().admits(&listed));
+        let admission = ClientAdmission::listed([listed]);
+        assert!(admission.admits(&listed));
+        assert!(!admission.admits(&stranger));
+        assert!(ClientAdmission::Open.admits(&stranger));
     }
 
     #[test]

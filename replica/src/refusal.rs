@@ -31,13 +31,20 @@ pub enum Refusal {
     /// The client asked for something the replica refuses outright: an invalid signature,
     /// an operation over the size limit, a malformed frame.
     Invalid { reason: String },
+    /// The client's requests waiting at the replica hold `limit_bytes` bytes already; it
+    /// may send more once some of them have executed.
+    OverBytesQuota { limit_bytes: u64 },
 }
 
 impl Refusal {
-    /// Whether the same request may succeed if sent again later: a full quota drains as
-    /// the client's earlier requests execute. Every other refusal is final.
+    /// Whether the same request may succeed if sent again later: a full quota (of
+    /// requests or bytes) drains as the client's earlier requests execute. Every other
+    /// refusal is final.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Refusal::OverQuota { .. })
+        matches!(
+            self,
+            Refusal::OverQuota { .. } | Refusal::OverBytesQuota { .. }
+        )
     }
 
     /// The refusal's kind without its details: replicas at different points of execution
@@ -47,6 +54,7 @@ impl Refusal {
             Refusal::TooOld { .. } => "too old",
             Refusal::NumberSpaceExhausted => "number space exhausted",
             Refusal::OverQuota { .. } => "over quota",
+            Refusal::OverBytesQuota { .. } => "over bytes quota",
             Refusal::Invalid { .. } => "invalid",
         }
     }
@@ -72,6 +80,11 @@ impl fmt::Display for Refusal {
                  some to complete"
             ),
             Refusal::Invalid { reason } => f.write_str(reason),
+            Refusal::OverBytesQuota { limit_bytes } => write!(
+                f,
+                "the client's requests waiting at the replica hold {limit_bytes} bytes \
+                 already, its limit (client_bytes_in_flight_max); wait for some to complete"
+            ),
         }
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rampart_crypto::{ClusterId, KeyPair, Signed};
 use rampart_replica::app::{Typed, decode_output, encode_command};
 use rampart_replica::apps::kv::{Command, KvStore, Output};
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core::Config;
 use rampart_replica::message::{ClientId, ReplicaId, Request, decode, encode};
 use rampart_replica::net::{ClientTransport, ClientTransportConfig};
@@ -31,11 +31,16 @@ async fn four_nodes_commit_a_clients_commands() {
         Cluster::new(ClusterId(5), keys.iter().map(|k| k.public_key()).collect()).expect("cluster");
     let addresses = free_ports(4);
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let client_key = KeyPair::from_seed(9_000);
     let mut nodes = Vec::new();
     for (i, key) in keys.iter().enumerate() {
+        let protocol = Config {
+            clients: ClientAdmission::listed([client_key.public_key()]),
+            ..Config::new(cluster.clone())
+        };
         let mut config = NodeConfig::new(
             ReplicaId(i as u32),
-            Config::new(cluster.clone()),
+            protocol,
             addresses.clone(),
             dirs[i].path().to_path_buf(),
         );
@@ -48,7 +53,6 @@ async fn four_nodes_commit_a_clients_commands() {
             .expect("node starts");
         nodes.push(node);
     }
-    let client_key = KeyPair::from_seed(9_000);
     let (transport, mut replies) = ClientTransport::start(
         &client_key,
         &cluster,

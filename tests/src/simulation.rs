@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rampart_crypto::ClusterId;
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core::{Config, Replica};
 use rampart_replica::message::{ClientId, ReplicaId, Seq, View};
 
@@ -106,6 +106,9 @@ impl SimConfig {
             client_window: self.client_window,
             operation_bytes_max: self.operation_bytes_max,
             tentative_execution: self.tentative_execution,
+            // The simulated network has no handshake to refuse a client at; every
+            // simulated client is admitted.
+            clients: ClientAdmission::Open,
             ..Config::new(cluster)
         }
     }

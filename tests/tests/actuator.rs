@@ -45,6 +45,7 @@ async fn start_cluster() -> LocalCluster {
     );
     let lie: MakeBehaviour = |_, _| Box::new(WrongResults);
     config.behaviours = BTreeMap::from([(ReplicaId(3), lie)]);
+    config.other_clients = agent_keys().iter().map(KeyPair::public_key).collect();
     LocalCluster::start(config).await.expect("cluster starts")
 }
 

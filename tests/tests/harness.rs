@@ -16,7 +16,7 @@ use rampart_replica::app::{Application, ApplyContext, StateMachine, Typed};
 use rampart_replica::core::Rng;
 use rampart_replica::message::{ClientId, ReplicaId, View};
 use rampart_testkit::byzantine::{Equivocate, MakeBehaviour};
-use rampart_testkit::real::{LocalCluster, LocalClusterConfig};
+use rampart_testkit::real::{LISTED_CLIENTS_DEFAULT, LocalCluster, LocalClusterConfig};
 use serde::{Deserialize, Serialize};
 
 /// The application under test: hands out numbered tickets, one per command.
@@ -99,7 +99,8 @@ async fn check(cluster: &LocalCluster, tickets: &[u64]) {
     assert_eq!(unique.len(), tickets.len(), "a ticket was handed out twice");
     let expected: BTreeSet<u64> = (1..=tickets.len() as u64).collect();
     assert_eq!(unique, expected, "tickets were lost or invented");
-    let reader = client(cluster, 99).await;
+    // The last admitted client: one no writer uses.
+    let reader = client(cluster, LISTED_CLIENTS_DEFAULT - 1).await;
     let issued = reader
         .query_typed::<Dispenser>(&())
         .await

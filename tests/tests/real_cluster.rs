@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rampart_client::{Client, ClientConfig};
-use rampart_crypto::KeyPair;
-use rampart_replica::app::{StateMachine, Typed};
+use rampart_client::{Client, ClientConfig, ClientError};
+use rampart_crypto::{KeyPair, Signed};
+use rampart_replica::app::{StateMachine, Typed, encode_command};
 use rampart_replica::apps::kv::{Command, KvStore, Output, Query, QueryOutput};
-use rampart_replica::message::{ReplicaId, View};
+use rampart_replica::message::{ClientId, Refusal, ReplicaId, Request, View, decode, encode};
 use rampart_replica::net::{ClientTransport, ClientTransportConfig};
+use rampart_replica::wire::{ClientFrame, ReplicaFrame};
 use rampart_testkit::real::{LocalCluster, LocalClusterConfig};
 
 fn kv() -> Arc<dyn Fn() -> Box<dyn StateMachine> + Send + Sync> {
@@ -153,7 +154,8 @@ async fn a_replica_with_a_key_not_in_the_configuration_cannot_join() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_frames_are_dropped_without_harm() {
     let cluster = cluster(4).await;
-    let attacker = KeyPair::from_seed(77);
+    // A faulty client: listed, so its frames reach the replicas.
+    let attacker = cluster.client_key(7);
     let mut config = ClientTransportConfig::new(cluster.client_addresses());
     config.limits.max_frame_bytes = 64 << 20;
     let (transport, _replies) = ClientTransport::start(&attacker, cluster.cluster(), config)
@@ -245,5 +247,125 @@ async fn a_replica_that_crashed_without_a_word_is_redialed_at_once_after_restart
         .await;
     assert!(caught_up, "replica 3 did not catch up after its restart");
     client.close().await;
+    cluster.shutdown().await;
+}
+
+/// Connects with `key` and submits one put; the error of whichever step fails. The
+/// timeouts are far longer than the test may run, so a refusal that is not found at once
+/// shows as a hung test rather than as a timeout error.
+async fn put_once(cluster: &LocalCluster, key: KeyPair) -> Result<Output, ClientError> {
+    let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.client_addresses());
+    config.request_timeout = Duration::from_secs(600);
+    config.connect_timeout = Duration::from_secs(600);
+    let client = Client::connect(config, key).await?;
+    let output = client.execute::<KvStore>(&put("who", "me")).await;
+    client.close().await;
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_key_is_not_admitted_while_listed_clients_are_served() {
+    let cluster = cluster(4).await;
+    let stranger = KeyPair::from_seed(555_555);
+    match put_once(&cluster, stranger.clone()).await {
+        Err(ClientError::NotAdmitted { key, refused_by }) => {
+            assert_eq!(key, stranger.public_key());
+            assert!(refused_by >= cluster.cluster().weak_quorum());
+        }
+        other => panic!("expected NotAdmitted, got {other:?}"),
+    }
+    put_once(&cluster, cluster.client_key(0))
+        .await
+        .expect("a listed client is served");
+    let refused: u64 = cluster
+        .replica_ids()
+        .iter()
+        .filter_map(|r| cluster.node(*r))
+        .map(|node| node.transport_stats().handshakes_refused)
+        .sum();
+    assert!(refused > 0, "no replica counted the refusal");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_admission_serves_any_key() {
+    let mut config = LocalClusterConfig::new(4, kv());
+    config.listed_clients = 0;
+    config.open_admission = true;
+    let cluster = LocalCluster::start(config).await.expect("cluster starts");
+    put_once(&cluster, KeyPair::from_seed(555_556))
+        .await
+        .expect("any key is served");
+    cluster.shutdown().await;
+}
+
+/// A client that sends more bytes than its quota to one replica gets refusals from it,
+/// while another client's requests complete. Replica 1 is cut off from its peers, so the
+/// requests it holds never execute and the quota stays full whatever the timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greedy_client_over_its_bytes_quota_is_refused_while_another_is_served() {
+    const OPERATION_BYTES: usize = 16 << 10;
+    let mut config = LocalClusterConfig::new(4, kv());
+    config.protocol = |protocol| protocol.client_bytes_in_flight_max = 64 << 10;
+    let cluster = LocalCluster::start(config).await.expect("cluster starts");
+    let full = ReplicaId(1);
+    cluster.isolate(full);
+    let greedy = cluster.client_key(2);
+    let mut transport_config = ClientTransportConfig::new(cluster.client_addresses());
+    transport_config.timing.reconnect_min = Duration::from_millis(20);
+    let (transport, mut frames) =
+        ClientTransport::start(&greedy, cluster.cluster(), transport_config)
+            .await
+            .expect("the greedy client starts");
+    let mut refused = 0;
+    let mut number = 1;
+    // Sends requests in rounds until replica 1 refuses one for bytes: the first round may
+    // go out before the connection is up, and lost frames are not retransmitted here.
+    for _round in 0..40 {
+        if refused > 0 {
+            break;
+        }
+        for _ in 0..8 {
+            let command = Command::Put {
+                key: Bytes::from(format!("greedy {number}")),
+                value: Bytes::from(vec![b'g'; OPERATION_BYTES]),
+            };
+            let request = Request {
+                client: ClientId(greedy.public_key()),
+                number,
+                operation: encode_command::<KvStore>(&command),
+                read_only: false,
+            };
+            let request = Signed::sign(cluster.cluster().id, request, &greedy).expect("signs");
+            let frame = encode(&ClientFrame::Request {
+                request,
+                certify: false,
+                all_answer: false,
+            });
+            let _ = transport.send(full, Bytes::from(frame));
+            number += 1;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        while let Ok(Some((from, frame))) = tokio::time::timeout_at(deadline, frames.recv()).await {
+            if let Ok(ReplicaFrame::Refused { refusal, .. }) = decode("replica frame", &frame) {
+                assert_eq!(from, full);
+                assert!(
+                    matches!(refusal, Refusal::OverBytesQuota { limit_bytes } if limit_bytes == 64 << 10),
+                    "{refusal:?}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "replica 1 never refused the greedy client");
+    let client = client(&cluster, 0).await;
+    for index in 0..3 {
+        client
+            .execute::<KvStore>(&put("modest", &index.to_string()))
+            .await
+            .expect("another client is served");
+    }
+    client.close().await;
+    transport.shutdown().await;
     cluster.shutdown().await;
 }

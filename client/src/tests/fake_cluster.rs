@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use rampart_crypto::{KeyPair, PublicKey, Signed};
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::message::{
     ClientId, Refusal, ReplicaId, Reply, Request, Seq, View, decode, encode,
 };
@@ -20,7 +20,7 @@ use rampart_replica::net::{Inbound, ReplicaTransport, SendError, TransportConfig
 use rampart_replica::wire::{ClientFrame, CommitProof, ReplicaFrame};
 
 use crate::config::ClientConfig;
-use crate::test_support::test_cluster;
+use crate::test_support::{client_key, test_cluster};
 
 /// A client request as one fake replica received it.
 #[derive(Clone, Debug)]
@@ -184,7 +184,19 @@ pub(crate) struct FakeCluster {
 }
 
 impl FakeCluster {
+    /// Four fake replicas that admit the test client's key.
     pub(crate) async fn start(behaviour: Behaviour) -> FakeCluster {
+        FakeCluster::start_admitting(
+            behaviour,
+            ClientAdmission::listed([client_key().public_key()]),
+        )
+        .await
+    }
+
+    pub(crate) async fn start_admitting(
+        behaviour: Behaviour,
+        admission: ClientAdmission,
+    ) -> FakeCluster {
         let (cluster, keys) = test_cluster();
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         // A replica dials only the replicas with higher ids, so starting from the highest
@@ -192,7 +204,8 @@ impl FakeCluster {
         let mut addresses = vec![loopback; cluster.size()];
         let mut started = Vec::new();
         for replica in (0..cluster.size() as u32).rev().map(ReplicaId) {
-            let config = TransportConfig::new(loopback, addresses.clone());
+            let mut config = TransportConfig::new(loopback, addresses.clone());
+            config.clients = admission.clone();
             let (transport, inbound) =
                 ReplicaTransport::start(replica, &keys[replica.0 as usize], &cluster, config)
                     .await

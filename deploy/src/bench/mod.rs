@@ -37,6 +37,7 @@ use rampart_crypto::KeyPair;
 use rampart_replica::calibration::{
     Calibration, Ceiling, CeilingInputs, available_cores, signed_request_bytes,
 };
+use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::node::InboundCounters;
 
 use crate::failure::Failure;
@@ -136,8 +137,13 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
             protocol.in_flight_max = in_flight;
         }
     });
+    let keys = (0..args.clients)
+        .map(|_| KeyPair::generate())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
+    spec.clients = ClientAdmission::listed(keys.iter().map(KeyPair::public_key));
     let cluster = InProcessCluster::start(spec).await?;
-    let clients = match connect_clients(&cluster, args).await {
+    let clients = match connect_clients(&cluster, keys, args).await {
         Ok(clients) => clients,
         Err(failure) => {
             shut_down(cluster).await;
@@ -262,6 +268,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
 /// operations outstanding per client than that window.
 async fn connect_clients(
     cluster: &InProcessCluster,
+    keys: Vec<KeyPair>,
     args: &BenchArgs,
 ) -> Result<Vec<Arc<Client>>, Failure> {
     let window = cluster.protocol().client_window;
@@ -271,10 +278,8 @@ async fn connect_clients(
             args.outstanding
         )));
     }
-    let mut clients = Vec::with_capacity(args.clients);
-    for _ in 0..args.clients {
-        let key = KeyPair::generate()
-            .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
+    let mut clients = Vec::with_capacity(keys.len());
+    for key in keys {
         let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.addresses());
         config.request_timeout = Duration::from_secs(30);
         config.window = window;

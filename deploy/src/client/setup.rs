@@ -158,6 +158,11 @@ impl ClientSetup {
                 self.spec.cluster.size(),
                 self.spec.cluster.quorum()
             )),
+            ClientError::NotAdmitted { key, refused_by } => Failure::config(format_args!(
+                "{refused_by} replicas refused this client's key {key} as not admitted; list \
+                 it in the [clients] keys of {} on every replica and restart them",
+                self.cluster_path.display()
+            )),
             ClientError::InvalidConfig { .. } => Failure::config(format_args!("{config}: {error}")),
             ClientError::RequestTooLarge { bytes, limit } => Failure::config(format_args!(
                 "the request encodes to {bytes} bytes, more than the limit of {limit}; send \

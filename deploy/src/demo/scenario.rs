@@ -13,6 +13,7 @@ use rampart_replica::app::{StateMachine, Typed};
 use rampart_replica::apps::interlock::{
     Choice, Command, CountedAs, Decision, Interlock, Output, Policy, Query, QueryOutput, UnitStatus,
 };
+use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::fault::Behaviour;
 use rampart_replica::message::{ReplicaId, Seq};
 
@@ -70,6 +71,14 @@ const VOTES: [usize; 7] = [0, 5, 1, 2, 3, 4, 5];
 pub async fn run() -> Result<(), Failure> {
     let timeline = Timeline::start();
     let agents = agents()?;
+    // Asks each replica for the unit's status at the end; admitted like the agents.
+    let observer = KeyPair::generate()
+        .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
+    let admitted = agents
+        .iter()
+        .map(|agent| agent.key.public_key())
+        .chain([observer.public_key()]);
+    let clients = ClientAdmission::listed(admitted);
     let policy = Policy {
         registered_agents: agents.iter().map(Agent::id).collect(),
         units: BTreeSet::from([UNIT.to_string()]),
@@ -96,9 +105,10 @@ pub async fn run() -> Result<(), Failure> {
             Box::new(Typed::new(interlock.clone())) as Box<dyn StateMachine>
         }),
         byzantine: BTreeMap::from([(BYZANTINE, byzantine)]),
+        clients,
     })
     .await?;
-    let played = play(&timeline, &cluster, &agents).await;
+    let played = play(&timeline, &cluster, &agents, &observer).await;
     let stopped = cluster.shutdown().await;
     if stopped.is_ok() {
         timeline.event("cluster stopped; temporary storage removed");
@@ -110,6 +120,7 @@ async fn play(
     timeline: &Timeline,
     cluster: &InProcessCluster,
     agents: &[Agent],
+    observer: &KeyPair,
 ) -> Result<(), Failure> {
     let addresses = cluster.addresses();
     let listing: Vec<String> = addresses
@@ -149,7 +160,7 @@ async fn play(
     let voted = vote(timeline, cluster, agents).await;
     views.abort();
     let (latched, trip) = voted?;
-    let agreement = ask_replicas(timeline, cluster, latched).await?;
+    let agreement = ask_replicas(timeline, cluster, observer, latched).await?;
     summarize(timeline, agents, latched, &agreement, &trip);
     Ok(())
 }
@@ -299,17 +310,16 @@ struct Agreement {
 async fn ask_replicas(
     timeline: &Timeline,
     cluster: &InProcessCluster,
+    observer: &KeyPair,
     latched: Seq,
 ) -> Result<Agreement, Failure> {
     wait_for_execution(cluster, latched).await?;
-    let observer = KeyPair::generate()
-        .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
     let query = Query::Status {
         unit: UNIT.to_string(),
     };
     let addresses = cluster.addresses();
     let patience = Duration::from_secs(5);
-    let answers = ask_each(cluster.cluster(), &addresses, &observer, &query, patience).await?;
+    let answers = ask_each(cluster.cluster(), &addresses, observer, &query, patience).await?;
     timeline.event(format!(
         "status of {UNIT}, asked of each replica on its own:"
     ));

@@ -16,6 +16,10 @@
 //! client_window = 64
 //! operation_bytes_max = 1048576
 //!
+//! [clients]                     # which clients the replicas admit; see `clients`
+//! admission = "listed"          # the default: only `keys`; or "open"
+//! keys = ["c41e…", "…"]
+//!
 //! [interlock]                   # only with application = "interlock"
 //! registered_agents = ["c41e…", "…"]
 //! units = ["reactor-1"]
@@ -37,12 +41,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use rampart_replica::apps::interlock::Policy;
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core;
 use rampart_replica::message::ClientId;
 
 use crate::address::HostPort;
 use crate::failure::Failure;
+use crate::files::clients::ClientsTable;
 use crate::files::document::Document;
 use crate::files::encoding::{ClusterIdHex, KeyHex};
 
@@ -56,6 +61,9 @@ pub struct ClusterFile {
     /// The protocol tunables every replica shares.
     #[serde(default)]
     pub protocol: ClusterProtocol,
+    /// Which clients the replicas admit; without the table, none.
+    #[serde(default)]
+    pub clients: ClientsTable,
     /// The interlock's genesis policy; present exactly when `application` is `interlock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interlock: Option<InterlockGenesis>,
@@ -187,6 +195,8 @@ pub struct ClusterSpec {
     pub addresses: Vec<HostPort>,
     /// The protocol tunables every replica shares.
     pub protocol: ClusterProtocol,
+    /// Which clients the replicas admit.
+    pub clients: ClientAdmission,
     pub application: Application,
 }
 
@@ -241,6 +251,7 @@ impl ClusterFile {
             .config(cluster.clone())
             .validate()
             .map_err(|error| format!("[protocol]: {error}"))?;
+        let clients = self.clients.check()?;
         let application = match (self.application, &self.interlock) {
             (ApplicationKind::Kv, None) => Application::Kv,
             (ApplicationKind::Kv, Some(_)) => {
@@ -267,6 +278,7 @@ impl ClusterFile {
             cluster,
             addresses,
             protocol: self.protocol.clone(),
+            clients,
             application,
         })
     }
@@ -322,6 +334,7 @@ impl ClusterFile {
                 );
         }
         self.protocol.render(&mut document);
+        self.clients.render(&mut document);
         if let Some(genesis) = &self.interlock {
             genesis.render(&mut document);
         }
@@ -423,6 +436,7 @@ mod tests {
                 })
                 .collect(),
             protocol: ClusterProtocol::default(),
+            clients: ClientsTable::listed((100..107).map(|seed| key(seed).0)),
             interlock: Some(InterlockGenesis {
                 registered_agents: (100..107).map(key).collect(),
                 units: vec!["reactor-1".to_string(), "pump \"2\"".to_string()],
@@ -499,6 +513,38 @@ mod tests {
             parsed.protocol.checkpoint_interval,
             ClusterProtocol::default().checkpoint_interval
         );
+    }
+
+    #[test]
+    fn the_clients_table_lists_admitted_keys_and_defaults_to_none() {
+        let text = sample(4).render();
+        let spec = crate::files::parse::<ClusterFile>(&text)
+            .expect("parses")
+            .check()
+            .expect("valid");
+        assert!(spec.clients.admits(&key(100).0));
+        assert!(!spec.clients.admits(&key(1).0));
+        let start = text.find("\n[clients]").expect("a [clients] table");
+        let end = start + 1 + text[start + 1..].find("\n[").expect("a table after it");
+        let without = format!("{}{}", &text[..start], &text[end..]);
+        let spec = crate::files::parse::<ClusterFile>(&without)
+            .expect("parses")
+            .check()
+            .expect("valid");
+        assert_eq!(spec.clients.listed_count(), Some(0));
+    }
+
+    #[test]
+    fn a_malformed_client_key_is_refused_naming_it_and_its_line() {
+        let text = sample(4).render();
+        let listed = key(103).0.to_string();
+        let bad = text.replacen(&listed, "c0ffee", 1);
+        let error = crate::files::parse::<ClusterFile>(&bad).expect_err("refused");
+        assert!(
+            error.contains("\"c0ffee\" is not an ed25519 public key"),
+            "{error}"
+        );
+        assert!(error.contains("line"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The files `rampart init` writes and the other commands read:
 //!
-//! - [`cluster`]: `cluster.toml`, the description every replica and client shares;
+//! - [`cluster`]: `cluster.toml`, the description every replica and client shares, with
+//!   [`clients`], its table of admitted clients;
 //! - [`replica`]: `replica-<i>.toml`, one replica's settings;
 //! - [`client`]: `client-<j>.toml`, one client's settings.
 //!
@@ -9,6 +10,7 @@
 //! fields: a misspelt setting is an error, not a silently ignored line.
 
 pub mod client;
+pub mod clients;
 pub mod cluster;
 pub mod document;
 pub mod encoding;

@@ -14,6 +14,10 @@
 //! [protocol]
 //! view_change_timeout_ticks = 100
 //! # ... this replica's timings; the shared tunables are in cluster.toml
+//!
+//! [limits]
+//! client_bytes_in_flight_max = 16777216
+//! client_requests_in_flight_max = 32   # optional; the cluster's client_window if absent
 //! ```
 
 use std::net::SocketAddr;
@@ -30,7 +34,6 @@ use rampart_replica::net::DEFAULT_MAX_FRAME_BYTES;
 
 use crate::files::cluster::ClusterProtocol;
 use crate::files::document::Document;
-use crate::files::encoding::KeyHex;
 
 /// A replica's settings as written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,10 +58,65 @@ pub struct ReplicaFile {
     pub verify_threads: usize,
     #[serde(default = "default_max_frame_bytes")]
     pub max_frame_bytes: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed_clients: Option<Vec<KeyHex>>,
     #[serde(default)]
     pub protocol: Protocol,
+    #[serde(default)]
+    pub limits: ReplicaLimits,
+}
+
+/// What one client may hold of this replica: the requests it has waiting here, sent
+/// straight to this replica, in bytes and in number. The number is bounded by the cluster
+/// file's `client_window` in any case (it also sizes the reply cache, so every replica
+/// shares it); these limits are this replica's own. A missing field takes the default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReplicaLimits {
+    pub client_bytes_in_flight_max: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_requests_in_flight_max: Option<u64>,
+}
+
+impl Default for ReplicaLimits {
+    fn default() -> ReplicaLimits {
+        ReplicaLimits {
+            client_bytes_in_flight_max: core::CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT,
+            client_requests_in_flight_max: None,
+        }
+    }
+}
+
+impl ReplicaLimits {
+    fn render(&self, document: &mut Document) {
+        document
+            .table(
+                "What one client may hold of this replica. Its requests in flight are\n\
+                 bounded by the cluster file's client_window in any case.",
+                "limits",
+            )
+            .integer(
+                "The most bytes of requests one client may have waiting here, sent straight\n\
+                 to this replica; more are refused until some execute. One request is\n\
+                 always taken when the client has none waiting.",
+                "client_bytes_in_flight_max",
+                self.client_bytes_in_flight_max as u64,
+            );
+        match self.client_requests_in_flight_max {
+            Some(max) => {
+                document.integer(
+                    "The most requests one client may have waiting here, sent straight to\n\
+                     this replica (at most client_window counts).",
+                    "client_requests_in_flight_max",
+                    max,
+                );
+            }
+            None => {
+                document.comment(
+                    "To allow one client fewer waiting requests here than client_window:\n\
+                     client_requests_in_flight_max = 16",
+                );
+            }
+        }
+    }
 }
 
 /// An IP address and port, with an error that shows the expected form.
@@ -199,8 +257,8 @@ impl ReplicaFile {
             tick_ms: DEFAULT_TICK_MS,
             verify_threads: 0,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            allowed_clients: None,
             protocol: Protocol::default(),
+            limits: ReplicaLimits::default(),
         }
     }
 
@@ -277,23 +335,8 @@ impl ReplicaFile {
                 "max_frame_bytes",
                 self.max_frame_bytes as u64,
             );
-        match &self.allowed_clients {
-            Some(clients) => {
-                let keys: Vec<String> = clients.iter().map(|key| key.0.to_string()).collect();
-                document.strings(
-                    "Only these clients (public keys in hex) may connect.",
-                    "allowed_clients",
-                    &keys,
-                );
-            }
-            None => {
-                document.comment(
-                    "To let only some clients connect, list their public keys in hex:\n\
-                     allowed_clients = [\"<64 hex characters>\"]",
-                );
-            }
-        }
         self.protocol.render(&mut document);
+        self.limits.render(&mut document);
         document.finish()
     }
 }
@@ -301,16 +344,15 @@ impl ReplicaFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rampart_crypto::KeyPair;
 
     #[test]
     fn the_rendered_file_parses_back() {
         let mut file = ReplicaFile::new(2, "127.0.0.1:7102".parse().expect("address"));
         let text = file.render();
         assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file.clone()));
-        assert!(text.contains("# To let only some clients connect"));
-        file.allowed_clients = Some(vec![KeyHex(KeyPair::from_seed(1).public_key())]);
         file.protocol.view_change_timeout_ticks = 300;
+        file.limits.client_bytes_in_flight_max = 1 << 20;
+        file.limits.client_requests_in_flight_max = Some(8);
         assert_eq!(crate::files::parse::<ReplicaFile>(&file.render()), Ok(file));
     }
 

@@ -61,7 +61,10 @@ pub fn load(
         )));
     }
 
-    let protocol = file.protocol.config(spec.cluster.clone(), &spec.protocol);
+    let mut protocol = file.protocol.config(spec.cluster.clone(), &spec.protocol);
+    protocol.client_bytes_in_flight_max = file.limits.client_bytes_in_flight_max;
+    protocol.client_requests_in_flight_max = file.limits.client_requests_in_flight_max;
+    protocol.clients = spec.clients.clone();
     protocol
         .validate()
         .map_err(|error| in_file(format!("[protocol]: {error}")))?;
@@ -85,9 +88,6 @@ pub fn load(
     node.tick = tick;
     node.verify_threads = file.verify_threads;
     node.max_frame_bytes = file.max_frame_bytes;
-    node.allowed_clients = file
-        .allowed_clients
-        .map(|clients| clients.into_iter().map(|key| key.0).collect());
     Ok(Setup {
         config_path: config_path.to_path_buf(),
         node,

@@ -7,6 +7,7 @@ use rampart_crypto::load_key_pair;
 use rampart_deploy::files::client::ClientFile;
 use rampart_deploy::files::cluster::{Application, ClusterFile};
 use rampart_deploy::files::replica::ReplicaFile;
+use rampart_replica::cluster::ClientAdmission;
 
 use crate::support::{assert_one_line_error, describe, rampart, run};
 
@@ -85,7 +86,28 @@ fn init_writes_valid_files_and_private_keys() {
             client.key,
             std::path::Path::new(&format!("client-{index}.key"))
         );
+        let key = load_key_pair(&key_path).expect("key loads");
+        assert!(
+            spec.clients.admits(&key.public_key()),
+            "client {index} is listed in [clients]"
+        );
     }
+    assert_eq!(spec.clients.listed_count(), Some(2));
+}
+
+#[test]
+fn init_with_open_admission_admits_any_client() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = run(rampart()
+        .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
+        .arg("--open-admission")
+        .arg("--out")
+        .arg(dir.path()));
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
+    assert_eq!(spec.clients, ClientAdmission::Open);
+    let text = fs::read_to_string(dir.path().join("cluster.toml")).expect("written");
+    assert!(text.contains("admission = \"open\""), "{text}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! commands against replica processes, crash recovery checked on the stores offline, and
 //! the demo.
 
+mod admission;
 mod bench;
 mod chaos;
 mod client_interlock;

@@ -118,17 +118,17 @@ fn replica_refuses_the_key_of_another_replica() {
 }
 
 #[test]
-fn replica_refuses_a_world_readable_key() {
+fn replica_refuses_a_key_its_group_or_others_can_read() {
     let dir = tempfile::tempdir().expect("temporary directory");
     init_cluster(dir.path(), 4, 1, "kv");
     let key = dir.path().join("replica-0.key");
-    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let output = replica(&dir.path().join("replica-0.toml"));
-    assert_one_line_error(
-        &output,
-        2,
-        &["replica-0.key", "readable by other users", "chmod 600"],
-    );
+    let chmod = format!("chmod 600 {}", key.display());
+    for mode in [0o644, 0o640] {
+        fs::set_permissions(&key, fs::Permissions::from_mode(mode)).expect("chmod");
+        let output = replica(&dir.path().join("replica-0.toml"));
+        let shown = format!("mode {mode:04o}");
+        assert_one_line_error(&output, 2, &["replica-0.key", &shown, &chmod]);
+    }
 }
 
 #[test]
@@ -162,4 +162,27 @@ fn replica_refuses_an_invalid_log_filter() {
         .arg("--config")
         .arg(dir.path().join("replica-0.toml")));
     assert_one_line_error(&output, 2, &["RUST_LOG", "unset it"]);
+}
+
+#[test]
+fn replica_refuses_a_malformed_client_key_naming_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    init_cluster(dir.path(), 4, 1, "kv");
+    let client = rampart_crypto::load_key_pair(&dir.path().join("client-0.key")).expect("key");
+    let cluster = dir.path().join("cluster.toml");
+    let text = fs::read_to_string(&cluster).expect("read");
+    let listed = client.public_key().to_string();
+    assert!(text.contains(&listed), "rampart init lists its client");
+    fs::write(&cluster, text.replace(&listed, "c1ient-key-typo")).expect("write");
+    let output = replica(&dir.path().join("replica-0.toml"));
+    assert_one_line_error(
+        &output,
+        2,
+        &[
+            "cluster.toml",
+            "line",
+            "\"c1ient-key-typo\"",
+            "not an ed25519 public key",
+        ],
+    );
 }

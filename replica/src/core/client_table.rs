@@ -1,6 +1,13 @@
 //! The reply cache (PBFT §4.1): per client, the replies to its recent requests. It gives
 //! exactly-once execution and lets replicas answer a retransmission without executing
 //! again. It is part of the replicated state, so it is in every checkpoint.
+//!
+//! Its size: an entry holds at most `client_window` replies, and only admitted clients
+//! get entries, since a request of any other client is refused at the handshake, when a
+//! replica relays it, and in a PRE-PREPARE (`Config::clients`). With listed admission the
+//! cache therefore holds at most `listed keys × client_window` replies, each at most the
+//! application's largest result: the operator bounds it by what it lists. Open admission
+//! gives that bound up: every key that gets a request executed keeps an entry.
 
 use std::collections::BTreeMap;
 

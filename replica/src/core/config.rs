@@ -1,8 +1,12 @@
 //! Protocol parameters. Every duration is in ticks: the core has no clock, and the shell
 //! decides how long a tick is.
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{ClientAdmission, Cluster, ClusterError};
 use crate::message::{Limits, REQUEST_OVERHEAD_BYTES, SIGNED_MESSAGE_BYTES_MAX};
+
+/// The default of [`Config::client_bytes_in_flight_max`]: 16 MiB, sixteen requests of the
+/// default largest operation.
+pub const CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT: usize = 16 << 20;
 
 /// The parameters of one replica's protocol core. Every replica of a cluster must use the
 /// same `checkpoint_interval`, `log_window`, `batch_size_max` and `snapshot_chunk_bytes`.
@@ -60,6 +64,22 @@ pub struct Config {
     pub client_window: u64,
     /// The largest operation a request may carry, in bytes.
     pub operation_bytes_max: usize,
+    /// The most bytes of requests (each counted by [`crate::message::request_bytes`]) one
+    /// client may have waiting at this replica, sent straight to it. A request is taken
+    /// whatever its size when the client has nothing waiting here, so one request of the
+    /// largest operation always fits. Replicas may differ: a request a backup forwards
+    /// counts against the backup's own quota, not this one, so a primary never refuses a
+    /// correct backup's forward for bytes.
+    pub client_bytes_in_flight_max: usize,
+    /// The most requests one client may have waiting at this replica, sent straight to it;
+    /// `None` (the default) allows `client_window`, and more than that has no effect.
+    /// Replicas may differ, for the same reason as `client_bytes_in_flight_max`.
+    pub client_requests_in_flight_max: Option<u64>,
+    /// Which clients' requests this replica accepts: those the transport admits. A
+    /// request of any other client is refused whoever relays it, and a PRE-PREPARE that
+    /// holds one is refused as a faulty primary's, so neither a faulty replica nor a
+    /// stranger can add clients to the reply cache. The default admits none.
+    pub clients: ClientAdmission,
     /// Execute a batch once it has prepared and everything before it has committed, and
     /// send tentative replies (PBFT §5.1.2). This takes the COMMIT round off a request's
     /// latency; clients then wait for 2f + 1 matching replies instead of f + 1.
@@ -138,6 +158,9 @@ impl Config {
             snapshot_chunk_bytes: crate::transfer::SNAPSHOT_CHUNK_BYTES,
             client_window: 64,
             operation_bytes_max: 1 << 20,
+            client_bytes_in_flight_max: CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT,
+            client_requests_in_flight_max: None,
+            clients: ClientAdmission::default(),
             tentative_execution: true,
         }
     }
@@ -179,6 +202,14 @@ impl Config {
             1,
         )?;
         at_least("client_window", self.client_window, 1)?;
+        if let Some(max) = self.client_requests_in_flight_max {
+            at_least("client_requests_in_flight_max", max, 1)?;
+        }
+        at_least(
+            "client_bytes_in_flight_max",
+            self.client_bytes_in_flight_max as u64,
+            1,
+        )?;
         at_least(
             "snapshot_chunk_bytes",
             u64::from(self.snapshot_chunk_bytes),

@@ -62,6 +62,13 @@ impl Replica {
         if batch.requests.iter().any(|r| r.value.read_only) {
             return Err(Reject::ReadOnlyInBatch);
         }
+        if batch
+            .requests
+            .iter()
+            .any(|r| !self.config.clients.admits(&r.value.client.0))
+        {
+            return Err(Reject::ClientNotAdmitted);
+        }
         let own = self.is_own(view.primary(self.config.replica_count()));
         let now = self.now;
         let slot = self.log.slot(seq, view, now);

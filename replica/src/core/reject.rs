@@ -72,6 +72,12 @@ pub enum Reject {
     /// The client has `client_window` requests waiting already from the same origin (sent
     /// straight to this replica, or forwarded by one backup).
     OverQuota,
+    /// The client's requests sent straight to this replica and waiting hold
+    /// `client_bytes_in_flight_max` bytes already.
+    OverBytesQuota,
+    /// A request of a client the configuration does not admit, relayed by a replica or in
+    /// a PRE-PREPARE.
+    ClientNotAdmitted,
 }
 
 impl Reject {
@@ -90,6 +96,7 @@ impl Reject {
                 | Reject::UnexpectedExecution
                 | Reject::RequestTooOld
                 | Reject::OverQuota
+                | Reject::OverBytesQuota
                 | Reject::StatusTooSoon
                 | Reject::UnexpectedBatch
                 | Reject::UnknownBatch

@@ -13,7 +13,9 @@
 //! it accepted within its own quota, so a correct primary never refuses for quota what a
 //! correct backup forwarded, whatever the client sends to whom; a client that floods the
 //! primary fills only its own direct quota there. Waiting requests stay bounded by
-//! `n × client_window` per client.
+//! `n × client_window` per client. The requests a client sends straight to a replica are
+//! also bounded in bytes (`client_bytes_in_flight_max`, [`Refusal::OverBytesQuota`]), so a
+//! client of large operations cannot hold more of a replica's memory than that.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -55,6 +57,8 @@ pub(super) struct Requests {
     /// Every waiting request, oldest first.
     by_arrival: BTreeSet<(u64, RequestKey)>,
     quota_used: BTreeMap<(ClientId, Origin), u64>,
+    /// Bytes of the waiting requests each client sent straight to this replica.
+    bytes_used: BTreeMap<ClientId, usize>,
     /// Requests in a pre-prepare of the current view above the last executed number.
     assigned: BTreeSet<RequestKey>,
     /// The primary's proposal order (arrival order); entries executed or assigned since
@@ -120,11 +124,19 @@ impl Requests {
         self.quota_used.values().copied()
     }
 
+    /// The bytes of the waiting requests `client` sent straight to this replica.
+    pub(super) fn client_bytes(&self, client: ClientId) -> usize {
+        self.bytes_used.get(&client).copied().unwrap_or(0)
+    }
+
     fn insert(&mut self, key: RequestKey, waiting: Waiting) {
         *self
             .quota_used
             .entry((key.client, waiting.origin))
             .or_default() += 1;
+        if waiting.origin == Origin::Client {
+            *self.bytes_used.entry(key.client).or_default() += request_bytes(&waiting.request);
+        }
         self.by_arrival.insert((waiting.received_at, key));
         self.unassigned.insert((waiting.received_at, key));
         self.waiting.insert(key, waiting);
@@ -138,6 +150,14 @@ impl Requests {
             *count -= 1;
             if *count == 0 {
                 self.quota_used.remove(&quota);
+            }
+        }
+        if waiting.origin == Origin::Client
+            && let Some(bytes) = self.bytes_used.get_mut(&key.client)
+        {
+            *bytes -= request_bytes(&waiting.request);
+            if *bytes == 0 {
+                self.bytes_used.remove(&key.client);
             }
         }
         self.by_arrival.remove(&(waiting.received_at, key));
@@ -188,6 +208,11 @@ impl Replica {
         if request.value.read_only {
             return Err(Reject::ReadOnlyRequest);
         }
+        if !self.config.clients.admits(&request.value.client.0) {
+            // The transport refuses such a client before it can send anything, so this
+            // one was relayed by a faulty replica; nobody waits for an answer.
+            return Err(Reject::ClientNotAdmitted);
+        }
         let key = request.value.key();
         if key.number > REQUEST_NUMBER_MAX {
             self.refuse(from_client, key, Refusal::NumberSpaceExhausted);
@@ -227,10 +252,23 @@ impl Replica {
             .get(&(key.client, origin))
             .copied()
             .unwrap_or(0);
-        let limit = self.config.client_window;
+        let window = self.config.client_window;
+        let limit = match (origin, self.config.client_requests_in_flight_max) {
+            (Origin::Client, Some(max)) => max.min(window),
+            _ => window,
+        };
         if used >= limit {
             self.refuse(from_client, key, Refusal::OverQuota { limit });
             return Err(Reject::OverQuota);
+        }
+        if origin == Origin::Client {
+            let used_bytes = self.requests.client_bytes(key.client);
+            let limit_bytes = self.config.client_bytes_in_flight_max;
+            if used_bytes > 0 && used_bytes + request_bytes(&request) > limit_bytes {
+                let limit_bytes = limit_bytes as u64;
+                self.refuse(from_client, key, Refusal::OverBytesQuota { limit_bytes });
+                return Err(Reject::OverBytesQuota);
+            }
         }
         self.requests.insert(
             key,

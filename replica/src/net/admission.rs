@@ -36,6 +36,19 @@ impl Shared {
         connection.close(close_code::REFUSED, reason.as_bytes());
     }
 
+    /// Refuses a client whose key the configuration does not admit, with a close code its
+    /// transport recognizes (see [`super::not_admitted`]) and a log line at most every
+    /// few seconds, since strangers can make keys at will.
+    fn refuse_client(&self, connection: &quinn::Connection, key: PublicKey) {
+        self.context.counters.handshake_refused();
+        self.not_admitted_log
+            .refused(&key, connection.remote_address());
+        connection.close(
+            close_code::NOT_ADMITTED,
+            b"this client key is not admitted by the cluster",
+        );
+    }
+
     /// Completes the handshake, then admits the peer in the role its ALPN protocol asks
     /// for, if its key may have that role.
     async fn admit(self: Arc<Self>, incoming: quinn::Incoming) {
@@ -65,6 +78,9 @@ impl Shared {
         };
         match tls::negotiated_protocol(&connection).as_deref() {
             Some(ALPN_REPLICA) => self.admit_replica(connection, key),
+            Some(ALPN_CLIENT) if !self.admission.admits(&key) => {
+                self.refuse_client(&connection, key);
+            }
             Some(ALPN_CLIENT) => self.admit_client(connection, key).await,
             _ => self.refuse(&connection, Some(key), "unknown application protocol"),
         }

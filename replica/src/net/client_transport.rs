@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rampart_crypto::KeyPair;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
 use super::config::{ClientTransportConfig, Limits};
@@ -14,6 +14,7 @@ use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
 use super::link::{Delivery, Dialer, Lanes, LinkContext, run_dialer};
+use super::not_admitted::AdmissionRefusals;
 use super::queue::enqueue;
 use super::stats::{Counters, TransportStats};
 use super::tasks::Tasks;
@@ -32,6 +33,7 @@ pub struct ClientTransport {
     queues: Vec<mpsc::Sender<Bytes>>,
     limits: Limits,
     counters: Arc<Counters>,
+    refusals: Arc<AdmissionRefusals>,
     tasks: Arc<Tasks>,
     endpoint: Endpoint,
     _stop_on_drop: StopOnDrop,
@@ -68,6 +70,7 @@ impl ClientTransport {
             max_frame_bytes: limits.max_frame_bytes,
         };
         let (inbound, inbound_receiver) = mpsc::channel(limits.inbound_frames);
+        let refusals = Arc::new(AdmissionRefusals::new(cluster.size()));
         let mut queues = Vec::with_capacity(cluster.size());
         for (replica, (expected, address)) in cluster
             .replica_ids()
@@ -80,10 +83,16 @@ impl ClientTransport {
                 address: *address,
                 peer: Peer::Replica(replica),
                 timing,
+                refusals: Some(Arc::clone(&refusals)),
             };
+            // A replica sends frames only to clients it admitted.
+            let admitted = Arc::clone(&refusals);
             let delivery = Delivery {
                 sink: inbound.clone(),
-                wrap: Arc::new(move |frame| (replica, frame)),
+                wrap: Arc::new(move |frame| {
+                    admitted.admitted_by(replica);
+                    (replica, frame)
+                }),
             };
             tasks.spawn(run_dialer(
                 dialer,
@@ -101,6 +110,7 @@ impl ClientTransport {
             queues,
             limits,
             counters,
+            refusals,
             _stop_on_drop: StopOnDrop::new(Arc::clone(&tasks), &endpoint),
             tasks,
             endpoint,
@@ -129,6 +139,14 @@ impl ClientTransport {
         self.endpoint.local_addr
     }
 
+    /// How many replicas refuse to admit this client's key, updated as it changes: a
+    /// replica counts from the moment it closes a connection as not admitted until it
+    /// sends a frame. Since a faulty replica may refuse anyone, a caller should believe
+    /// a refusal only once f + 1 replicas report it.
+    pub fn not_admitted_by(&self) -> watch::Receiver<usize> {
+        self.refusals.subscribe()
+    }
+
     pub fn stats(&self) -> TransportStats {
         self.counters.snapshot()
     }
@@ -140,6 +158,7 @@ impl ClientTransport {
             queues,
             counters: _,
             limits: _,
+            refusals: _,
             tasks,
             endpoint,
             _stop_on_drop,

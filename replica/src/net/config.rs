@@ -3,9 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use rampart_crypto::PublicKey;
-
 use super::error::TransportError;
+use crate::cluster::ClientAdmission;
 
 /// The largest frame accepted unless configured otherwise: 16 MiB, enough for a batch of
 /// requests or a state-transfer chunk.
@@ -21,9 +20,9 @@ pub struct TransportConfig {
     pub replica_addresses: Vec<SocketAddr>,
     pub limits: Limits,
     pub timing: Timing,
-    /// If set, only these clients (and the replicas) may connect; otherwise any client with a
-    /// valid ed25519 key may.
-    pub allowed_clients: Option<Vec<PublicKey>>,
+    /// Which clients may connect. The default admits none: list the clients' keys, or
+    /// open admission explicitly.
+    pub clients: ClientAdmission,
 }
 
 impl TransportConfig {
@@ -38,7 +37,7 @@ impl TransportConfig {
                 inbound_frames: 4096,
             },
             timing: Timing::default(),
-            allowed_clients: None,
+            clients: ClientAdmission::default(),
         }
     }
 }

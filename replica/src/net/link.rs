@@ -23,6 +23,7 @@ use super::backoff::Backoff;
 use super::config::Timing;
 use super::error::Peer;
 use super::frame::{FrameError, framed_chunks, read_frame};
+use super::not_admitted::AdmissionRefusals;
 use super::stats::Counters;
 use super::tasks::{AbortOnDrop, Tasks};
 use super::tls::SERVER_NAME;
@@ -41,6 +42,8 @@ pub(crate) mod close_code {
     pub(crate) const REPLACED: VarInt = VarInt::from_u32(3);
     /// A stream broke (reset, stopped, or ended inside a frame); both sides start afresh.
     pub(crate) const STREAM_BROKEN: VarInt = VarInt::from_u32(4);
+    /// The client's key is not admitted by the cluster's configuration.
+    pub(crate) const NOT_ADMITTED: VarInt = VarInt::from_u32(5);
 }
 
 /// Where the frames read from a peer go: the transport's single inbound channel, each frame
@@ -227,6 +230,15 @@ fn log_closed(peer: Peer, reason: &ConnectionError) {
         ConnectionError::ApplicationClosed(close) if close.error_code == close_code::REFUSED => {
             warn!(%peer, "the peer refused our identity for the role we asked for")
         }
+        ConnectionError::ApplicationClosed(close)
+            if close.error_code == close_code::NOT_ADMITTED =>
+        {
+            warn!(
+                %peer,
+                "the replica does not admit this client's key; its operator must list the \
+                 public key in the cluster file's [clients] keys"
+            )
+        }
         _ => debug!(%peer, %reason, "connection closed"),
     }
 }
@@ -309,6 +321,21 @@ pub(crate) struct Dialer {
     pub(crate) address: SocketAddr,
     pub(crate) peer: Peer,
     pub(crate) timing: Timing,
+    /// For a client's dialer: where a replica's refusal to admit the client's key is
+    /// reported.
+    pub(crate) refusals: Option<Arc<AdmissionRefusals>>,
+}
+
+impl Dialer {
+    /// Reports to the client transport that the peer closed `reason` as not admitted.
+    fn note_refusal(&self, reason: &ConnectionError) {
+        if let (Some(refusals), Peer::Replica(replica)) = (&self.refusals, self.peer)
+            && matches!(reason, ConnectionError::ApplicationClosed(close)
+                if close.error_code == close_code::NOT_ADMITTED)
+        {
+            refusals.refused_by(replica);
+        }
+    }
 }
 
 /// The outcome of one dial.
@@ -343,6 +370,7 @@ impl Dialer {
                 Dial::Failed
             }
             Ok(Err(error)) => {
+                self.note_refusal(&error);
                 debug!(%peer, %address, %error, "dial failed");
                 Dial::Failed
             }
@@ -382,6 +410,9 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
                 .await;
                 if ended == Ended::ShutDown {
                     return;
+                }
+                if let Some(reason) = connection.close_reason() {
+                    dialer.note_refusal(&reason);
                 }
                 if started.elapsed() >= backoff.max() {
                     backoff.reset();

@@ -10,8 +10,12 @@
 //! - A replica dialing replica i accepts only a certificate naming `cluster.replicas[i]`.
 //! - A replica accepting `rampart-replica/1` accepts only a key the cluster lists, and
 //!   learns the peer's [`ReplicaId`](crate::message::ReplicaId) from it.
-//! - A replica accepting `rampart-client/1` accepts any valid ed25519 key (or only the
-//!   keys in [`TransportConfig::allowed_clients`]); the key is the client's identity.
+//! - A replica accepting `rampart-client/1` admits only the keys
+//!   [`TransportConfig::clients`] lists (none by default), or any valid ed25519 key when
+//!   admission is open; the key is the client's identity. Any other key is disconnected
+//!   right after the handshake with a close code its client transport reports (see
+//!   [`ClientTransport::not_admitted_by`]), and the refusal is logged at most once every
+//!   few seconds.
 //!
 //! # Connections and ordering
 //!
@@ -42,6 +46,7 @@ mod error;
 mod frame;
 mod identity;
 mod link;
+mod not_admitted;
 mod queue;
 mod replica_transport;
 mod stats;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 use rampart_crypto::{KeyPair, PublicKey};
 use tokio::sync::{mpsc, watch};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::admission::accept_loop;
 use super::config::{Limits, Timing, TransportConfig};
@@ -23,11 +23,12 @@ use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
 use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_dialer};
+use super::not_admitted::NotAdmittedLog;
 use super::queue::enqueue;
 use super::stats::{Counters, TransportStats};
 use super::tasks::Tasks;
 use super::tls::{self, ALPN_REPLICA};
-use crate::cluster::Cluster;
+use crate::cluster::{ClientAdmission, Cluster};
 use crate::message::ReplicaId;
 
 /// A frame received by a replica, with who sent it. A replica is known by its id, a client
@@ -72,6 +73,9 @@ pub(super) struct Shared {
     pub(super) replicas: Vec<Option<ReplicaLink>>,
     pub(super) clients: Mutex<HashMap<PublicKey, ClientLink>>,
     pub(super) inbound: mpsc::Sender<Inbound>,
+    /// Which clients may connect.
+    pub(super) admission: ClientAdmission,
+    pub(super) not_admitted_log: NotAdmittedLog,
     pub(super) limits: Limits,
     pub(super) timing: Timing,
     pub(super) context: LinkContext,
@@ -111,14 +115,17 @@ impl ReplicaTransport {
         check_membership(me, key, cluster, &config)?;
 
         let identity = TlsIdentity::new(key)?;
-        // With an allow-list, the TLS layer already refuses anyone who is neither a replica
-        // nor an allowed client; the replica role itself is checked after the handshake.
-        let allowed = config.allowed_clients.as_ref().map(|clients| {
-            let mut allowed = cluster.replicas.clone();
-            allowed.extend(clients.iter().copied());
-            allowed
-        });
-        let server = tls::server_config(&identity, allowed, &timing)?;
+        // The TLS layer accepts any valid key; the role and, for clients, admission are
+        // decided right after the handshake (`admission`), so that a client that is not
+        // admitted can be told why.
+        let server = tls::server_config(&identity, &timing)?;
+        if config.clients.listed_count() == Some(0) {
+            warn!(
+                replica = %me,
+                "no client is admitted: the cluster file's [clients] lists no key; list the \
+                 clients' public keys, or set admission = \"open\""
+            );
+        }
         let endpoint = Endpoint::bind(config.listen, key, Some(server))?;
 
         let tasks = Arc::new(Tasks::default());
@@ -154,6 +161,7 @@ impl ReplicaTransport {
                     address: config.replica_addresses[peer.0 as usize],
                     peer: Peer::Replica(peer),
                     timing,
+                    refusals: None,
                 };
                 link_tasks.push(
                     Box::pin(run_dialer(dialer, lanes, delivery, context.clone())) as LinkTask,
@@ -183,6 +191,8 @@ impl ReplicaTransport {
             replicas,
             clients: Mutex::new(HashMap::new()),
             inbound,
+            admission: config.clients.clone(),
+            not_admitted_log: NotAdmittedLog::default(),
             limits,
             timing,
             context,

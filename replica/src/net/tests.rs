@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rampart_crypto::{ClusterId, KeyPair, PublicKey};
+use rampart_crypto::{ClusterId, KeyPair};
 use tokio::sync::mpsc;
 
 use super::config::Timing;
@@ -15,7 +15,7 @@ use super::identity::TlsIdentity;
 use super::link::close_code;
 use super::tls::{self, ALPN_REPLICA, SERVER_NAME};
 use super::*;
-use crate::cluster::Cluster;
+use crate::cluster::{ClientAdmission, Cluster};
 use crate::message::ReplicaId;
 
 /// How long a test waits for something that should happen within milliseconds.
@@ -108,6 +108,7 @@ impl Harness {
     fn config(&self, id: u32) -> TransportConfig {
         let mut config = TransportConfig::new(self.addresses[id as usize], self.addresses.clone());
         config.timing = test_timing();
+        config.clients = ClientAdmission::listed([KeyPair::from_seed(4242).public_key()]);
         config
     }
 
@@ -492,13 +493,12 @@ async fn a_client_sends_to_replicas_and_receives_their_replies() {
 }
 
 #[tokio::test]
-async fn a_client_outside_the_allow_list_is_refused() {
+async fn a_client_that_is_not_listed_is_refused_and_told_why() {
     let mut harness = Harness::new(4);
-    let allowed: Vec<PublicKey> = vec![KeyPair::from_seed(5000).public_key()];
     let mut nodes = Vec::new();
     for id in (0..4).rev() {
         let mut config = harness.config(id);
-        config.allowed_clients = Some(allowed.clone());
+        config.clients = ClientAdmission::listed([KeyPair::from_seed(5000).public_key()]);
         nodes.push(harness.start_with(id, config).await);
     }
     let mut config = ClientTransportConfig::new(harness.addresses.clone());
@@ -507,18 +507,58 @@ async fn a_client_outside_the_allow_list_is_refused() {
         ClientTransport::start(&KeyPair::from_seed(5001), &harness.cluster, config)
             .await
             .expect("the client starts");
-    client
-        .send(ReplicaId(0), Bytes::from_static(b"request"))
-        .expect("queued");
+    for node in &nodes {
+        client
+            .send(node.id, Bytes::from_static(b"request"))
+            .expect("queued");
+    }
     for node in &nodes {
         eventually("every replica to refuse the client", || {
             node.transport.stats().handshakes_refused > 0
         })
         .await;
     }
+    let mut refused_by = client.not_admitted_by();
+    within(
+        "every replica's refusal to reach the client",
+        refused_by.wait_for(|count| *count == 4),
+    )
+    .await
+    .expect("the transport is running");
     for node in &mut nodes {
         assert!(node.received_nothing());
     }
+    client.shutdown().await;
+    shutdown_all(nodes).await;
+}
+
+#[tokio::test]
+async fn open_admission_admits_any_client_key() {
+    let mut harness = Harness::new(4);
+    let mut nodes = Vec::new();
+    for id in (0..4).rev() {
+        let mut config = harness.config(id);
+        config.clients = ClientAdmission::Open;
+        nodes.push(harness.start_with(id, config).await);
+    }
+    nodes.reverse();
+    let stranger = KeyPair::from_seed(5002);
+    let mut config = ClientTransportConfig::new(harness.addresses.clone());
+    config.bind = any_port();
+    let (client, _replies) = ClientTransport::start(&stranger, &harness.cluster, config)
+        .await
+        .expect("the client starts");
+    client
+        .send(ReplicaId(0), Bytes::from_static(b"request"))
+        .expect("queued");
+    assert_eq!(
+        nodes[0].next().await,
+        Inbound::Client {
+            from: stranger.public_key(),
+            frame: Bytes::from_static(b"request")
+        }
+    );
+    assert_eq!(*client.not_admitted_by().borrow(), 0);
     client.shutdown().await;
     shutdown_all(nodes).await;
 }

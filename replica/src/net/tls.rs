@@ -48,16 +48,16 @@ fn quic_transport(timing: &Timing) -> Result<Arc<quinn::TransportConfig>, Transp
 }
 
 /// The server side of a replica: accepts replicas and clients, each with a certificate
-/// naming a valid ed25519 key (restricted to `allowed` keys when given).
+/// naming a valid ed25519 key. Which role the key may take, and whether a client is
+/// admitted, is decided after the handshake (`super::admission`).
 pub(crate) fn server_config(
     identity: &TlsIdentity,
-    allowed: Option<Vec<PublicKey>>,
     timing: &Timing,
 ) -> Result<quinn::ServerConfig, TransportError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(tls_error)?
-        .with_client_cert_verifier(Arc::new(ClientKeyVerifier::new(allowed)))
+        .with_client_cert_verifier(Arc::new(ClientKeyVerifier::new()))
         .with_single_cert(identity.chain(), identity.private_key())
         .map_err(tls_error)?;
     tls.alpn_protocols = vec![ALPN_REPLICA.to_vec(), ALPN_CLIENT.to_vec()];

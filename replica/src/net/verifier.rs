@@ -36,8 +36,6 @@ pub(crate) enum PinError {
         expected: PublicKey,
         actual: PublicKey,
     },
-    #[error("the peer's key {} is neither a replica's nor an allowed client's", actual.short())]
-    NotAllowed { actual: PublicKey },
 }
 
 fn refused(error: PinError) -> Error {
@@ -126,24 +124,21 @@ impl ServerCertVerifier for PinnedServerVerifier {
     }
 }
 
-/// The server side's check of a client certificate: it must name a valid ed25519 key and,
-/// when the configuration has an allow-list of clients, be a replica's key or an allowed
-/// client's key.
+/// The server side's check of a client certificate: it must name a valid ed25519 key.
 ///
-/// Whether the peer may act as a *replica* depends on the ALPN protocol it negotiated,
-/// which rustls does not show a verifier; the transport checks that right after the
-/// handshake, before it reads anything from the connection.
+/// Whether the peer may act as a *replica*, or is an admitted client, depends on the ALPN
+/// protocol it negotiated, which rustls does not show a verifier; the transport checks
+/// that right after the handshake, before it reads anything from the connection, and a
+/// client that is not admitted is told so in the close reason rather than with a TLS
+/// alert it could not tell from other failures.
 #[derive(Debug)]
 pub(crate) struct ClientKeyVerifier {
-    /// `None` accepts any valid key; `Some` holds the replicas' and allowed clients' keys.
-    allowed: Option<Vec<PublicKey>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ClientKeyVerifier {
-    pub(crate) fn new(allowed: Option<Vec<PublicKey>>) -> ClientKeyVerifier {
+    pub(crate) fn new() -> ClientKeyVerifier {
         ClientKeyVerifier {
-            allowed,
             algorithms: signature_algorithms(),
         }
     }
@@ -168,12 +163,7 @@ impl ClientCertVerifier for ClientKeyVerifier {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        let actual = public_key_of(end_entity).map_err(|error| refused(error.into()))?;
-        if let Some(allowed) = &self.allowed
-            && !allowed.contains(&actual)
-        {
-            return Err(refused(PinError::NotAllowed { actual }));
-        }
+        public_key_of(end_entity).map_err(|error| refused(error.into()))?;
         Ok(ClientCertVerified::assertion())
     }
 

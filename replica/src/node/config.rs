@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rampart_crypto::PublicKey;
-
 use crate::core;
 use crate::message::ReplicaId;
 use crate::net::DEFAULT_MAX_FRAME_BYTES;
@@ -16,7 +14,8 @@ use crate::store::StoreOptions;
 pub struct NodeConfig {
     /// This replica's index in the cluster description.
     pub replica: ReplicaId,
-    /// The protocol parameters, including the cluster description.
+    /// The protocol parameters, including the cluster description and which clients may
+    /// connect (`protocol.clients`; none by default).
     pub protocol: core::Config,
     /// Every replica's address, by replica id.
     pub addresses: Vec<SocketAddr>,
@@ -34,8 +33,6 @@ pub struct NodeConfig {
     pub verify_threads: usize,
     /// The largest frame accepted from a peer or client.
     pub max_frame_bytes: usize,
-    /// If set, only these clients may connect.
-    pub allowed_clients: Option<Vec<PublicKey>>,
     /// Seed of the core's random choices (which peer to fetch state from first).
     pub seed: u64,
 }
@@ -63,7 +60,6 @@ impl NodeConfig {
             tick: Duration::from_millis(10),
             verify_threads: 0,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
-            allowed_clients: None,
             seed: u64::from(replica.0),
         }
     }

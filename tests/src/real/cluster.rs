@@ -13,9 +13,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rampart_crypto::{ClusterId, KeyPair};
+use rampart_crypto::{ClusterId, KeyPair, PublicKey};
 use rampart_replica::app::StateMachine;
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core::Config;
 use rampart_replica::message::{ReplicaId, Seq};
 use rampart_replica::node::{Node, NodeConfig, NodeError, NodeStatus};
@@ -44,7 +44,16 @@ pub struct LocalClusterConfig {
     pub behaviours: BTreeMap<ReplicaId, MakeBehaviour>,
     /// Seeds the keys and the relays' random losses.
     pub seed: u64,
+    /// The clients the replicas admit: the keys [`LocalCluster::client_key`] makes for
+    /// indexes below `listed_clients`, and `other_clients`. Every other key is refused,
+    /// unless `open_admission` admits any.
+    pub listed_clients: u64,
+    pub other_clients: Vec<PublicKey>,
+    pub open_admission: bool,
 }
+
+/// How many of [`LocalCluster::client_key`]'s keys a cluster admits by default.
+pub const LISTED_CLIENTS_DEFAULT: u64 = 16;
 
 impl std::fmt::Debug for LocalClusterConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,6 +77,9 @@ impl LocalClusterConfig {
             tick: Duration::from_millis(5),
             behaviours: BTreeMap::new(),
             seed: 1,
+            listed_clients: LISTED_CLIENTS_DEFAULT,
+            other_clients: Vec::new(),
+            open_admission: false,
         }
     }
 }
@@ -120,6 +132,13 @@ impl LocalCluster {
             reason: error.to_string(),
         })?;
         let mut protocol = Config::new(cluster.clone());
+        protocol.clients = if config.open_admission {
+            ClientAdmission::Open
+        } else {
+            let indexed = (0..config.listed_clients)
+                .map(|index| client_key_for(config.seed, index).public_key());
+            ClientAdmission::listed(indexed.chain(config.other_clients.iter().copied()))
+        };
         protocol.status_interval_ticks = 10;
         protocol.view_change_timeout_ticks = 100;
         (config.protocol)(&mut protocol);
@@ -249,14 +268,10 @@ impl LocalCluster {
         self.client_links.iter().map(Link::address).collect()
     }
 
-    /// A client key, derived from the cluster's seed.
+    /// A client key, derived from the cluster's seed. The replicas admit those with an
+    /// index below [`LocalClusterConfig::listed_clients`].
     pub fn client_key(&self, index: u64) -> KeyPair {
-        KeyPair::from_seed(
-            self.config
-                .seed
-                .wrapping_mul(104_729)
-                .wrapping_add(1_000 + index),
-        )
+        client_key_for(self.config.seed, index)
     }
 
     pub fn node(&self, replica: ReplicaId) -> Option<&Node> {
@@ -508,4 +523,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The key of client `index` of the cluster seeded with `seed`.
+fn client_key_for(seed: u64, index: u64) -> KeyPair {
+    KeyPair::from_seed(seed.wrapping_mul(104_729).wrapping_add(1_000 + index))
 }

@@ -5,6 +5,8 @@ pub mod cluster;
 pub mod nemesis;
 pub mod relay;
 
-pub use cluster::{AppFactory, LocalCluster, LocalClusterConfig, LocalClusterError};
+pub use cluster::{
+    AppFactory, LISTED_CLIENTS_DEFAULT, LocalCluster, LocalClusterConfig, LocalClusterError,
+};
 pub use nemesis::RealFault;
 pub use relay::Link;

@@ -9,7 +9,7 @@ use rampart_crypto::{ClusterId, Digest, KeyPair, Signable, Signed};
 
 use super::checkpoint::CHECKPOINTS_PER_REPLICA_MAX;
 use super::*;
-use crate::cluster::Cluster;
+use crate::cluster::{ClientAdmission, Cluster};
 use crate::message::{
     Batch, Checkpoint, ClientId, Commit, Message, NewView, Payload, PrePrepare, Prepare, ReplicaId,
     Reply, Request, Seq, Status, Verified, View, ViewChange,
@@ -37,6 +37,7 @@ impl Harness {
             view_change_timeout_ticks: 10,
             status_interval_ticks: 1_000,
             tentative_execution: false,
+            clients: ClientAdmission::Open,
             ..Config::new(cluster)
         };
         Harness {

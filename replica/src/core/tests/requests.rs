@@ -147,3 +147,121 @@ fn a_backup_refuses_a_batch_over_the_byte_limit() {
     deliver(&mut backup, 0, h.pre_prepare(0, 1, &h.batch(&[1, 2, 3])));
     assert_eq!(rejected(&backup, Reject::BatchTooLarge), 1);
 }
+
+/// A request of `client` with an operation of `bytes` bytes.
+fn sized_request(client: &KeyPair, number: u64, bytes: usize) -> Signed<Request> {
+    let request = Request {
+        client: ClientId(client.public_key()),
+        number,
+        operation: Bytes::from(vec![7u8; bytes]),
+        read_only: false,
+    };
+    Signed::sign(CLUSTER, request, client).expect("signs")
+}
+
+#[test]
+fn a_client_over_its_bytes_in_flight_is_refused_while_others_and_forwards_are_taken() {
+    let mut h = Harness::new(4);
+    let greedy = KeyPair::from_seed(900);
+    let modest = KeyPair::from_seed(901);
+    let one = request_bytes(&sized_request(&greedy, 1, 10_000));
+    with_config(&mut h, |config| {
+        config.client_bytes_in_flight_max = 2 * one;
+        // One batch in flight at most: the primary's requests keep waiting.
+        config.in_flight_max = 1;
+    });
+    let mut primary = h.replica(0);
+    for number in 1..=2 {
+        let taken = submit(&mut primary, sized_request(&greedy, number, 10_000));
+        assert!(refusals(&taken).is_empty(), "request {number}");
+    }
+    let actions = submit(&mut primary, sized_request(&greedy, 3, 10_000));
+    assert_eq!(
+        refusals(&actions),
+        [(
+            3,
+            Refusal::OverBytesQuota {
+                limit_bytes: 2 * one as u64
+            }
+        )]
+    );
+    assert_eq!(rejected(&primary, Reject::OverBytesQuota), 1);
+    // Another client's request, and a backup's forward of the greedy client's, are taken.
+    assert!(refusals(&submit(&mut primary, sized_request(&modest, 1, 10_000))).is_empty());
+    let forwarded = deliver(
+        &mut primary,
+        2,
+        Message::Request(sized_request(&greedy, 4, 10_000)),
+    );
+    assert!(refusals(&forwarded).is_empty());
+    assert_eq!(primary.memory_footprint().waiting_requests, 4);
+}
+
+#[test]
+fn one_request_larger_than_the_bytes_quota_is_taken_when_nothing_else_waits() {
+    let mut h = Harness::new(4);
+    with_config(&mut h, |config| {
+        config.client_bytes_in_flight_max = 1_000;
+        config.in_flight_max = 1;
+    });
+    let mut primary = h.replica(0);
+    let client = KeyPair::from_seed(902);
+    assert!(refusals(&submit(&mut primary, sized_request(&client, 1, 5_000))).is_empty());
+    let actions = submit(&mut primary, sized_request(&client, 2, 10));
+    assert_eq!(
+        refusals(&actions),
+        [(2, Refusal::OverBytesQuota { limit_bytes: 1_000 })]
+    );
+}
+
+/// Admission in the core: a faulty replica that relays, or a faulty primary that orders,
+/// a request of a client the configuration does not admit cannot add it to the reply
+/// cache.
+#[test]
+fn requests_of_clients_not_admitted_are_refused_whoever_relays_or_orders_them() {
+    let mut h = Harness::new(4);
+    let listed = h.client.public_key();
+    with_config(&mut h, |config| {
+        config.clients = ClientAdmission::listed([listed]);
+    });
+    let stranger = KeyPair::from_seed(903);
+    let mut primary = h.replica(0);
+    let forwarded = deliver(
+        &mut primary,
+        2,
+        Message::Request(sized_request(&stranger, 1, 10)),
+    );
+    assert!(refusals(&forwarded).is_empty(), "nobody to answer");
+    assert_eq!(rejected(&primary, Reject::ClientNotAdmitted), 1);
+    assert_eq!(primary.memory_footprint().waiting_requests, 0);
+    assert!(refusals(&submit(&mut primary, h.request(1))).is_empty());
+    assert_eq!(primary.memory_footprint().waiting_requests, 1);
+
+    let mut backup = h.replica(1);
+    let batch = Arc::new(Batch::new(vec![
+        h.request(1),
+        sized_request(&stranger, 1, 10),
+    ]));
+    let actions = deliver(&mut backup, 0, h.pre_prepare(0, 1, &batch));
+    assert_eq!(rejected(&backup, Reject::ClientNotAdmitted), 1);
+    assert!(backup.log().get(Seq(1)).is_none());
+    assert!(actions.is_empty(), "{actions:?}");
+}
+
+#[test]
+fn a_replica_may_allow_a_client_fewer_waiting_requests_than_the_window() {
+    let mut h = Harness::new(4);
+    with_config(&mut h, |config| {
+        config.client_window = 4;
+        config.client_requests_in_flight_max = Some(1);
+        config.in_flight_max = 1;
+    });
+    let mut primary = h.replica(0);
+    assert!(refusals(&submit(&mut primary, h.request(1))).is_empty());
+    let actions = submit(&mut primary, h.request(2));
+    assert_eq!(refusals(&actions), [(2, Refusal::OverQuota { limit: 1 })]);
+    // Forwarded requests keep the window's quota.
+    let forwarded = deliver(&mut primary, 2, Message::Request(h.request(3)));
+    assert!(refusals(&forwarded).is_empty());
+    assert_eq!(primary.memory_footprint().waiting_requests, 2);
+}

@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use crate::app::{AppError, ApplyContext};
-use crate::cluster::Cluster;
+use crate::cluster::{ClientAdmission, Cluster};
 use crate::core::Config;
 use crate::message::{ClientId, View, decode};
 use crate::net::TransportConfig;
@@ -57,6 +57,7 @@ pub(in crate::node) async fn shell(dir: &std::path::Path) -> (Shell, watch::Rece
     .expect("valid cluster");
     let config = Config {
         tentative_execution: true,
+        clients: ClientAdmission::Open,
         ..Config::new(cluster.clone())
     };
     let id = ReplicaId(1);
