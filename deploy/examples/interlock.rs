@@ -16,6 +16,7 @@ use rampart_deploy::local::{ClusterSpec, InProcessCluster};
 use rampart_replica::app::{StateMachine, Typed};
 use rampart_replica::apps::interlock::{Choice, Command, Interlock, Policy};
 use rampart_replica::message::ClientId;
+use rampart_replica::net::ConnectionLimits;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -46,6 +47,7 @@ async fn main() -> Result<(), Error> {
             Box::new(Typed::new(interlock.clone())) as Box<dyn StateMachine>
         }),
         byzantine: BTreeMap::new(),
+        connection_limits: ConnectionLimits::default(),
     })
     .await?;
 

@@ -18,6 +18,7 @@ use rampart_replica::cluster::Cluster;
 use rampart_replica::core::Config;
 use rampart_replica::fault::Behaviour;
 use rampart_replica::message::ReplicaId;
+use rampart_replica::net::ConnectionLimits;
 use rampart_replica::node::{Node, NodeConfig, NodeStatus};
 
 use crate::failure::Failure;
@@ -37,6 +38,9 @@ pub struct ClusterSpec {
     pub application: Box<dyn Fn() -> Box<dyn StateMachine>>,
     /// Replicas to make Byzantine, and how.
     pub byzantine: BTreeMap<ReplicaId, Box<dyn Behaviour>>,
+    /// Caps on client connections and handshakes; every client of an in-process cluster
+    /// comes from 127.0.0.1, so many clients need more than the default per address.
+    pub connection_limits: ConnectionLimits,
 }
 
 impl ClusterSpec {
@@ -53,6 +57,7 @@ impl ClusterSpec {
             sync: false,
             application,
             byzantine: BTreeMap::new(),
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -77,6 +82,7 @@ impl InProcessCluster {
             sync,
             application,
             mut byzantine,
+            connection_limits,
         } = spec;
         let keys = (0..replicas)
             .map(|_| KeyPair::generate())
@@ -115,6 +121,7 @@ impl InProcessCluster {
             // verification batches than one per core for each of them.
             config.verify_threads = 1;
             config.store.sync = sync;
+            config.connection_limits = connection_limits;
             let mut builder = Node::builder(config).key(key).application(application());
             if let Some(behaviour) = byzantine.remove(&replica) {
                 builder = builder.behaviour(behaviour);

@@ -15,6 +15,7 @@ use rampart_replica::apps::interlock::{
 };
 use rampart_replica::fault::Behaviour;
 use rampart_replica::message::{ReplicaId, Seq};
+use rampart_replica::net::ConnectionLimits;
 
 use super::agents::{Agent, Role, choice_name, decision_name, outcome};
 use super::inspect::ask_each;
@@ -96,6 +97,7 @@ pub async fn run() -> Result<(), Failure> {
             Box::new(Typed::new(interlock.clone())) as Box<dyn StateMachine>
         }),
         byzantine: BTreeMap::from([(BYZANTINE, byzantine)]),
+        connection_limits: ConnectionLimits::default(),
     })
     .await?;
     let played = play(&timeline, &cluster, &agents).await;

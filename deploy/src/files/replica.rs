@@ -14,6 +14,10 @@
 //! [protocol]
 //! view_change_timeout_ticks = 100
 //! # ... this replica's timings; the shared tunables are in cluster.toml
+//!
+//! [limits]
+//! connections_max = 128
+//! # ... caps on client connections and handshakes in progress
 //! ```
 
 use std::net::SocketAddr;
@@ -26,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use rampart_crypto::ClusterId;
 use rampart_replica::cluster::Cluster;
 use rampart_replica::core;
-use rampart_replica::net::DEFAULT_MAX_FRAME_BYTES;
+use rampart_replica::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES};
 
 use crate::files::cluster::ClusterProtocol;
 use crate::files::document::Document;
@@ -59,6 +63,8 @@ pub struct ReplicaFile {
     pub allowed_clients: Option<Vec<KeyHex>>,
     #[serde(default)]
     pub protocol: Protocol,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// An IP address and port, with an error that shows the expected form.
@@ -186,6 +192,93 @@ impl Protocol {
     }
 }
 
+/// Caps on what clients and strangers may hold of this replica (see
+/// [`ConnectionLimits`]); replica peers are not counted. A missing field takes the
+/// default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub connections_max: usize,
+    pub connections_per_ip_max: usize,
+    pub handshakes_max: usize,
+    pub handshakes_per_ip_max: usize,
+    pub handshakes_before_retry: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::from(ConnectionLimits::default())
+    }
+}
+
+impl From<ConnectionLimits> for Limits {
+    fn from(limits: ConnectionLimits) -> Limits {
+        Limits {
+            connections_max: limits.connections_max,
+            connections_per_ip_max: limits.connections_per_ip_max,
+            handshakes_max: limits.handshakes_max,
+            handshakes_per_ip_max: limits.handshakes_per_ip_max,
+            handshakes_before_retry: limits.handshakes_before_retry,
+        }
+    }
+}
+
+impl Limits {
+    /// The transport's limits, checked for consistency.
+    pub fn connection_limits(&self) -> Result<ConnectionLimits, String> {
+        let limits = ConnectionLimits {
+            connections_max: self.connections_max,
+            connections_per_ip_max: self.connections_per_ip_max,
+            handshakes_max: self.handshakes_max,
+            handshakes_per_ip_max: self.handshakes_per_ip_max,
+            handshakes_before_retry: self.handshakes_before_retry,
+        };
+        limits
+            .validate()
+            .map_err(|error| format!("[limits]: {error}"))?;
+        Ok(limits)
+    }
+
+    fn render(&self, document: &mut Document) {
+        document
+            .table(
+                "Caps on what clients and strangers may hold of this replica, so that no\n\
+                 flood of connections or handshakes can exhaust its memory. The replicas\n\
+                 of the cluster file are not counted: their connections are never refused.\n\
+                 Beyond a connection cap an attempt is refused; beyond a handshake cap it\n\
+                 is ignored, and the peer tries again later.",
+                "limits",
+            )
+            .integer(
+                "Client connections open at once, from every address together.",
+                "connections_max",
+                self.connections_max as u64,
+            )
+            .integer(
+                "Client connections open at once from one IP address.",
+                "connections_per_ip_max",
+                self.connections_per_ip_max as u64,
+            )
+            .integer(
+                "Handshakes in progress at once (replicas' aside).",
+                "handshakes_max",
+                self.handshakes_max as u64,
+            )
+            .integer(
+                "Handshakes in progress at once from one IP address.",
+                "handshakes_per_ip_max",
+                self.handshakes_per_ip_max as u64,
+            )
+            .integer(
+                "From this many handshakes in progress on, a new one must first prove that\n\
+                 it receives what is sent to its address (a QUIC Retry): a flood from\n\
+                 forged addresses then costs no state. 0 asks every handshake.",
+                "handshakes_before_retry",
+                self.handshakes_before_retry as u64,
+            );
+    }
+}
+
 impl ReplicaFile {
     /// The settings `rampart init` writes for replica `replica`, with every default.
     pub fn new(replica: u32, listen: SocketAddr) -> ReplicaFile {
@@ -201,6 +294,7 @@ impl ReplicaFile {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             allowed_clients: None,
             protocol: Protocol::default(),
+            limits: Limits::default(),
         }
     }
 
@@ -294,6 +388,7 @@ impl ReplicaFile {
             }
         }
         self.protocol.render(&mut document);
+        self.limits.render(&mut document);
         document.finish()
     }
 }
@@ -326,6 +421,26 @@ mod tests {
             file.protocol.view_change_timeout_ticks,
             Protocol::default().view_change_timeout_ticks
         );
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        let file: ReplicaFile = crate::files::parse(&base).expect("parses");
+        assert_eq!(
+            file.limits.connection_limits(),
+            Ok(ConnectionLimits::default())
+        );
+        let text = base.replace("connections_max = 128", "connections_max = 8");
+        let file: ReplicaFile = crate::files::parse(&text).expect("parses");
+        let error = file.limits.connection_limits().expect_err("refused");
+        assert!(
+            error.contains("connections_per_ip_max must be at most connections_max"),
+            "{error}"
+        );
+        let text = base.replace("[limits]", "[limits]\nstreams_max = 3");
+        let error = crate::files::parse::<ReplicaFile>(&text).expect_err("refused");
+        assert!(error.contains("unknown field `streams_max`"), "{error}");
     }
 
     #[test]

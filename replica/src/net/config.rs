@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rampart_crypto::PublicKey;
 
+use super::caps::ConnectionLimits;
 use super::error::TransportError;
 
 /// The largest frame accepted unless configured otherwise: 16 MiB, enough for a batch of
@@ -20,6 +21,8 @@ pub struct TransportConfig {
     /// Every replica's address, in replica-id order (this replica's own entry is unused).
     pub replica_addresses: Vec<SocketAddr>,
     pub limits: Limits,
+    /// Caps on client connections and on handshakes in progress.
+    pub connection_limits: ConnectionLimits,
     pub timing: Timing,
     /// If set, only these clients (and the replicas) may connect; otherwise any client with a
     /// valid ed25519 key may.
@@ -37,6 +40,7 @@ impl TransportConfig {
                 queue_frames: 1024,
                 inbound_frames: 4096,
             },
+            connection_limits: ConnectionLimits::default(),
             timing: Timing::default(),
             allowed_clients: None,
         }

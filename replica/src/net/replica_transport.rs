@@ -18,10 +18,12 @@ use tokio::sync::{mpsc, watch};
 use tracing::info;
 
 use super::admission::accept_loop;
+use super::caps::Caps;
 use super::config::{Limits, Timing, TransportConfig};
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
+use super::inbound::{Inbound, InboundReceiver, Lanes, lanes};
 use super::link::{Delivery, Dialer, LinkContext, run_accepted, run_dialer};
 use super::queue::enqueue;
 use super::stats::{Counters, TransportStats};
@@ -29,14 +31,6 @@ use super::tasks::Tasks;
 use super::tls::{self, ALPN_REPLICA};
 use crate::cluster::Cluster;
 use crate::message::ReplicaId;
-
-/// A frame received by a replica, with who sent it. A replica is known by its id, a client
-/// by its key; either was proved by the TLS handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    Replica { from: ReplicaId, frame: Bytes },
-    Client { from: PublicKey, frame: Bytes },
-}
 
 /// A replica's QUIC transport: bytes in, bytes out, authenticated peers; it knows nothing
 /// of PBFT. See the [module documentation](super) for the guarantees.
@@ -69,7 +63,8 @@ pub(super) struct Shared {
     /// Indexed by replica id; `None` for this replica.
     pub(super) replicas: Vec<Option<ReplicaLink>>,
     pub(super) clients: Mutex<HashMap<PublicKey, ClientLink>>,
-    pub(super) inbound: mpsc::Sender<Inbound>,
+    pub(super) lanes: Lanes,
+    pub(super) caps: Arc<Caps>,
     pub(super) limits: Limits,
     pub(super) timing: Timing,
     pub(super) context: LinkContext,
@@ -93,7 +88,8 @@ impl std::fmt::Debug for Shared {
 
 impl ReplicaTransport {
     /// Binds `config.listen`, starts dialing the replicas with higher ids and accepting the
-    /// others and clients. Returns the transport and the channel of everything received.
+    /// others and clients. Returns the transport and the receiving side of everything
+    /// received.
     ///
     /// `key` must be the key `cluster` lists for `me`.
     pub async fn start(
@@ -101,11 +97,12 @@ impl ReplicaTransport {
         key: &KeyPair,
         cluster: &Cluster,
         config: TransportConfig,
-    ) -> Result<(ReplicaTransport, mpsc::Receiver<Inbound>), TransportError> {
+    ) -> Result<(ReplicaTransport, InboundReceiver), TransportError> {
         let limits = config.limits;
         let timing = config.timing;
         limits.validate()?;
         timing.validate()?;
+        config.connection_limits.validate()?;
         check_membership(me, key, cluster, &config)?;
 
         let identity = TlsIdentity::new(key)?;
@@ -116,7 +113,7 @@ impl ReplicaTransport {
             allowed.extend(clients.iter().copied());
             allowed
         });
-        let server = tls::server_config(&identity, allowed, &timing)?;
+        let server = tls::server_config(&identity, allowed, &timing, &config.connection_limits)?;
         let endpoint = Endpoint::bind(config.listen, key, Some(server))?;
 
         let tasks = Arc::new(Tasks::default());
@@ -125,7 +122,19 @@ impl ReplicaTransport {
             tasks: Arc::clone(&tasks),
             max_frame_bytes: limits.max_frame_bytes,
         };
-        let (inbound, inbound_receiver) = mpsc::channel(limits.inbound_frames);
+        let (lanes, inbound_receiver) = lanes(limits.inbound_frames);
+        let peers: Vec<SocketAddr> = config
+            .replica_addresses
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index != me.0 as usize)
+            .map(|(_, address)| *address)
+            .collect();
+        let caps = Caps::new(
+            config.connection_limits,
+            &peers,
+            Arc::clone(&context.counters),
+        );
 
         let mut replicas = Vec::with_capacity(cluster.size());
         let mut link_tasks = Vec::new();
@@ -136,7 +145,7 @@ impl ReplicaTransport {
             }
             let (queue, queue_receiver) = mpsc::channel(limits.queue_frames);
             let delivery = Delivery {
-                sink: inbound.clone(),
+                sink: lanes.replicas.clone(),
                 wrap: Arc::new(move |frame| Inbound::Replica { from: peer, frame }),
             };
             let accepted = if me < peer {
@@ -174,7 +183,8 @@ impl ReplicaTransport {
             cluster: cluster.clone(),
             replicas,
             clients: Mutex::new(HashMap::new()),
-            inbound,
+            lanes,
+            caps,
             limits,
             timing,
             context,

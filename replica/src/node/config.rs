@@ -8,7 +8,7 @@ use rampart_crypto::PublicKey;
 
 use crate::core;
 use crate::message::ReplicaId;
-use crate::net::DEFAULT_MAX_FRAME_BYTES;
+use crate::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES};
 use crate::store::StoreOptions;
 
 /// Everything a replica needs besides its key and its application.
@@ -36,6 +36,8 @@ pub struct NodeConfig {
     pub max_frame_bytes: usize,
     /// If set, only these clients may connect.
     pub allowed_clients: Option<Vec<PublicKey>>,
+    /// Caps on client connections and handshakes in progress.
+    pub connection_limits: ConnectionLimits,
     /// Seed of the core's random choices (which peer to fetch state from first).
     pub seed: u64,
 }
@@ -64,6 +66,7 @@ impl NodeConfig {
             verify_threads: 0,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             allowed_clients: None,
+            connection_limits: ConnectionLimits::default(),
             seed: u64::from(replica.0),
         }
     }
