@@ -17,6 +17,7 @@ use rampart_replica::app::{StateMachine, Typed};
 use rampart_replica::apps::interlock::{Choice, Command, Interlock, Policy};
 use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::message::ClientId;
+use rampart_replica::net::ConnectionLimits;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -49,6 +50,7 @@ async fn main() -> Result<(), Error> {
         byzantine: BTreeMap::new(),
         // Only the agents may connect.
         clients: ClientAdmission::listed(agents.iter().map(KeyPair::public_key)),
+        connection_limits: ConnectionLimits::default(),
     })
     .await?;
 

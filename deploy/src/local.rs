@@ -18,6 +18,7 @@ use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core::Config;
 use rampart_replica::fault::Behaviour;
 use rampart_replica::message::ReplicaId;
+use rampart_replica::net::ConnectionLimits;
 use rampart_replica::node::{Node, NodeConfig, NodeStatus};
 
 use crate::failure::Failure;
@@ -39,6 +40,9 @@ pub struct ClusterSpec {
     pub byzantine: BTreeMap<ReplicaId, Box<dyn Behaviour>>,
     /// Which clients the replicas admit: none unless listed (or opened).
     pub clients: ClientAdmission,
+    /// Caps on client connections and handshakes; every client of an in-process cluster
+    /// comes from 127.0.0.1, so many clients need more than the default per address.
+    pub connection_limits: ConnectionLimits,
 }
 
 impl ClusterSpec {
@@ -57,6 +61,7 @@ impl ClusterSpec {
             application,
             byzantine: BTreeMap::new(),
             clients: ClientAdmission::default(),
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -82,6 +87,7 @@ impl InProcessCluster {
             application,
             mut byzantine,
             clients,
+            connection_limits,
         } = spec;
         let keys = (0..replicas)
             .map(|_| KeyPair::generate())
@@ -121,6 +127,7 @@ impl InProcessCluster {
             // verification batches than one per core for each of them.
             config.verify_threads = 1;
             config.store.sync = sync;
+            config.connection_limits = connection_limits;
             let mut builder = Node::builder(config).key(key).application(application());
             if let Some(behaviour) = byzantine.remove(&replica) {
                 builder = builder.behaviour(behaviour);

@@ -25,6 +25,7 @@ pub mod real;
 pub mod scenarios;
 pub mod signatures;
 pub mod simulation;
+pub mod stranger;
 
 pub use checker::Violation;
 pub use faulty_client::ClientFault;

@@ -45,6 +45,7 @@ use crate::local::{ClusterSpec, InProcessCluster};
 use cpu::CpuSample;
 pub use cpu::CpuUse;
 pub use null::Null;
+use rampart_replica::net::ConnectionLimits;
 pub use report::{Latency, Report, VerifyBatches};
 use workload::{Progress, WorkloadSettings, run_loop};
 
@@ -129,6 +130,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let tentative = !args.no_tentative;
     let mut spec = ClusterSpec::new(args.replicas, Box::new(|| Box::new(Null)));
     spec.sync = args.sync;
+    spec.connection_limits = room_for_clients(args.clients);
     spec.protocol = Box::new(move |protocol| {
         protocol.batch_size_max = batch_size;
         protocol.batch_delay_ticks = batch_delay;
@@ -357,5 +359,19 @@ async fn show_progress(progress: &Progress, started: Instant, period: Duration, 
             rate
         );
         let _ = std::io::stderr().flush();
+    }
+}
+
+/// Caps that let `clients` clients, all on this machine, connect to each replica at once,
+/// with room to spare for reconnections.
+fn room_for_clients(clients: usize) -> ConnectionLimits {
+    let defaults = ConnectionLimits::default();
+    let room = clients.saturating_add(16);
+    ConnectionLimits {
+        connections_max: defaults.connections_max.max(room),
+        connections_per_ip_max: defaults.connections_per_ip_max.max(room),
+        handshakes_max: defaults.handshakes_max.max(room),
+        handshakes_per_ip_max: defaults.handshakes_per_ip_max.max(room),
+        handshakes_before_retry: defaults.handshakes_before_retry,
     }
 }

@@ -16,6 +16,7 @@ use rampart_replica::apps::interlock::{
 use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::fault::Behaviour;
 use rampart_replica::message::{ReplicaId, Seq};
+use rampart_replica::net::ConnectionLimits;
 
 use super::agents::{Agent, Role, choice_name, decision_name, outcome};
 use super::inspect::ask_each;
@@ -106,6 +107,7 @@ pub async fn run() -> Result<(), Failure> {
         }),
         byzantine: BTreeMap::from([(BYZANTINE, byzantine)]),
         clients,
+        connection_limits: ConnectionLimits::default(),
     })
     .await?;
     let played = play(&timeline, &cluster, &agents, &observer).await;

@@ -18,6 +18,8 @@
 //! [limits]
 //! client_bytes_in_flight_max = 16777216
 //! client_requests_in_flight_max = 32   # optional; the cluster's client_window if absent
+//! connections_max = 128
+//! # ... caps on client connections and handshakes in progress
 //! ```
 
 use std::net::SocketAddr;
@@ -30,7 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use rampart_crypto::ClusterId;
 use rampart_replica::cluster::Cluster;
 use rampart_replica::core;
-use rampart_replica::net::DEFAULT_MAX_FRAME_BYTES;
+use rampart_replica::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES};
 
 use crate::files::cluster::ClusterProtocol;
 use crate::files::document::Document;
@@ -67,25 +69,54 @@ pub struct ReplicaFile {
 /// What one client may hold of this replica: the requests it has waiting here, sent
 /// straight to this replica, in bytes and in number. The number is bounded by the cluster
 /// file's `client_window` in any case (it also sizes the reply cache, so every replica
-/// shares it); these limits are this replica's own. A missing field takes the default.
+/// shares it); these limits are this replica's own. And what clients and strangers
+/// together may hold of its transport: connections and handshakes (see
+/// [`ConnectionLimits`]); replica peers are not counted. A missing field takes the
+/// default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReplicaLimits {
     pub client_bytes_in_flight_max: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_requests_in_flight_max: Option<u64>,
+    pub connections_max: usize,
+    pub connections_per_ip_max: usize,
+    pub handshakes_max: usize,
+    pub handshakes_per_ip_max: usize,
+    pub handshakes_before_retry: usize,
 }
 
 impl Default for ReplicaLimits {
     fn default() -> ReplicaLimits {
+        let connections = ConnectionLimits::default();
         ReplicaLimits {
             client_bytes_in_flight_max: core::CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT,
             client_requests_in_flight_max: None,
+            connections_max: connections.connections_max,
+            connections_per_ip_max: connections.connections_per_ip_max,
+            handshakes_max: connections.handshakes_max,
+            handshakes_per_ip_max: connections.handshakes_per_ip_max,
+            handshakes_before_retry: connections.handshakes_before_retry,
         }
     }
 }
 
 impl ReplicaLimits {
+    /// The transport's limits, checked for consistency.
+    pub fn connection_limits(&self) -> Result<ConnectionLimits, String> {
+        let limits = ConnectionLimits {
+            connections_max: self.connections_max,
+            connections_per_ip_max: self.connections_per_ip_max,
+            handshakes_max: self.handshakes_max,
+            handshakes_per_ip_max: self.handshakes_per_ip_max,
+            handshakes_before_retry: self.handshakes_before_retry,
+        };
+        limits
+            .validate()
+            .map_err(|error| format!("[limits]: {error}"))?;
+        Ok(limits)
+    }
+
     fn render(&self, document: &mut Document) {
         document
             .table(
@@ -116,6 +147,41 @@ impl ReplicaLimits {
                 );
             }
         }
+        document
+            .comment(
+                "Caps on what clients and strangers may hold of this replica, so that no\n\
+                 flood of connections or handshakes can exhaust its memory. The replicas\n\
+                 of the cluster file are not counted: their connections are never refused.\n\
+                 Beyond a connection cap an attempt is refused; beyond a handshake cap it\n\
+                 is ignored, and the peer tries again later.",
+            )
+            .integer(
+                "Client connections open at once, from every address together.",
+                "connections_max",
+                self.connections_max as u64,
+            )
+            .integer(
+                "Client connections open at once from one IP address.",
+                "connections_per_ip_max",
+                self.connections_per_ip_max as u64,
+            )
+            .integer(
+                "Handshakes in progress at once (replicas' aside).",
+                "handshakes_max",
+                self.handshakes_max as u64,
+            )
+            .integer(
+                "Handshakes in progress at once from one IP address.",
+                "handshakes_per_ip_max",
+                self.handshakes_per_ip_max as u64,
+            )
+            .integer(
+                "From this many handshakes in progress on, a new one must first prove that\n\
+                 it receives what is sent to its address (a QUIC Retry): a flood from\n\
+                 forged addresses then costs no state. 0 asks every handshake.",
+                "handshakes_before_retry",
+                self.handshakes_before_retry as u64,
+            );
     }
 }
 
@@ -244,6 +310,7 @@ impl Protocol {
     }
 }
 
+
 impl ReplicaFile {
     /// The settings `rampart init` writes for replica `replica`, with every default.
     pub fn new(replica: u32, listen: SocketAddr) -> ReplicaFile {
@@ -368,6 +435,26 @@ mod tests {
             file.protocol.view_change_timeout_ticks,
             Protocol::default().view_change_timeout_ticks
         );
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        let file: ReplicaFile = crate::files::parse(&base).expect("parses");
+        assert_eq!(
+            file.limits.connection_limits(),
+            Ok(ConnectionLimits::default())
+        );
+        let text = base.replace("connections_max = 128", "connections_max = 8");
+        let file: ReplicaFile = crate::files::parse(&text).expect("parses");
+        let error = file.limits.connection_limits().expect_err("refused");
+        assert!(
+            error.contains("connections_per_ip_max must be at most connections_max"),
+            "{error}"
+        );
+        let text = base.replace("[limits]", "[limits]\nstreams_max = 3");
+        let error = crate::files::parse::<ReplicaFile>(&text).expect_err("refused");
+        assert!(error.contains("unknown field `streams_max`"), "{error}");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub fn load(
     let in_file =
         |message: String| Failure::config(format_args!("{}: {message}", config_path.display()));
     let tick = file.tick().map_err(in_file)?;
+    let connection_limits = file.limits.connection_limits().map_err(in_file)?;
 
     let cluster_path = resolve(config_path, &file.cluster);
     let spec = ClusterFile::load(&cluster_path)?;
@@ -88,6 +89,7 @@ pub fn load(
     node.tick = tick;
     node.verify_threads = file.verify_threads;
     node.max_frame_bytes = file.max_frame_bytes;
+    node.connection_limits = connection_limits;
     Ok(Setup {
         config_path: config_path.to_path_buf(),
         node,

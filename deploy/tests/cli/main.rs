@@ -11,6 +11,7 @@ mod client_kv;
 mod cluster;
 mod demo;
 mod durability;
+mod floods;
 mod full_disk;
 mod init;
 mod processes;

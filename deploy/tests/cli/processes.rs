@@ -96,6 +96,15 @@ impl ProcessCluster {
         self.replicas[replica] = Some(KillOnDrop(Some(child)));
     }
 
+    /// The process id of running replica `replica`.
+    pub fn pid(&mut self, replica: usize) -> u32 {
+        self.replicas[replica]
+            .as_mut()
+            .expect("replica runs")
+            .get()
+            .id()
+    }
+
     /// Waits for replica `replica` to exit on its own; returns its exit code.
     pub fn wait_exit(&mut self, replica: usize, timeout: Duration) -> Option<i32> {
         let started = Instant::now();

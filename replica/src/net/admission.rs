@@ -1,8 +1,11 @@
 //! Admission: who may connect to a replica, and in which role.
 //!
-//! The TLS handshake proves which key a peer holds (see [`super::verifier`]); admission
-//! then decides what that key may do, from the ALPN protocol the peer asked for, before
-//! anything is read from the connection.
+//! Each connection attempt is first judged on its first packet against the caps on
+//! connections and handshakes (see [`super::caps`]): beyond them it is refused, ignored or
+//! asked to prove its address, before any cryptography. The TLS handshake then proves
+//! which key a peer holds (see [`super::verifier`]); admission decides what that key may
+//! do, from the ALPN protocol the peer asked for, before anything is read from the
+//! connection.
 
 use std::sync::Arc;
 
@@ -11,20 +14,39 @@ use rampart_crypto::PublicKey;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use super::caps::{HandshakeSlot, Verdict};
 use super::error::Peer;
+use super::inbound::Inbound;
 use super::link::{Delivery, Lanes, close_code, serve};
-use super::replica_transport::{ClientLink, Inbound, ReplicaLink, Shared};
+use super::replica_transport::{ClientLink, ReplicaLink, Shared};
 use super::tls::{self, ALPN_CLIENT, ALPN_REPLICA};
 
-/// Accepts connection attempts; each handshake runs in its own task so a slow or silent
-/// peer cannot hold up the others.
+/// Accepts connection attempts within the caps; each handshake runs in its own task so a
+/// slow or silent peer cannot hold up the others.
 pub(super) async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
     while let Some(incoming) = endpoint.accept().await {
-        let shared_for_task = Arc::clone(&shared);
-        shared
-            .context
-            .tasks
-            .spawn(async move { shared_for_task.admit(incoming).await });
+        let remote = incoming.remote_address();
+        match shared
+            .caps
+            .judge(remote, incoming.remote_address_validated())
+        {
+            Verdict::Accept(slot) => {
+                let shared_for_task = Arc::clone(&shared);
+                shared
+                    .context
+                    .tasks
+                    .spawn(async move { shared_for_task.admit(incoming, slot).await });
+            }
+            Verdict::Retry => {
+                // Only an attempt whose address is not yet validated is retried, and
+                // such an attempt may always be.
+                if let Err(error) = incoming.retry() {
+                    error.into_incoming().ignore();
+                }
+            }
+            Verdict::Refuse(_) => incoming.refuse(),
+            Verdict::Ignore(_) => incoming.ignore(),
+        }
     }
 }
 
@@ -51,9 +73,12 @@ impl Shared {
 
     /// Completes the handshake, then admits the peer in the role its ALPN protocol asks
     /// for, if its key may have that role.
-    async fn admit(self: Arc<Self>, incoming: quinn::Incoming) {
+    /// The handshake counts against the caps, through `slot`, until it ends.
+    async fn admit(self: Arc<Self>, incoming: quinn::Incoming, slot: HandshakeSlot) {
         let remote = incoming.remote_address();
-        let connection = match tokio::time::timeout(self.timing.handshake_timeout, incoming).await {
+        let handshake = tokio::time::timeout(self.timing.handshake_timeout, incoming).await;
+        drop(slot);
+        let connection = match handshake {
             Ok(Ok(connection)) => connection,
             Ok(Err(ConnectionError::TransportError(error))) => {
                 // Raised on our side: the client verifier refused the certificate.
@@ -121,6 +146,17 @@ impl Shared {
     /// Serves a client's connection in this task until it ends. A client that connects
     /// again replaces its previous connection.
     async fn admit_client(&self, connection: quinn::Connection, key: PublicKey) {
+        // Counted against the caps on client connections until this connection ends.
+        let _slot = match self
+            .caps
+            .open_client_connection(connection.remote_address())
+        {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                connection.close(close_code::REFUSED, refusal.reason().as_bytes());
+                return;
+            }
+        };
         let (queue, protocol) = mpsc::channel(self.limits.queue_frames);
         let mut lanes = Lanes {
             protocol,
@@ -139,7 +175,7 @@ impl Shared {
         let peer = Peer::Client(key);
         debug!(%peer, remote = %connection.remote_address(), "client connected");
         let delivery = Delivery {
-            sink: self.inbound.clone(),
+            sink: self.lanes.clients.clone(),
             wrap: Arc::new(move |frame| Inbound::Client { from: key, frame }),
         };
         serve(&connection, peer, &mut lanes, delivery, &self.context).await;

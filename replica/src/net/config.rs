@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::caps::ConnectionLimits;
 use super::error::TransportError;
 use crate::cluster::ClientAdmission;
 
@@ -19,6 +20,8 @@ pub struct TransportConfig {
     /// Every replica's address, in replica-id order (this replica's own entry is unused).
     pub replica_addresses: Vec<SocketAddr>,
     pub limits: Limits,
+    /// Caps on client connections and on handshakes in progress.
+    pub connection_limits: ConnectionLimits,
     pub timing: Timing,
     /// Which clients may connect. The default admits none: list the clients' keys, or
     /// open admission explicitly.
@@ -36,6 +39,7 @@ impl TransportConfig {
                 queue_frames: 1024,
                 inbound_frames: 4096,
             },
+            connection_limits: ConnectionLimits::default(),
             timing: Timing::default(),
             clients: ClientAdmission::default(),
         }

@@ -1,17 +1,23 @@
 //! Length-framed messages on a byte stream: a u32 big-endian length, then that many bytes.
 //!
 //! The length is read, and checked against the limit, before any of the body is read or
-//! any memory is set aside for it: a peer cannot make us buffer more than the limit.
+//! any memory is set aside for it: a peer cannot make us buffer more than the limit. The
+//! body's memory then grows only as its bytes arrive, [`READ_STEP_BYTES`] at a time, so a
+//! peer that announces a long frame and stalls costs what it sent and one step, not the
+//! length it announced.
 
 use std::io;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 #[cfg(test)]
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// Bytes in a frame's length prefix.
 const HEADER_BYTES: usize = 4;
+
+/// The most memory set aside for a frame's body ahead of the bytes that fill it.
+const READ_STEP_BYTES: usize = 64 * 1024;
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -83,15 +89,47 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
             max_frame_bytes,
         });
     }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await.map_err(|error| {
-        if error.kind() == io::ErrorKind::UnexpectedEof {
-            FrameError::Truncated
-        } else {
-            FrameError::Io { source: error }
+    read_body(reader, length).await.map(Some)
+}
+
+/// Reads a body of `length` bytes in steps of at most [`READ_STEP_BYTES`], each allocated
+/// only once the previous one is full. A body longer than one step is put together once
+/// all of it has arrived.
+async fn read_body<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    length: usize,
+) -> Result<Bytes, FrameError> {
+    if length <= READ_STEP_BYTES {
+        return read_step(reader, length).await.map(BytesMut::freeze);
+    }
+    let mut steps = Vec::with_capacity(length.div_ceil(READ_STEP_BYTES));
+    let mut received = 0;
+    while received < length {
+        let step = read_step(reader, (length - received).min(READ_STEP_BYTES)).await?;
+        received += step.len();
+        steps.push(step);
+    }
+    let mut body = BytesMut::with_capacity(length);
+    for step in steps {
+        body.extend_from_slice(&step);
+    }
+    Ok(body.freeze())
+}
+
+/// Reads exactly `length` bytes into a buffer of that capacity.
+async fn read_step<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    length: usize,
+) -> Result<BytesMut, FrameError> {
+    let mut step = BytesMut::with_capacity(length);
+    while step.len() < length {
+        // Limited to what is missing, so nothing past this frame is read.
+        let missing = length - step.len();
+        if reader.read_buf(&mut (&mut step).limit(missing)).await? == 0 {
+            return Err(FrameError::Truncated);
         }
-    })?;
-    Ok(Some(Bytes::from(body)))
+    }
+    Ok(step)
 }
 
 #[cfg(test)]
@@ -110,6 +148,80 @@ mod tests {
             assert_eq!(frame.as_deref(), Some(expected));
         }
         assert!(read_frame(&mut reader, 16).await.expect("end").is_none());
+    }
+
+    /// A reader that hands out `data`, then stalls forever, like a peer that announced a
+    /// frame and stopped sending; it records the largest buffer it was asked to fill.
+    struct Stalling {
+        data: Vec<u8>,
+        position: usize,
+        largest_buffer_offered: usize,
+    }
+
+    impl AsyncRead for Stalling {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _context: &mut std::task::Context<'_>,
+            buffer: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            self.largest_buffer_offered = self.largest_buffer_offered.max(buffer.remaining());
+            if self.position == self.data.len() {
+                return std::task::Poll::Pending;
+            }
+            let count = buffer
+                .remaining()
+                .min(self.data.len() - self.position)
+                .min(1000);
+            buffer.put_slice(&self.data[self.position..self.position + count]);
+            self.position += count;
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_frame_holds_only_the_bytes_that_arrived_and_one_step() {
+        // A 16 MiB frame announced, 1 KiB of it sent, then nothing.
+        let mut data = (16u32 << 20).to_be_bytes().to_vec();
+        data.extend_from_slice(&[7u8; 1024]);
+        let mut reader = Stalling {
+            data,
+            position: 0,
+            largest_buffer_offered: 0,
+        };
+        // One poll reads everything that arrived, then the frame waits for more.
+        tokio::select! {
+            biased;
+            _ = read_frame(&mut reader, 32 << 20) => panic!("the frame cannot be complete"),
+            () = std::future::ready(()) => {}
+        }
+        assert_eq!(
+            reader.position,
+            reader.data.len(),
+            "everything sent was read"
+        );
+        assert!(
+            reader.largest_buffer_offered <= READ_STEP_BYTES,
+            "a buffer of {} bytes was set aside for 1 KiB received",
+            reader.largest_buffer_offered
+        );
+    }
+
+    #[tokio::test]
+    async fn a_frame_longer_than_one_step_arrives_whole_and_in_order() {
+        let frame: Vec<u8> = (0..(3 * READ_STEP_BYTES + 17)).map(|i| i as u8).collect();
+        let mut buffer = Vec::new();
+        write_frame(&mut buffer, &frame).await.expect("write");
+        write_frame(&mut buffer, b"next").await.expect("write");
+        let mut reader = buffer.as_slice();
+        let read = read_frame(&mut reader, 1 << 20).await.expect("read");
+        assert_eq!(read.as_deref(), Some(frame.as_slice()));
+        let read = read_frame(&mut reader, 1 << 20).await.expect("read");
+        assert_eq!(read.as_deref(), Some(&b"next"[..]));
+        let mut truncated = &buffer[..2 * READ_STEP_BYTES];
+        assert!(matches!(
+            read_frame(&mut truncated, 1 << 20).await,
+            Err(FrameError::Truncated)
+        ));
     }
 
     #[tokio::test]

@@ -30,8 +30,14 @@
 //!
 //! - Outbound: each peer has a bounded queue; [`ReplicaTransport::send`] never waits, and
 //!   drops the frame with [`SendError::QueueFull`] when the queue is full.
-//! - Inbound: everything arrives on one bounded channel; when it is full, readers wait, and
-//!   QUIC flow control slows the senders.
+//! - Inbound: frames arrive in two bounded lanes, one for replicas and one for clients
+//!   (see [`InboundReceiver`]); when a lane is full, its readers wait, and QUIC flow
+//!   control slows the senders. A full client lane never holds up a replica's frames.
+//! - A frame's memory grows only as its bytes arrive (see `frame`).
+//! - Client connections and handshakes in progress are capped per IP address and in
+//!   total, with QUIC Retry under load; replica peers keep capacity of their own (see
+//!   [`ConnectionLimits`] and `caps`). Each peer may open one unidirectional stream at a
+//!   time and no bidirectional one.
 //! - A frame whose length prefix exceeds `max_frame_bytes` is refused before its body is
 //!   read, and the connection that carried it is closed; its dialer reconnects.
 //!
@@ -39,12 +45,14 @@
 
 mod admission;
 mod backoff;
+mod caps;
 mod client_transport;
 mod config;
 mod endpoint;
 mod error;
 mod frame;
 mod identity;
+mod inbound;
 mod link;
 mod not_admitted;
 mod queue;
@@ -57,9 +65,11 @@ mod verifier;
 #[cfg(test)]
 mod tests;
 
+pub use caps::ConnectionLimits;
 pub use client_transport::ClientTransport;
 pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, Limits, Timing, TransportConfig};
 pub use error::{Peer, SendError, TransportError};
+pub use inbound::{Inbound, InboundReceiver};
 pub use link::Lane;
-pub use replica_transport::{Inbound, ReplicaTransport};
+pub use replica_transport::ReplicaTransport;
 pub use stats::TransportStats;

@@ -18,10 +18,12 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::admission::accept_loop;
+use super::caps::Caps;
 use super::config::{Limits, Timing, TransportConfig};
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
+use super::inbound::{Inbound, InboundReceiver, Lanes as InboundLanes, lanes};
 use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_dialer};
 use super::not_admitted::NotAdmittedLog;
 use super::queue::enqueue;
@@ -30,14 +32,6 @@ use super::tasks::Tasks;
 use super::tls::{self, ALPN_REPLICA};
 use crate::cluster::{ClientAdmission, Cluster};
 use crate::message::ReplicaId;
-
-/// A frame received by a replica, with who sent it. A replica is known by its id, a client
-/// by its key; either was proved by the TLS handshake.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
-    Replica { from: ReplicaId, frame: Bytes },
-    Client { from: PublicKey, frame: Bytes },
-}
 
 /// A replica's QUIC transport: bytes in, bytes out, authenticated peers; it knows nothing
 /// of PBFT. See the [module documentation](super) for the guarantees.
@@ -72,7 +66,8 @@ pub(super) struct Shared {
     /// Indexed by replica id; `None` for this replica.
     pub(super) replicas: Vec<Option<ReplicaLink>>,
     pub(super) clients: Mutex<HashMap<PublicKey, ClientLink>>,
-    pub(super) inbound: mpsc::Sender<Inbound>,
+    pub(super) lanes: InboundLanes,
+    pub(super) caps: Arc<Caps>,
     /// Which clients may connect.
     pub(super) admission: ClientAdmission,
     pub(super) not_admitted_log: NotAdmittedLog,
@@ -99,7 +94,8 @@ impl std::fmt::Debug for Shared {
 
 impl ReplicaTransport {
     /// Binds `config.listen`, starts dialing the replicas with higher ids and accepting the
-    /// others and clients. Returns the transport and the channel of everything received.
+    /// others and clients. Returns the transport and the receiving side of everything
+    /// received.
     ///
     /// `key` must be the key `cluster` lists for `me`.
     pub async fn start(
@@ -107,18 +103,19 @@ impl ReplicaTransport {
         key: &KeyPair,
         cluster: &Cluster,
         config: TransportConfig,
-    ) -> Result<(ReplicaTransport, mpsc::Receiver<Inbound>), TransportError> {
+    ) -> Result<(ReplicaTransport, InboundReceiver), TransportError> {
         let limits = config.limits;
         let timing = config.timing;
         limits.validate()?;
         timing.validate()?;
+        config.connection_limits.validate()?;
         check_membership(me, key, cluster, &config)?;
 
         let identity = TlsIdentity::new(key)?;
         // The TLS layer accepts any valid key; the role and, for clients, admission are
         // decided right after the handshake (`admission`), so that a client that is not
         // admitted can be told why.
-        let server = tls::server_config(&identity, &timing)?;
+        let server = tls::server_config(&identity, &timing, &config.connection_limits)?;
         if config.clients.listed_count() == Some(0) {
             warn!(
                 replica = %me,
@@ -134,7 +131,19 @@ impl ReplicaTransport {
             tasks: Arc::clone(&tasks),
             max_frame_bytes: limits.max_frame_bytes,
         };
-        let (inbound, inbound_receiver) = mpsc::channel(limits.inbound_frames);
+        let (lanes, inbound_receiver) = lanes(limits.inbound_frames);
+        let peers: Vec<SocketAddr> = config
+            .replica_addresses
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index != me.0 as usize)
+            .map(|(_, address)| *address)
+            .collect();
+        let caps = Caps::new(
+            config.connection_limits,
+            &peers,
+            Arc::clone(&context.counters),
+        );
 
         let mut replicas = Vec::with_capacity(cluster.size());
         let mut link_tasks = Vec::new();
@@ -145,12 +154,12 @@ impl ReplicaTransport {
             }
             let (queue, protocol) = mpsc::channel(limits.queue_frames);
             let (bulk, bulk_receiver) = mpsc::channel(limits.queue_frames);
-            let lanes = Lanes {
+            let outbound = Lanes {
                 protocol,
                 bulk: Some(bulk_receiver),
             };
             let delivery = Delivery {
-                sink: inbound.clone(),
+                sink: lanes.replicas.clone(),
                 wrap: Arc::new(move |frame| Inbound::Replica { from: peer, frame }),
             };
             let accepted = if me < peer {
@@ -164,7 +173,7 @@ impl ReplicaTransport {
                     refusals: None,
                 };
                 link_tasks.push(
-                    Box::pin(run_dialer(dialer, lanes, delivery, context.clone())) as LinkTask,
+                    Box::pin(run_dialer(dialer, outbound, delivery, context.clone())) as LinkTask,
                 );
                 None
             } else {
@@ -172,7 +181,7 @@ impl ReplicaTransport {
                 link_tasks.push(Box::pin(run_accepted(
                     Peer::Replica(peer),
                     connections,
-                    lanes,
+                    outbound,
                     delivery,
                     context.clone(),
                 )));
@@ -190,7 +199,8 @@ impl ReplicaTransport {
             cluster: cluster.clone(),
             replicas,
             clients: Mutex::new(HashMap::new()),
-            inbound,
+            lanes,
+            caps,
             admission: config.clients.clone(),
             not_admitted_log: NotAdmittedLog::default(),
             limits,

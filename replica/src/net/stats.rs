@@ -18,6 +18,17 @@ pub struct TransportStats {
     pub handshakes_refused: u64,
     /// Connections that completed the handshake and were put to use.
     pub connections_established: u64,
+    /// Connection attempts refused because a cap on client connections (in total, or from
+    /// one IP address) was reached, on the first packet or after the handshake.
+    pub connections_over_cap_refused: u64,
+    /// Handshakes ignored because a cap on handshakes in progress was reached.
+    pub handshakes_over_cap_ignored: u64,
+    /// Handshakes asked to prove their address first (QUIC Retry), the replica being busy.
+    pub handshakes_retried: u64,
+    /// Client connections open now.
+    pub client_connections_open: u64,
+    /// Handshakes in progress now.
+    pub handshakes_in_progress: u64,
 }
 
 /// The live counters behind [`TransportStats`].
@@ -29,11 +40,25 @@ pub(crate) struct Counters {
     frames_oversized_refused: AtomicU64,
     handshakes_refused: AtomicU64,
     connections_established: AtomicU64,
+    connections_over_cap_refused: AtomicU64,
+    handshakes_over_cap_ignored: AtomicU64,
+    handshakes_retried: AtomicU64,
+    client_connections_open: AtomicU64,
+    handshakes_in_progress: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
     // The counters are statistics: no other memory is ordered by them.
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Moves a gauge up or down by one.
+fn step(gauge: &AtomicU64, up: bool) {
+    if up {
+        gauge.fetch_add(1, Ordering::Relaxed);
+    } else {
+        gauge.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Counters {
@@ -61,6 +86,28 @@ impl Counters {
         bump(&self.connections_established);
     }
 
+    pub(crate) fn connection_capped(&self) {
+        bump(&self.connections_over_cap_refused);
+    }
+
+    pub(crate) fn handshake_capped(&self) {
+        bump(&self.handshakes_over_cap_ignored);
+    }
+
+    pub(crate) fn handshake_retried(&self) {
+        bump(&self.handshakes_retried);
+    }
+
+    /// One more client connection open if `up`, one fewer otherwise.
+    pub(crate) fn client_connection_open(&self, up: bool) {
+        step(&self.client_connections_open, up);
+    }
+
+    /// One more handshake in progress if `up`, one fewer otherwise.
+    pub(crate) fn handshake_in_progress(&self, up: bool) {
+        step(&self.handshakes_in_progress, up);
+    }
+
     pub(crate) fn snapshot(&self) -> TransportStats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         TransportStats {
@@ -70,6 +117,11 @@ impl Counters {
             frames_oversized_refused: load(&self.frames_oversized_refused),
             handshakes_refused: load(&self.handshakes_refused),
             connections_established: load(&self.connections_established),
+            connections_over_cap_refused: load(&self.connections_over_cap_refused),
+            handshakes_over_cap_ignored: load(&self.handshakes_over_cap_ignored),
+            handshakes_retried: load(&self.handshakes_retried),
+            client_connections_open: load(&self.client_connections_open),
+            handshakes_in_progress: load(&self.handshakes_in_progress),
         }
     }
 }

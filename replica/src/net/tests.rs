@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rampart_crypto::{ClusterId, KeyPair};
-use tokio::sync::mpsc;
 
 use super::config::Timing;
 use super::endpoint::Endpoint;
@@ -56,7 +55,7 @@ async fn eventually(what: &str, condition: impl Fn() -> bool) {
 struct Node {
     id: ReplicaId,
     transport: ReplicaTransport,
-    inbound: mpsc::Receiver<Inbound>,
+    inbound: InboundReceiver,
 }
 
 impl Node {
@@ -81,7 +80,7 @@ impl Node {
     }
 
     fn received_nothing(&mut self) -> bool {
-        self.inbound.try_recv().is_err()
+        self.inbound.try_recv().is_none()
     }
 }
 
@@ -297,7 +296,7 @@ async fn an_impostor_at_a_replicas_address_is_refused() {
     // Honest replicas are unaffected.
     deliver_eventually(&replica_0, &mut replica_1, b"still fine").await;
     assert!(
-        impostor_inbound.try_recv().is_err(),
+        impostor_inbound.try_recv().is_none(),
         "nothing reached the impostor"
     );
     // The impostor's TLS handshake with replica 3 completes (any valid key may connect as a
@@ -692,4 +691,50 @@ async fn protocol_frames_overtake_bulk_frames_queued_before_them() {
         }
     }
     shutdown_all(vec![sender, receiver]).await;
+}
+
+/// Strangers holding every client connection and handshake the caps allow do not keep a
+/// replica out: it dials from its listed address, which has capacity of its own, and
+/// proves that address with a Retry.
+#[tokio::test]
+async fn a_replica_gets_in_while_strangers_fill_every_cap() {
+    let mut harness = Harness::new(4);
+    // Replica 0's port is known before replica 1 starts, as in a deployment.
+    harness.addresses[0] = std::net::UdpSocket::bind(any_port())
+        .and_then(|socket| socket.local_addr())
+        .expect("a free port");
+    let mut config = harness.config(1);
+    // Admitted, so that they hold their connections rather than being closed at once.
+    config.clients = ClientAdmission::Open;
+    config.connection_limits = ConnectionLimits {
+        connections_max: 1,
+        connections_per_ip_max: 1,
+        handshakes_max: 1,
+        handshakes_per_ip_max: 1,
+        handshakes_before_retry: 0,
+    };
+    let mut one = harness.start_with(1, config).await;
+    let mut strangers = Vec::new();
+    for seed in 0..3 {
+        let mut config = ClientTransportConfig::new(harness.addresses.clone());
+        config.bind = any_port();
+        config.timing = test_timing();
+        let key = KeyPair::from_seed(7_000 + seed);
+        let (stranger, _replies) = ClientTransport::start(&key, &harness.cluster, config)
+            .await
+            .expect("the stranger starts");
+        strangers.push((stranger, _replies));
+    }
+    eventually("a stranger holds the one client connection", || {
+        let stats = one.transport.stats();
+        stats.client_connections_open == 1 && stats.connections_over_cap_refused > 0
+    })
+    .await;
+    let zero = harness.start(0).await;
+    deliver_eventually(&zero, &mut one, b"through the caps").await;
+    assert!(one.transport.stats().handshakes_retried > 0);
+    for (stranger, _) in strangers {
+        stranger.shutdown().await;
+    }
+    shutdown_all(vec![zero, one]).await;
 }

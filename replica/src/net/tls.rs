@@ -8,6 +8,7 @@ use quinn::rustls;
 use quinn::{IdleTimeout, VarInt};
 use rampart_crypto::PublicKey;
 
+use super::caps::ConnectionLimits;
 use super::config::Timing;
 use super::error::TransportError;
 use super::identity::TlsIdentity;
@@ -47,12 +48,21 @@ fn quic_transport(timing: &Timing) -> Result<Arc<quinn::TransportConfig>, Transp
     Ok(Arc::new(transport))
 }
 
+/// Bytes quinn may buffer for one connection attempt not yet judged by the accept loop: a
+/// genuine first flight is a datagram or two.
+const INCOMING_BUFFER_BYTES: u64 = 16 * 1024;
+
 /// The server side of a replica: accepts replicas and clients, each with a certificate
 /// naming a valid ed25519 key. Which role the key may take, and whether a client is
 /// admitted, is decided after the handshake (`super::admission`).
+///
+/// quinn queues connection attempts until the accept loop judges them (`caps`), which it
+/// does at once; the queue is bounded to a few times the handshakes allowed, and its
+/// buffers to what a first flight needs, so that a burst of first packets cannot grow it.
 pub(crate) fn server_config(
     identity: &TlsIdentity,
     timing: &Timing,
+    connection_limits: &ConnectionLimits,
 ) -> Result<quinn::ServerConfig, TransportError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -64,6 +74,11 @@ pub(crate) fn server_config(
     let quic = QuicServerConfig::try_from(Arc::new(tls)).map_err(tls_error)?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
     config.transport_config(quic_transport(timing)?);
+    let queued_max = 4 * (connection_limits.handshakes_max + 64);
+    config
+        .max_incoming(queued_max)
+        .incoming_buffer_size(INCOMING_BUFFER_BYTES)
+        .incoming_buffer_size_total(queued_max as u64 * INCOMING_BUFFER_BYTES);
     Ok(config)
 }
 

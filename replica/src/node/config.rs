@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::core;
 use crate::message::ReplicaId;
-use crate::net::DEFAULT_MAX_FRAME_BYTES;
+use crate::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES};
 use crate::store::StoreOptions;
 
 /// Everything a replica needs besides its key and its application.
@@ -33,6 +33,8 @@ pub struct NodeConfig {
     pub verify_threads: usize,
     /// The largest frame accepted from a peer or client.
     pub max_frame_bytes: usize,
+    /// Caps on client connections and handshakes in progress.
+    pub connection_limits: ConnectionLimits,
     /// Seed of the core's random choices (which peer to fetch state from first).
     pub seed: u64,
 }
@@ -60,6 +62,7 @@ impl NodeConfig {
             tick: Duration::from_millis(10),
             verify_threads: 0,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            connection_limits: ConnectionLimits::default(),
             seed: u64::from(replica.0),
         }
     }

@@ -184,6 +184,7 @@ impl NodeBuilder {
         let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
         transport_config.limits.max_frame_bytes = config.max_frame_bytes;
         transport_config.clients = config.protocol.clients.clone();
+        transport_config.connection_limits = config.connection_limits;
         let (transport, inbound) =
             ReplicaTransport::start(id, &key, &cluster, transport_config).await?;
         let transport = Arc::new(transport);

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use rampart_crypto::{Digest, PublicKey, SignatureCheck, Signed, Verifier};
 
@@ -18,7 +17,7 @@ use crate::message::{
     Batch, Limits, Message, Refusal, ReplicaId, Request, Verified, batch_signature_checks, decode,
     signature_checks_except,
 };
-use crate::net::Inbound;
+use crate::net::{Inbound, InboundReceiver};
 use crate::transfer::StateFrame;
 use crate::wire::{ClientFrame, PeerFrame};
 
@@ -366,13 +365,14 @@ fn append(all: &mut Vec<SignatureCheck>, checks: Vec<SignatureCheck>) -> Range<u
 const BATCH_FRAMES_MAX: usize = 256;
 
 /// Starts `threads` verifier threads. Each takes whatever frames are waiting (up to
-/// [`BATCH_FRAMES_MAX`]) from the transport, verifies them as one batch and hands the
+/// [`BATCH_FRAMES_MAX`], replicas' first; see [`InboundReceiver::blocking_batch`]) from the
+/// transport, verifies them as one batch and hands the
 /// results to the shell, carrying them out itself when the shell is free (`drive.rs`).
 /// Taking everything that waits makes batches grow with the load: the busier the replica,
 /// the cheaper each signature. When the inbound channel is full because the verifiers are
 /// busy, the transport's readers wait and QUIC flow control slows the senders.
 pub(super) fn spawn_verifiers(
-    inbound: mpsc::Receiver<Inbound>,
+    inbound: InboundReceiver,
     driver: Arc<Driver>,
     checker: Arc<Checker>,
     threads: usize,
@@ -389,22 +389,15 @@ pub(super) fn spawn_verifiers(
         .collect()
 }
 
-fn verify_loop(inbound: &Mutex<mpsc::Receiver<Inbound>>, driver: &Driver, checker: &Checker) {
+fn verify_loop(inbound: &Mutex<InboundReceiver>, driver: &Driver, checker: &Checker) {
     while !driver.is_closed() {
         let batch = {
             let mut receiver = inbound
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let Some(first) = receiver.blocking_recv() else {
+            let Some(batch) = receiver.blocking_batch(BATCH_FRAMES_MAX) else {
                 return;
             };
-            let mut batch = vec![first];
-            while batch.len() < BATCH_FRAMES_MAX {
-                match receiver.try_recv() {
-                    Ok(frame) => batch.push(frame),
-                    Err(_) => break,
-                }
-            }
             batch
         };
         driver.submit(checker.check(batch));
