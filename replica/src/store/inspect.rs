@@ -137,3 +137,72 @@ pub fn check_value(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rocksdb::IteratorMode;
+
+    use super::super::fixture::{self, REPLICA_COUNT};
+    use super::super::{Store, StoreOptions};
+    use super::*;
+    use crate::core::{PersistOp, checkpoint_digest};
+    use crate::message::Seq;
+
+    /// Every key and value of every column family.
+    fn records(store: &Store) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        let mut records = Vec::new();
+        for cf in COLUMN_FAMILIES {
+            let handle = store.cf(cf).expect("a column family");
+            for entry in store.db.iterator_cf(handle, IteratorMode::Start) {
+                let (key, value) = entry.expect("readable");
+                records.push((cf, key.to_vec(), value.to_vec()));
+            }
+        }
+        records
+    }
+
+    #[test]
+    fn every_value_a_store_writes_checks_and_no_damaged_one_does() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut store = fixture::open(dir.path(), StoreOptions::default());
+        let batch = fixture::batch(2, 8);
+        let ops = vec![
+            PersistOp::ViewState {
+                view: View(1),
+                normal: false,
+            },
+            PersistOp::Message(fixture::pre_prepare(View(0), Seq(1), batch.clone())),
+            PersistOp::Message(fixture::prepare(View(0), Seq(1), batch.digest(), 2)),
+            PersistOp::Message(fixture::view_change(View(1), 2, Vec::new())),
+            PersistOp::Prepared {
+                certificate: fixture::prepared_certificate(View(0), Seq(1), &batch),
+                batch: batch.clone(),
+            },
+            PersistOp::Decided(fixture::commit_certificate(View(0), Seq(1), &batch)),
+            PersistOp::Evidence(fixture::evidence(2, 0)),
+            PersistOp::StableCheckpoint(fixture::stable_certificate(Seq(1))),
+        ];
+        store.commit(&ops, &[]).expect("commits");
+        let snapshot = fixture::snapshot_bytes(300, 1);
+        let manifest = Manifest::of(&snapshot, 128);
+        let table = fixture::client_table(Seq(4));
+        let digest = checkpoint_digest(Seq(4), manifest.root(), &table);
+        store
+            .put_checkpoint(Seq(4), digest, &table, &manifest, &snapshot)
+            .expect("stores");
+
+        let records = records(&store);
+        let kinds: std::collections::BTreeSet<&str> = records.iter().map(|r| r.0).collect();
+        assert_eq!(kinds.len(), COLUMN_FAMILIES.len(), "{kinds:?}");
+        for (cf, key, value) in records {
+            check_value(cf, &key, &value, REPLICA_COUNT)
+                .unwrap_or_else(|error| panic!("{cf}/{}: {error}", hex::encode(&key)));
+            let mut damaged = value.clone();
+            *damaged.last_mut().expect("a value") ^= 1;
+            assert!(check_value(cf, &key, &damaged, REPLICA_COUNT).is_err());
+            let mut moved = key.clone();
+            moved.push(0);
+            assert!(check_value(cf, &moved, &value, REPLICA_COUNT).is_err());
+        }
+    }
+}
