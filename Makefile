@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` and `make test`. Both install missing system
 # packages first (scripts/install-deps), so they work on a fresh machine.
-.PHONY: deps demo test lint bench
+.PHONY: deps demo test lint bench fuzz
 
 deps:
 	@./scripts/install-deps
@@ -18,3 +18,8 @@ lint: deps
 
 bench: deps
 	cargo run --release -p rampart-deploy --bin rampart -- bench
+
+# Runs every fuzz target with libFuzzer for FUZZ_SECONDS (default 60) each, on nightly, and
+# merges new inputs into tests/fuzz/corpus (replayed by `make test`). See scripts/fuzz.
+fuzz: deps
+	./scripts/fuzz

@@ -311,8 +311,10 @@ impl Replica {
         let replica = view_change.replica;
         let target = view_change.new_view;
         if target < self.view || (target == self.view && self.normal) {
-            // The sender is behind; the NEW-VIEW of this view brings it up to date.
+            // The sender is behind; the NEW-VIEW of this view brings it up to date. This
+            // replica's own old VIEW-CHANGE, relayed back to it, asks for nothing.
             if self.normal
+                && !self.is_own(replica)
                 && let Some(new_view) = self.view_changes.new_view.clone()
             {
                 self.relay(replica, new_view);

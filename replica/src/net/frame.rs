@@ -21,7 +21,7 @@ const READ_STEP_BYTES: usize = 64 * 1024;
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     #[error("a frame of {length} bytes exceeds the maximum of {max_frame_bytes}")]
     TooLarge {
         length: usize,
@@ -65,7 +65,7 @@ pub(crate) fn framed_chunks(frames: Vec<Bytes>) -> Vec<Bytes> {
 }
 
 /// Reads one frame, or `None` if the stream ended cleanly between frames.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_frame_bytes: usize,
 ) -> Result<Option<Bytes>, FrameError> {

@@ -50,7 +50,7 @@ mod client_transport;
 mod config;
 mod endpoint;
 mod error;
-mod frame;
+pub mod frame;
 mod identity;
 mod inbound;
 mod link;

@@ -80,6 +80,7 @@ pub(crate) mod fixture;
 mod identity;
 mod incoming;
 mod index;
+pub mod inspect;
 mod layout;
 mod load;
 mod options;

@@ -1,0 +1,6 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let target = rampart_fuzz::target("replica_toml").expect("a target of that name");
+    (target.run)(data);
+});
