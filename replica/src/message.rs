@@ -830,7 +830,9 @@ pub fn signature_checks_except(
     limits: &Limits,
     known: &dyn Fn(&Signed<Request>) -> bool,
 ) -> Result<Vec<SignatureCheck>, MessageError> {
-    collect_checks(cluster, limits, known, |collector| collector.message(message))
+    collect_checks(cluster, limits, known, |collector| {
+        collector.message(message)
+    })
 }
 
 /// The signature checks of a batch's requests (a batch fetched by digest), leaving out

@@ -310,7 +310,6 @@ impl Protocol {
     }
 }
 
-
 impl ReplicaFile {
     /// The settings `rampart init` writes for replica `replica`, with every default.
     pub fn new(replica: u32, listen: SocketAddr) -> ReplicaFile {

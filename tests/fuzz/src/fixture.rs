@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use rampart_crypto::{ClusterId, Digest, KeyPair, PublicKey, Signable, Signature, Signed, Signer};
-use rampart_replica::cluster::Cluster;
+use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core::Config;
 use rampart_replica::message::{
     Batch, Checkpoint, CheckpointCertificate, ClientId, Commit, CommitCertificate, Limits, Message,
@@ -101,6 +101,7 @@ pub fn fixture() -> &'static Fixture {
                 view_change_timeout_ticks: 10,
                 status_interval_ticks: 7,
                 tentative_execution,
+                clients: ClientAdmission::listed(clients.iter().map(MemoSigner::public_key)),
                 ..Config::new(cluster.clone())
             };
             config.validate().expect("a valid configuration");

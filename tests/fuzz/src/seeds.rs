@@ -25,6 +25,7 @@ use serde::Serialize;
 use rampart_client::Certificate;
 use rampart_deploy::client::certificate::HEADER;
 use rampart_deploy::files::client::ClientFile;
+use rampart_deploy::files::clients::ClientsTable;
 use rampart_deploy::files::cluster::{
     ApplicationKind, ClusterFile, ClusterProtocol, InterlockGenesis, ReplicaEntry,
 };
@@ -493,6 +494,7 @@ fn cluster_file(application: ApplicationKind) -> ClusterFile {
             })
             .collect(),
         protocol: ClusterProtocol::default(),
+        clients: ClientsTable::listed((0..3).map(|i| KeyPair::from_seed(3_000 + i).public_key())),
         interlock: (application == ApplicationKind::Interlock).then(|| InterlockGenesis {
             registered_agents: (0..7).map(|i| key(2_000 + i)).collect(),
             units: vec!["reactor-1".into(), "valve \"2\"".into()],
@@ -517,7 +519,9 @@ fn cluster_toml() -> Vec<Seed> {
 
 fn replica_toml() -> Vec<Seed> {
     let mut restricted = ReplicaFile::new(2, "127.0.0.1:7102".parse().expect("an address"));
-    restricted.allowed_clients = Some(vec![KeyHex(KeyPair::from_seed(9).public_key())]);
+    restricted.limits.client_bytes_in_flight_max = 1 << 20;
+    restricted.limits.client_requests_in_flight_max = Some(8);
+    restricted.limits.connections_max = 16;
     restricted.tick_ms = 5;
     vec![
         (
@@ -526,7 +530,7 @@ fn replica_toml() -> Vec<Seed> {
                 .render()
                 .into_bytes(),
         ),
-        ("allowed-clients".into(), restricted.render().into_bytes()),
+        ("limits".into(), restricted.render().into_bytes()),
     ]
 }
 
