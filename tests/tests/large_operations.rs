@@ -16,8 +16,8 @@ use rampart_replica::message::{ReplicaId, View};
 use rampart_testkit::real::{LocalCluster, LocalClusterConfig};
 use tokio::task::JoinSet;
 
-const OPERATION_BYTES_MAX: usize = 256 << 10;
-const BATCH_BYTES_MAX: usize = 1 << 20;
+const OPERATION_BYTES_MAX: usize = 1 << 20;
+const BATCH_BYTES_MAX: usize = 4 << 20;
 /// Batches in flight at once. A batch holds three of the largest operations (four would
 /// exceed its bytes by their signatures and headers), so twelve fill the pipeline.
 const IN_FLIGHT_MAX: u64 = 4;
