@@ -1,6 +1,6 @@
 //! Four replica nodes over real QUIC on 127.0.0.1, driven by a raw client transport.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,26 +14,19 @@ use rampart_replica::net::{ClientTransport, ClientTransportConfig};
 use rampart_replica::node::{Node, NodeConfig};
 use rampart_replica::wire::{ClientFrame, ReplicaFrame};
 
-fn free_ports(count: usize) -> Vec<SocketAddr> {
-    let sockets: Vec<UdpSocket> = (0..count)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind"))
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().expect("addr"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_nodes_commit_a_clients_commands() {
     let keys: Vec<KeyPair> = (0..4).map(|i| KeyPair::from_seed(500 + i)).collect();
     let cluster =
         Cluster::new(ClusterId(5), keys.iter().map(|k| k.public_key()).collect()).expect("cluster");
-    let addresses = free_ports(4);
+    // Each replica binds port 0 and is started from the highest id down: a replica dials
+    // only those with higher ids, whose real addresses are then known. (Reserving ports
+    // beforehand and binding them again races with other tests for the same ports.)
+    let mut addresses: Vec<SocketAddr> = vec![SocketAddr::from(([127, 0, 0, 1], 0)); 4];
     let dirs: Vec<tempfile::TempDir> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
     let client_key = KeyPair::from_seed(9_000);
     let mut nodes = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
+    for (i, key) in keys.iter().enumerate().rev() {
         let protocol = Config {
             clients: ClientAdmission::listed([client_key.public_key()]),
             ..Config::new(cluster.clone())
@@ -51,8 +44,10 @@ async fn four_nodes_commit_a_clients_commands() {
             .start()
             .await
             .expect("node starts");
+        addresses[i] = node.local_addr();
         nodes.push(node);
     }
+    nodes.reverse();
     let (transport, mut replies) = ClientTransport::start(
         &client_key,
         &cluster,
