@@ -88,3 +88,46 @@ fn a_peers_status_is_answered_at_most_twice_per_status_interval() {
     deliver(&mut replica, 2, status(&h));
     assert_eq!(rejected(&replica, Reject::StatusTooSoon), 19);
 }
+
+/// A VIEW-CHANGE can carry megabytes of batches, and a peer in the middle of a view change
+/// reports itself behind in every STATUS: it is relayed again to that peer only once a
+/// view-change timeout has passed with both where they were.
+#[test]
+fn a_view_change_is_relayed_to_a_waiting_peer_once_per_view_change_timeout() {
+    let mut h = Harness::new(4);
+    Arc::make_mut(&mut h.config).status_interval_ticks = 2;
+    Arc::make_mut(&mut h.config).view_change_timeout_ticks = 1_000;
+    let mut replica = h.replica(0);
+    for from in [1, 2] {
+        let actions = deliver(&mut replica, from, view_change_message(&h, from, 1));
+        loop_back(&mut replica, &h.keys, &actions);
+    }
+    assert_eq!((replica.view(), replica.is_normal()), (View(1), false));
+    let waiting = |h: &Harness| {
+        Message::Status(h.sign(
+            3,
+            Status {
+                replica: ReplicaId(3),
+                view: View(1),
+                normal: false,
+                last_executed: Seq(0),
+                stable_seq: Seq(0),
+            },
+        ))
+    };
+    let actions = deliver(&mut replica, 3, waiting(&h));
+    assert_eq!(
+        relayed_view_changes(&actions, 3),
+        vec![(ReplicaId(0), View(1))]
+    );
+    for _ in 0..10 {
+        replica.handle(Input::Tick);
+        let actions = deliver(&mut replica, 3, waiting(&h));
+        assert_eq!(
+            relayed_view_changes(&actions, 3),
+            vec![],
+            "relayed again at once"
+        );
+    }
+    assert_eq!(replica.view(), View(1), "still in the view change");
+}
