@@ -22,7 +22,7 @@
 
 use std::collections::BTreeSet;
 
-use rocksdb::{IteratorMode, WriteBatch};
+use super::disk::WriteBatch;
 use serde::{Deserialize, Serialize};
 
 use rampart_crypto::Digest;
@@ -141,13 +141,13 @@ impl Store {
 
     /// The newest checkpoint state stored: the one to restore the application from.
     pub fn latest_checkpoint(&self) -> Result<Option<CheckpointMeta>, StoreError> {
-        let mut last = self
-            .db
-            .iterator_cf(self.cf(CHECKPOINTS)?, IteratorMode::End);
-        let Some(entry) = last.next() else {
+        let Some(key) = self
+            .disk
+            .last_key(CHECKPOINTS)
+            .map_err(StoreError::io("reading checkpoint states"))?
+        else {
             return Ok(None);
         };
-        let (key, _) = entry.map_err(StoreError::io("reading checkpoint states"))?;
         let seq = layout::decode_seq_key(CHECKPOINTS, key.get(..8).unwrap_or(&key))?;
         self.checkpoint_meta(seq)
     }
@@ -200,7 +200,7 @@ impl Store {
             return Ok(());
         };
         let mut batch = WriteBatch::default();
-        let checkpoints = self.cf(CHECKPOINTS)?;
+        let checkpoints = CHECKPOINTS;
         batch.delete_cf(checkpoints, layout::summary_key(seq));
         batch.delete_cf(checkpoints, layout::client_table_key(seq));
         self.discard_unused_chunks(seq, &summary.manifest, true, batch)?;
@@ -232,8 +232,8 @@ impl Store {
             reason: reason.to_owned(),
         };
         let value = self
-            .db
-            .get_pinned_cf(self.cf(SNAPSHOTS)?, key)
+            .disk
+            .get(SNAPSHOTS, &key)
             .map_err(StoreError::io("reading a snapshot chunk"))?
             .ok_or_else(|| corrupted("chunk of a stored snapshot is missing"))?;
         let payload = record::open_bytes(SNAPSHOTS, &key, &value)?;
@@ -252,11 +252,7 @@ impl Store {
         }
         let key = layout::chunk_key(&digest);
         let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(SNAPSHOTS)?,
-            key,
-            record::seal_bytes(SNAPSHOTS, &key, bytes),
-        );
+        batch.put_cf(SNAPSHOTS, key, record::seal_bytes(SNAPSHOTS, &key, bytes));
         self.write(batch, "writing a snapshot chunk")?;
         self.chunks.insert(digest);
         Ok(())
@@ -287,11 +283,7 @@ impl Store {
         mut batch: WriteBatch,
     ) -> Result<(), StoreError> {
         let marker = layout::partial_key(seq);
-        batch.put_cf(
-            self.cf(META)?,
-            &marker,
-            record::seal(META, &marker, manifest),
-        );
+        batch.put_cf(META, &marker, record::seal(META, &marker, manifest));
         self.write(batch, "starting to write a snapshot")
     }
 
@@ -311,7 +303,7 @@ impl Store {
             manifest: manifest.clone(),
         };
         let mut batch = WriteBatch::default();
-        let checkpoints = self.cf(CHECKPOINTS)?;
+        let checkpoints = CHECKPOINTS;
         let summary_key = layout::summary_key(seq);
         batch.put_cf(
             checkpoints,
@@ -324,7 +316,7 @@ impl Store {
             table_key,
             record::seal(CHECKPOINTS, &table_key, client_table),
         );
-        batch.delete_cf(self.cf(META)?, layout::partial_key(seq));
+        batch.delete_cf(META, layout::partial_key(seq));
         self.write(batch, "completing a checkpoint state")?;
         if let Some(index) = self.index.as_mut() {
             index.checkpoints.insert(seq);
@@ -362,7 +354,7 @@ impl Store {
         mut batch: WriteBatch,
     ) -> Result<(), StoreError> {
         let unused = self.delete_unused_chunks(manifest, removed.then_some(seq), &mut batch)?;
-        batch.delete_cf(self.cf(META)?, layout::partial_key(seq));
+        batch.delete_cf(META, layout::partial_key(seq));
         self.write(batch, "removing the chunks of a snapshot")?;
         self.forget_chunks(&unused);
         Ok(())
@@ -384,7 +376,7 @@ impl Store {
             .filter(|digest| !used.contains(digest))
             .copied()
             .collect();
-        let snapshots = self.cf(SNAPSHOTS)?;
+        let snapshots = SNAPSHOTS;
         for digest in &unused {
             batch.delete_cf(snapshots, layout::chunk_key(digest));
         }
@@ -543,14 +535,9 @@ mod tests {
         let snapshot = snapshot_bytes(CHUNK as usize + 10, 4);
         let meta = put(&mut store, Seq(5), &snapshot);
         let key = layout::chunk_key(&meta.manifest.chunk_digests()[1]);
-        let snapshots = store.cf(SNAPSHOTS).expect("column family");
-        let mut value = store
-            .db
-            .get_cf(snapshots, key)
-            .expect("reads")
-            .expect("chunk");
+        let mut value = store.get_raw(SNAPSHOTS, &key).expect("chunk");
         value[9] ^= 0x80;
-        store.db.put_cf(snapshots, key, value).expect("writes");
+        store.put_raw(SNAPSHOTS, &key, value);
         assert!(
             store
                 .read_snapshot_chunk(Seq(5), 0)

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use super::disk::WriteBatch;
 use rampart_crypto::Digest;
-use rocksdb::WriteBatch;
 
 use crate::core::{MessageKey, PersistOp};
 use crate::message::{Batch, Message, Seq, View};
@@ -52,7 +52,7 @@ impl Store {
         key: &[u8],
         value: &T,
     ) -> Result<(), StoreError> {
-        batch.put_cf(self.cf(cf_name)?, key, record::seal(cf_name, key, value));
+        batch.put_cf(cf_name, key, record::seal(cf_name, key, value));
         Ok(())
     }
 
@@ -62,7 +62,7 @@ impl Store {
         cf_name: &'static str,
         (from, to): (impl AsRef<[u8]>, impl AsRef<[u8]>),
     ) -> Result<(), StoreError> {
-        batch.delete_range_cf(self.cf(cf_name)?, from.as_ref(), to.as_ref());
+        batch.delete_range_cf(cf_name, from.as_ref(), to.as_ref());
         Ok(())
     }
 
@@ -116,7 +116,7 @@ impl Store {
             PersistOp::PruneViewsBelow { view } => self.prune_views_below(batch, index, *view)?,
             PersistOp::ForgetMessage(key) => {
                 if index.messages.remove(key) {
-                    batch.delete_cf(self.cf(MESSAGES)?, layout::message_key(key));
+                    batch.delete_cf(MESSAGES, layout::message_key(key));
                 }
             }
         }
@@ -212,10 +212,10 @@ impl Store {
         }
         if let Some(writer) = &abandoned {
             leaving.extend(writer.manifest.chunk_digests().iter().copied());
-            batch.delete_cf(self.cf(META)?, layout::partial_key(writer.seq));
+            batch.delete_cf(META, layout::partial_key(writer.seq));
         }
         let unused: Vec<Digest> = leaving.difference(&in_use).copied().collect();
-        let snapshots = self.cf(SNAPSHOTS)?;
+        let snapshots = SNAPSHOTS;
         for digest in &unused {
             batch.delete_cf(snapshots, layout::chunk_key(digest));
         }
@@ -246,7 +246,7 @@ impl Store {
         for range in layout::message_ranges_below_view(view) {
             self.delete_range(batch, MESSAGES, range)?;
         }
-        let messages = self.cf(MESSAGES)?;
+        let messages = MESSAGES;
         for key in &index.messages {
             if matches!(key, MessageKey::Agreement { .. }) && key.is_below_view(view) {
                 batch.delete_cf(messages, layout::message_key(key));
@@ -315,11 +315,10 @@ mod tests {
         COLUMN_FAMILIES
             .iter()
             .map(|name| {
-                let cf = store.cf(name).expect("column family");
                 store
-                    .db
-                    .iterator_cf(cf, rocksdb::IteratorMode::Start)
-                    .map(|entry| entry.expect("readable").1.len())
+                    .raw_entries(name)
+                    .iter()
+                    .map(|(_, value)| value.len())
                     .sum::<usize>()
             })
             .sum()

@@ -20,16 +20,7 @@ pub enum StoreError {
     Io {
         operation: &'static str,
         #[source]
-        source: rocksdb::Error,
-    },
-
-    /// A file beside the database (a WAL file, when measuring disk use) could not be read.
-    #[error("storage failed while {operation} at {path}: {source}")]
-    File {
-        operation: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        source: super::disk::DiskError,
     },
 
     /// A stored value failed its checksum or could not be decoded. Nothing of it is used.
@@ -119,7 +110,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps a RocksDB error with what the store was doing.
-    pub(crate) fn io(operation: &'static str) -> impl FnOnce(rocksdb::Error) -> StoreError {
+    pub(crate) fn io(operation: &'static str) -> impl FnOnce(super::disk::DiskError) -> StoreError {
         move |source| StoreError::Io { operation, source }
     }
 }

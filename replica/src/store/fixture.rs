@@ -45,13 +45,7 @@ pub fn unsynced() -> StoreOptions {
 
 /// The number of records in a column family.
 pub fn count(store: &Store, cf: &'static str) -> usize {
-    let handle = store.cf(cf).expect("column family");
-    store
-        .db
-        .iterator_cf(handle, rocksdb::IteratorMode::Start)
-        .collect::<Result<Vec<_>, _>>()
-        .expect("readable")
-        .len()
+    store.raw_entries(cf).len()
 }
 
 /// The number of records in every column family but `meta`.

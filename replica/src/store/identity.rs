@@ -143,14 +143,13 @@ mod tests {
             ),
         ] {
             let dir = tempfile::tempdir().expect("temporary directory");
-            let store = fixture::open(dir.path(), StoreOptions::default());
+            let mut store = fixture::open(dir.path(), StoreOptions::default());
             let other = IdentityRecord {
                 format_version,
                 ..IdentityRecord::current(&fixture::identity(0))
             };
             let value = record::seal(META, IDENTITY_KEY, &other);
-            let meta = store.cf(META).expect("column family");
-            store.db.put_cf(meta, IDENTITY_KEY, value).expect("writes");
+            store.put_raw(META, IDENTITY_KEY, value);
             drop(store);
             let error = reopen(dir.path(), &fixture::identity(0)).expect_err("refused");
             assert!(error.to_string().contains(advice), "{error}");

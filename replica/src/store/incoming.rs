@@ -9,7 +9,7 @@
 //! again. When the target moves, the next incoming state keeps the chunks of the last one
 //! that it lists too.
 
-use rocksdb::WriteBatch;
+use super::disk::WriteBatch;
 
 use rampart_crypto::Digest;
 
@@ -55,7 +55,7 @@ impl Store {
             Some(previous) => {
                 let unused = self.delete_unused_chunks(&previous.manifest, None, &mut batch)?;
                 if previous.seq != seq {
-                    batch.delete_cf(self.cf(META)?, layout::partial_key(previous.seq));
+                    batch.delete_cf(META, layout::partial_key(previous.seq));
                 }
                 unused
             }

@@ -140,8 +140,6 @@ pub fn check_value(
 
 #[cfg(test)]
 mod tests {
-    use rocksdb::IteratorMode;
-
     use super::super::fixture::{self, REPLICA_COUNT};
     use super::super::{Store, StoreOptions};
     use super::*;
@@ -152,10 +150,8 @@ mod tests {
     fn records(store: &Store) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
         let mut records = Vec::new();
         for cf in COLUMN_FAMILIES {
-            let handle = store.cf(cf).expect("a column family");
-            for entry in store.db.iterator_cf(handle, IteratorMode::Start) {
-                let (key, value) = entry.expect("readable");
-                records.push((cf, key.to_vec(), value.to_vec()));
+            for (key, value) in store.raw_entries(cf) {
+                records.push((cf, key, value));
             }
         }
         records

@@ -137,16 +137,11 @@ mod tests {
     use crate::message::Seq;
 
     /// Flips one bit of the payload of a stored record, under the store's feet.
-    fn damage(store: &Store, cf: &'static str, key: &[u8]) {
-        let handle = store.cf(cf).expect("column family");
-        let mut value = store
-            .db
-            .get_cf(handle, key)
-            .expect("reads")
-            .expect("a record");
+    fn damage(store: &mut Store, cf: &'static str, key: &[u8]) {
+        let mut value = store.get_raw(cf, key).expect("a record");
         let last = value.len() - 1;
         value[last] ^= 0x01;
-        store.db.put_cf(handle, key, value).expect("writes");
+        store.put_raw(cf, key, value);
     }
 
     #[test]
@@ -181,7 +176,7 @@ mod tests {
                 PersistOp::StableCheckpoint(fixture::stable_certificate(Seq(1))),
             ];
             store.commit(&ops, &[]).expect("commits");
-            damage(&store, cf, &key);
+            damage(&mut store, cf, &key);
             match store.load() {
                 Err(StoreError::Corrupted { cf: reported, .. }) => assert_eq!(reported, cf),
                 other => panic!("damage in {cf} gave {other:?}"),
@@ -203,8 +198,8 @@ mod tests {
     #[test]
     fn a_damaged_identity_record_stops_the_open() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = fixture::open(dir.path(), StoreOptions::default());
-        damage(&store, META, layout::IDENTITY_KEY);
+        let mut store = fixture::open(dir.path(), StoreOptions::default());
+        damage(&mut store, META, layout::IDENTITY_KEY);
         drop(store);
         let reopened = Store::open(
             dir.path(),
@@ -221,16 +216,13 @@ mod tests {
     #[test]
     fn a_message_under_the_wrong_key_is_corrupted() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = fixture::open(dir.path(), StoreOptions::default());
+        let mut store = fixture::open(dir.path(), StoreOptions::default());
         // A correctly sealed record whose content belongs under another key: a bug in a
         // writer, which the checksum alone cannot see.
         let key = layout::message_key(&MessageKey::NewView { view: View(9) });
         let message = fixture::prepare(View(0), Seq(1), fixture::digest(1), 2);
         let value = record::seal(MESSAGES, &key, &message);
-        store
-            .db
-            .put_cf(store.cf(MESSAGES).expect("column family"), &key, value)
-            .expect("writes");
+        store.put_raw(MESSAGES, &key, value);
         assert!(matches!(
             store.load(),
             Err(StoreError::Corrupted { cf: MESSAGES, .. })
@@ -263,8 +255,7 @@ mod tests {
             store.commit(&[op], &[]).expect("commits");
             assert_eq!(fixture::count(&store, BATCHES), 1);
             let key = layout::batch_key(Seq(1), &batch.digest());
-            let batches = store.cf(BATCHES).expect("column family");
-            store.db.delete_cf(batches, key).expect("deletes");
+            store.delete_raw(BATCHES, &key);
             match store.load() {
                 Err(StoreError::Corrupted {
                     cf: reported,
@@ -282,11 +273,10 @@ mod tests {
     #[test]
     fn a_batch_under_another_digest_is_corrupted() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = fixture::open(dir.path(), StoreOptions::default());
+        let mut store = fixture::open(dir.path(), StoreOptions::default());
         let key = layout::batch_key(Seq(1), &fixture::digest(7));
         let value = record::seal(BATCHES, &key, &*fixture::batch(1, 8));
-        let batches = store.cf(BATCHES).expect("column family");
-        store.db.put_cf(batches, key, value).expect("writes");
+        store.put_raw(BATCHES, &key, value);
         assert!(matches!(
             store.load(),
             Err(StoreError::Corrupted { cf: BATCHES, .. })

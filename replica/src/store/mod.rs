@@ -74,6 +74,7 @@
 mod batches;
 mod checkpoint;
 mod commit;
+pub mod disk;
 mod error;
 #[cfg(test)]
 pub(crate) mod fixture;
@@ -90,7 +91,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use rocksdb::{ColumnFamily, DB, IteratorMode, WriteBatch, WriteOptions};
+use disk::{Disk, RocksDisk, Visit, WriteBatch};
 
 pub use checkpoint::CheckpointMeta;
 pub use error::StoreError;
@@ -104,7 +105,8 @@ use layout::{COLUMN_FAMILIES, IDENTITY_KEY, META};
 
 /// A replica's durable storage.
 pub struct Store {
-    db: DB,
+    disk: Box<dyn Disk>,
+    /// Where the store lives, for messages: a directory, or a name for a disk in memory.
     path: PathBuf,
     options: StoreOptions,
     replica_count: usize,
@@ -140,14 +142,22 @@ impl Store {
         replica_count: usize,
     ) -> Result<Store, StoreError> {
         refuse_other_databases(path, identity)?;
-        let db = DB::open_cf_descriptors(
-            &options::database_options(&options),
-            path,
-            options::column_families(&options),
-        )
-        .map_err(StoreError::io("opening the database"))?;
+        let disk =
+            RocksDisk::open(path, &options).map_err(StoreError::io("opening the database"))?;
+        Store::on_disk(Box::new(disk), path, identity, options, replica_count)
+    }
+
+    /// Opens the store on `disk` (see [`disk`]), which `path` names in messages; checks
+    /// as [`Store::open`] does.
+    pub fn on_disk(
+        disk: Box<dyn Disk>,
+        path: &Path,
+        identity: &StoreIdentity,
+        options: StoreOptions,
+        replica_count: usize,
+    ) -> Result<Store, StoreError> {
         let mut store = Store {
-            db,
+            disk,
             path: path.to_owned(),
             options,
             replica_count,
@@ -169,59 +179,25 @@ impl Store {
 
     /// The space the store takes on disk: its live table files and write-ahead log.
     pub fn disk_usage_bytes(&self) -> Result<u64, StoreError> {
-        let tables: u64 = self
-            .db
-            .live_files()
-            .map_err(StoreError::io("listing table files"))?
-            .iter()
-            .map(|file| file.size as u64)
-            .sum();
-        let read_error = |source| StoreError::File {
-            operation: "measuring the write-ahead log",
-            path: self.path.clone(),
-            source,
-        };
-        let mut wal = 0;
-        for entry in std::fs::read_dir(&self.path).map_err(read_error)? {
-            let entry = entry.map_err(read_error)?;
-            if entry.file_name().to_string_lossy().ends_with(".log") {
-                wal += entry.metadata().map_err(read_error)?.len();
-            }
-        }
-        Ok(tables + wal)
+        self.disk
+            .usage_bytes()
+            .map_err(StoreError::io("measuring the disk space used"))
     }
 
     /// Flushes and compacts every column family now, so deleted records stop taking space.
     /// RocksDB does this by itself over time; this is for tests and maintenance.
     pub fn compact(&self) -> Result<(), StoreError> {
-        for name in COLUMN_FAMILIES {
-            let cf = self.cf(name)?;
-            self.db
-                .flush_cf(cf)
-                .map_err(StoreError::io("flushing before compaction"))?;
-            self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
-        }
-        Ok(())
-    }
-
-    fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(name)
-            .ok_or(StoreError::MissingColumnFamily { cf: name })
-    }
-
-    fn write_options(&self) -> WriteOptions {
-        let mut options = WriteOptions::default();
-        options.set_sync(self.options.sync);
-        options
+        self.disk
+            .compact()
+            .map_err(StoreError::io("flushing before compaction"))
     }
 
     /// Writes a batch atomically (synced if so configured). After a failure the index is
-    /// dropped: what RocksDB kept of the batch is then known only to RocksDB.
+    /// dropped: what the disk kept of the batch is then known only to the disk.
     fn write(&mut self, batch: WriteBatch, operation: &'static str) -> Result<(), StoreError> {
         let result = self
-            .db
-            .write_opt(batch, &self.write_options())
+            .disk
+            .write(batch, self.options.sync)
             .map_err(StoreError::io(operation));
         if result.is_err() {
             self.index = None;
@@ -236,8 +212,8 @@ impl Store {
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
         let value = self
-            .db
-            .get_pinned_cf(self.cf(cf_name)?, key)
+            .disk
+            .get(cf_name, key)
             .map_err(StoreError::io("reading a record"))?;
         value
             .map(|value| record::open(cf_name, key, &value))
@@ -252,21 +228,17 @@ impl Store {
         from: &[u8],
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<Visit, StoreError>,
     ) -> Result<(), StoreError> {
-        let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
-        for entry in self.db.iterator_cf(self.cf(cf_name)?, mode) {
-            let (key, value) = entry.map_err(StoreError::io("reading records"))?;
-            if visit(&key, &value)? == Visit::Stop {
-                break;
-            }
-        }
-        Ok(())
+        self.disk.scan(cf_name, from, &mut visit)
     }
 
     fn is_empty(&self) -> Result<bool, StoreError> {
         for name in COLUMN_FAMILIES {
-            let mut first = self.db.iterator_cf(self.cf(name)?, IteratorMode::Start);
-            if let Some(entry) = first.next() {
-                entry.map_err(StoreError::io("reading records"))?;
+            let mut empty = true;
+            self.for_each(name, &[], |_, _| {
+                empty = false;
+                Ok(Visit::Stop)
+            })?;
+            if !empty {
                 return Ok(false);
             }
         }
@@ -288,7 +260,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         let record = IdentityRecord::current(identity);
         batch.put_cf(
-            self.cf(META)?,
+            META,
             IDENTITY_KEY,
             record::seal(META, IDENTITY_KEY, &record),
         );
@@ -302,21 +274,14 @@ impl Store {
     }
 }
 
-/// Whether [`Store::for_each`] goes on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Visit {
-    Continue,
-    Stop,
-}
-
 /// Refuses a RocksDB database that is not a Rampart store before opening it: opening would
 /// add Rampart's column families to it.
 fn refuse_other_databases(path: &Path, identity: &StoreIdentity) -> Result<(), StoreError> {
-    if !path.join("CURRENT").exists() {
+    let Some(names) =
+        RocksDisk::column_families_in(path).map_err(StoreError::io("listing column families"))?
+    else {
         return Ok(());
-    }
-    let names = DB::list_cf(&rocksdb::Options::default(), path)
-        .map_err(StoreError::io("listing column families"))?;
+    };
     let foreign: Vec<&String> = names
         .iter()
         .filter(|name| *name != "default" && !COLUMN_FAMILIES.contains(&name.as_str()))
@@ -329,4 +294,35 @@ fn refuse_other_databases(path: &Path, identity: &StoreIdentity) -> Result<(), S
         expected: IdentityRecord::current(identity).to_string(),
         found: format!("a RocksDB database with other column families {foreign:?}"),
     })
+}
+
+#[cfg(test)]
+impl Store {
+    /// Writes a raw value under `key`, past the checksums: for tests that damage records.
+    pub(crate) fn put_raw(&mut self, cf: &'static str, key: &[u8], value: Vec<u8>) {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(cf, key, value);
+        self.disk.write(batch, false).expect("writes");
+    }
+
+    pub(crate) fn delete_raw(&mut self, cf: &'static str, key: &[u8]) {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(cf, key);
+        self.disk.write(batch, false).expect("deletes");
+    }
+
+    pub(crate) fn get_raw(&self, cf: &'static str, key: &[u8]) -> Option<Vec<u8>> {
+        self.disk.get(cf, key).expect("reads")
+    }
+
+    /// Every key and value of a column family, in key order.
+    pub(crate) fn raw_entries(&self, cf: &'static str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries = Vec::new();
+        self.for_each(cf, &[], |key, value| {
+            entries.push((key.to_vec(), value.to_vec()));
+            Ok(Visit::Continue)
+        })
+        .expect("reads");
+        entries
+    }
 }
