@@ -5,6 +5,9 @@
 //! - [`message`]: the messages, their signatures and their verification;
 //! - [`cluster`]: the cluster description shared by replicas and clients;
 //! - [`app`] and [`apps`]: the application interface and the applications Rampart ships;
+//! - [`shell`]: the core, the application and the store, and the carrying out of the
+//!   core's actions, over ports that the node runtime and the simulator each fill;
+//! - [`node`]: the replica process: the shell on threads, over QUIC and RocksDB;
 //! - [`net`]: the QUIC transport; [`store`]: durable storage on RocksDB;
 //! - [`transfer`]: state transfer in chunks checked against the signed checkpoint digest.
 
@@ -18,6 +21,7 @@ pub mod message;
 pub mod net;
 pub mod node;
 pub mod refusal;
+pub mod shell;
 pub mod store;
 pub mod transfer;
 pub mod wire;

@@ -25,11 +25,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use crate::core::Input;
+use std::sync::Arc;
+
+use crate::net::ReplicaTransport;
+use crate::shell::{CoreInput, Network, Shell};
 
 use super::NodeError;
-use super::shell::Shell;
-use super::verify::CoreInput;
+
+/// The shell of a replica process: over QUIC.
+pub(super) type NodeShell = Shell<Arc<ReplicaTransport>>;
 
 /// The most inputs handled before one group commit.
 const INPUTS_PER_ROUND_MAX: usize = 512;
@@ -52,18 +56,9 @@ pub(super) trait Rounds: Send {
     fn drained(&mut self) {}
 }
 
-impl Rounds for Shell {
+impl<N: Network> Rounds for Shell<N> {
     fn round(&mut self, inputs: Vec<CoreInput>, tick: bool) -> Result<(), NodeError> {
-        for input in inputs {
-            self.accept(input)?;
-        }
-        if tick {
-            self.feed(Input::Tick)?;
-            self.transfer_tick()?;
-            self.behaviour_tick();
-            self.publish_status();
-        }
-        self.flush()
+        Ok(Shell::round(self, inputs, tick)?)
     }
 
     fn stopped(self) {
@@ -93,7 +88,7 @@ struct Queue {
 }
 
 /// The shell, its input queue, and the rules for taking turns at it.
-pub(super) struct Driver<S = Shell> {
+pub(super) struct Driver<S = NodeShell> {
     driven: Mutex<Driven<S>>,
     queue: Mutex<Queue>,
     /// Wakes the ticker early, to stop.
@@ -318,7 +313,9 @@ mod tests {
                     .push((from.0, seq.0));
                 assert_ne!(self.panic_at, Some(seq.0), "a bug in the core");
                 if self.fail_at == Some(seq.0) {
-                    result = Err(NodeError::StateVanished { seq });
+                    result = Err(NodeError::Shell(crate::shell::ShellError::StateVanished {
+                        seq,
+                    }));
                     break;
                 }
             }
@@ -450,7 +447,12 @@ mod tests {
         assert_eq!(recorder.seen(), [(1, 0), (1, 1), (1, 2)]);
         let result = driver.run_ticker();
         assert!(
-            matches!(result, Err(NodeError::StateVanished { seq: Seq(2) })),
+            matches!(
+                result,
+                Err(NodeError::Shell(crate::shell::ShellError::StateVanished {
+                    seq: Seq(2)
+                }))
+            ),
             "{result:?}"
         );
         assert!(!recorder.stopped.load(Ordering::SeqCst));

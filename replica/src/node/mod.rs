@@ -27,11 +27,6 @@
 
 mod config;
 mod drive;
-mod progress;
-mod shell;
-mod status;
-mod transfer;
-mod verified;
 mod verify;
 
 use std::path::PathBuf;
@@ -39,23 +34,34 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use bytes::Bytes;
 use rampart_crypto::{Ed25519, KeyPair, PublicKey, Verifier};
 
-use crate::app::{AppError, StateMachine};
-use crate::core::{ConfigError, Replica, Restored};
+use crate::app::StateMachine;
+use crate::core::ConfigError;
 use crate::fault::Behaviour;
-use crate::message::{ReplicaId, Seq};
-use crate::net::{ReplicaTransport, TransportConfig, TransportError};
+use crate::message::ReplicaId;
+use crate::net::{Lane, ReplicaTransport, SendError, TransportConfig, TransportError};
+use crate::shell::{Checker, Network, Ports, Shell, ShellError};
 use crate::store::{Store, StoreError, StoreIdentity};
 
+pub use crate::shell::{InboundCounters, NodeStatus};
 pub use crate::transfer::SNAPSHOT_BYTES_MAX;
 pub use config::NodeConfig;
-pub use status::NodeStatus;
-pub use verify::InboundCounters;
 
 use drive::Driver;
-use shell::Shell;
-use verify::{Checker, spawn_verifiers};
+use verify::spawn_verifiers;
+
+/// The network port over QUIC.
+impl Network for Arc<ReplicaTransport> {
+    fn send_on(&self, lane: Lane, to: ReplicaId, frame: Bytes) -> Result<(), SendError> {
+        ReplicaTransport::send_on(self, lane, to, frame)
+    }
+
+    fn send_to_client(&self, client: PublicKey, frame: Bytes) -> Result<(), SendError> {
+        ReplicaTransport::send_to_client(self, client, frame)
+    }
+}
 
 /// Why a replica cannot start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -82,14 +88,21 @@ pub enum NodeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Transport(#[from] TransportError),
-    #[error("the application refused its stored state: {0}")]
-    App(#[from] AppError),
-    #[error("the state of checkpoint {seq} vanished from the store while being installed")]
-    StateVanished { seq: Seq },
+    #[error(transparent)]
+    Shell(ShellError),
     #[error("the replica thread could not start: {reason}")]
     Thread { reason: String },
     #[error("the replica thread panicked")]
     Panicked,
+}
+
+impl From<ShellError> for NodeError {
+    fn from(error: ShellError) -> NodeError {
+        match error {
+            ShellError::Store(error) => NodeError::Store(error),
+            other => NodeError::Shell(other),
+        }
+    }
 }
 
 /// Builds a node: configuration, key, application, and optionally a data directory and a
@@ -139,7 +152,7 @@ impl NodeBuilder {
         // The core bounds every message by the frame cap it will be sent under.
         config.protocol.frame_bytes_max = config.max_frame_bytes;
         let key = key.ok_or(NodeError::Incomplete { what: "key" })?;
-        let mut app = application.ok_or(NodeError::Incomplete {
+        let app = application.ok_or(NodeError::Incomplete {
             what: "application",
         })?;
         config.protocol.validate()?;
@@ -163,8 +176,6 @@ impl NodeBuilder {
             });
         }
 
-        // Recovery: the newest checkpoint state restores the application; the core
-        // rebuilds itself from everything else the store holds.
         let identity = StoreIdentity {
             cluster: cluster.id,
             replica: id,
@@ -172,14 +183,6 @@ impl NodeBuilder {
         };
         let store = Store::open(&config.data_dir, &identity, config.store, cluster.size())?;
         let protocol = Arc::new(config.protocol.clone());
-        let (core, actions) = recover(&store, app.as_mut(), None, &protocol, id, config.seed)?;
-        // Without a stored checkpoint (every one is above 0) the application is still in
-        // its genesis state, kept for rolling back a tentative execution until the first.
-        let genesis = (core.last_executed() == Seq(0)).then(|| app.snapshot());
-        tracing::info!(
-            replica = %id, view = %core.view(), checkpoint = %core.last_executed(),
-            data_dir = %config.data_dir.display(), "replica starting"
-        );
 
         let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
         transport_config.limits.max_frame_bytes = config.max_frame_bytes;
@@ -196,35 +199,31 @@ impl NodeBuilder {
             normal: true,
             ..NodeStatus::default()
         });
-        let counters = Arc::new(InboundCounters::default());
-        let verifier: Arc<dyn Verifier> = Arc::new(Ed25519::new());
-        let progress = Arc::new(progress::Progress::default());
-        let checker = Arc::new(Checker {
-            cluster: cluster.clone(),
-            limits: protocol.limits(),
-            verifier,
-            counters: counters.clone(),
-            progress: progress.clone(),
-            verified_requests: Arc::default(),
-        });
-
-        let mut shell = Shell::new(
-            id,
-            core,
-            app,
+        let ports = Ports {
             store,
-            Arc::new(key),
-            transport.clone(),
-            behaviour,
-            status_sender,
-            config.seed,
-            progress,
-            genesis,
-        );
-        // The recovery actions run before anything else: they resume half-done work.
-        shell.resume(actions)?;
+            network: transport.clone(),
+            signer: Arc::new(key),
+            status: status_sender,
+            observer: None,
+        };
+        // Recovery: the newest checkpoint state restores the application; the core
+        // rebuilds itself from everything else the store holds, and resumes half-done work
+        // before anything else.
+        let mut shell = Shell::recover(protocol.clone(), id, config.seed, app, ports, behaviour)?;
         shell.flush()?;
-        shell.publish_status();
+        let core = shell.core();
+        tracing::info!(
+            replica = %id, view = %core.view(), checkpoint = %core.last_executed(),
+            data_dir = %config.data_dir.display(), "replica starting"
+        );
+        let verifier: Arc<dyn Verifier> = Arc::new(Ed25519::new());
+        let checker = Arc::new(Checker::new(
+            cluster.clone(),
+            protocol.limits(),
+            verifier,
+            shell.progress(),
+        ));
+        let counters = checker.counters().clone();
         let driver = Arc::new(Driver::new(shell, config.tick));
         let thread_error = |error: std::io::Error| NodeError::Thread {
             reason: error.to_string(),
@@ -256,45 +255,6 @@ impl NodeBuilder {
             transport,
         })
     }
-}
-
-/// Rebuilds the protocol core from what `store` holds and puts `app` in the state of the
-/// newest stored checkpoint; with none, in `genesis` if given (otherwise `app` is taken to
-/// be in its genesis state already). Returns the core and the actions that resume its work.
-fn recover(
-    store: &Store,
-    app: &mut dyn StateMachine,
-    genesis: Option<&[u8]>,
-    protocol: &Arc<crate::core::Config>,
-    id: ReplicaId,
-    seed: u64,
-) -> Result<(Replica, Vec<crate::core::Action>), NodeError> {
-    let persisted = store.load()?;
-    let restored = match store.latest_checkpoint()? {
-        Some(meta) => {
-            let snapshot = store
-                .read_snapshot(meta.seq)?
-                .ok_or(NodeError::StateVanished { seq: meta.seq })?;
-            app.restore(&snapshot)?;
-            Restored {
-                seq: meta.seq,
-                client_table: meta.client_table,
-            }
-        }
-        None => {
-            if let Some(genesis) = genesis {
-                app.restore(genesis)?;
-            }
-            Restored::default()
-        }
-    };
-    Ok(Replica::recover(
-        protocol.clone(),
-        id,
-        seed,
-        &persisted,
-        restored,
-    ))
 }
 
 /// A running replica.

@@ -1,13 +1,10 @@
-//! The shell around tentative execution, on a real store and transport: rollback, who
-//! replies and with what, and read-only requests that wait.
-
-use std::net::{Ipv4Addr, SocketAddr};
+//! The shell around tentative execution, on a real store: rollback, who replies and with
+//! what, and read-only requests that wait.
 
 use crate::app::{AppError, ApplyContext};
 use crate::cluster::{ClientAdmission, Cluster};
 use crate::core::Config;
 use crate::message::{ClientId, View, decode};
-use crate::net::TransportConfig;
 use crate::store::fixture;
 
 use super::*;
@@ -46,10 +43,25 @@ fn operations(batch: &crate::message::Batch) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Replica 1 of a four-replica cluster with tentative execution, on a real store and
-/// transport, its application a [`Journal`] starting empty. The peers are never reached:
-/// tests hand the replica their messages themselves.
-pub(in crate::node) async fn shell(dir: &std::path::Path) -> (Shell, watch::Receiver<NodeStatus>) {
+/// A network that reaches nobody: the tests look at what the shell is about to send.
+pub(crate) struct Nowhere;
+
+impl Network for Nowhere {
+    fn send_on(&self, _: Lane, _: ReplicaId, _: Bytes) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    fn send_to_client(&self, _: PublicKey, _: Bytes) -> Result<(), SendError> {
+        Ok(())
+    }
+}
+
+pub(crate) type TestShell = Shell<Nowhere>;
+
+/// Replica 1 of a four-replica cluster with tentative execution, on a real store, its
+/// application a [`Journal`] starting empty. The peers are never reached: tests hand the
+/// replica their messages themselves.
+pub(crate) async fn shell(dir: &std::path::Path) -> (TestShell, watch::Receiver<NodeStatus>) {
     let cluster = Cluster::new(
         fixture::CLUSTER,
         (0..4).map(|r| fixture::key(r).public_key()).collect(),
@@ -64,36 +76,27 @@ pub(in crate::node) async fn shell(dir: &std::path::Path) -> (Shell, watch::Rece
     let key = fixture::key(1);
     let store =
         Store::open(dir, &fixture::identity(1), fixture::unsynced(), 4).expect("store opens");
-    let unreachable = SocketAddr::from((Ipv4Addr::LOCALHOST, 9));
-    let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let (transport, _inbound) = ReplicaTransport::start(
-        id,
-        &key,
-        &cluster,
-        TransportConfig::new(listen, vec![unreachable; 4]),
-    )
-    .await
-    .expect("transport starts");
     let (status, watch) = watch::channel(NodeStatus::default());
-    let app = Journal::default();
-    let genesis = Some(app.snapshot());
-    let shell = Shell::new(
-        id,
-        Replica::new(Arc::new(config), id, 0),
-        Box::new(app),
+    let ports = Ports {
         store,
-        Arc::new(key),
-        Arc::new(transport),
-        None,
+        network: Nowhere,
+        signer: Arc::new(key),
         status,
+        observer: None,
+    };
+    let shell = Shell::recover(
+        Arc::new(config),
+        id,
         0,
-        Arc::new(Progress::default()),
-        genesis,
-    );
+        Box::new(Journal::default()),
+        ports,
+        None,
+    )
+    .expect("an empty store recovers");
     (shell, watch)
 }
 
-pub(in crate::node) fn deliver(shell: &mut Shell, from: u32, message: Message) {
+pub(crate) fn deliver(shell: &mut TestShell, from: u32, message: Message) {
     shell
         .feed(Input::Message {
             from: ReplicaId(from),
@@ -103,13 +106,13 @@ pub(in crate::node) fn deliver(shell: &mut Shell, from: u32, message: Message) {
 }
 
 /// Sequence number 1 prepares in view 0 with `batch`, which runs ahead of its commit.
-fn run_ahead(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
+fn run_ahead(shell: &mut TestShell, batch: &Arc<crate::message::Batch>) {
     prepare(shell, batch);
     shell.flush().expect("the round is made durable");
 }
 
 /// [`run_ahead`] without sending what the rounds produced.
-fn prepare(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
+fn prepare(shell: &mut TestShell, batch: &Arc<crate::message::Batch>) {
     deliver(
         shell,
         0,
@@ -127,7 +130,7 @@ fn prepare(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
 
 /// Sequence number 1 commits in view 0 with `batch`: COMMITs from replicas 0 and 2 join
 /// this replica's own.
-fn commit(shell: &mut Shell, batch: &Arc<crate::message::Batch>) {
+fn commit(shell: &mut TestShell, batch: &Arc<crate::message::Batch>) {
     for from in [0, 2] {
         deliver(
             shell,
@@ -150,7 +153,7 @@ fn client_request(operation: &'static [u8], read_only: bool) -> Signed<Request> 
 }
 
 /// The replies to ordered requests the shell is about to send: (tentative, certified).
-fn ordered_replies(shell: &Shell) -> Vec<(bool, bool)> {
+fn ordered_replies(shell: &TestShell) -> Vec<(bool, bool)> {
     shell
         .outgoing
         .iter()
@@ -170,7 +173,7 @@ fn ordered_replies(shell: &Shell) -> Vec<(bool, bool)> {
         .collect()
 }
 
-fn journal(shell: &Shell) -> Option<Vec<Vec<u8>>> {
+fn journal(shell: &TestShell) -> Option<Vec<Vec<u8>>> {
     decode("journal", &shell.app.snapshot()).ok()
 }
 
@@ -234,7 +237,7 @@ async fn a_read_only_request_waits_while_a_batch_runs_ahead() {
     let batch = fixture::batch(1, 8);
     run_ahead(&mut shell, &batch);
     let query = client_request(b"read", true);
-    let read_only_answers = |shell: &Shell| {
+    let read_only_answers = |shell: &TestShell| {
         shell
             .outgoing
             .iter()

@@ -29,6 +29,8 @@ pub struct NodeStatus {
     pub last_checkpoint: Option<(Seq, Digest)>,
     /// Tentative executions rolled back because their batch committed with another digest.
     pub rollbacks: u64,
+    /// Checkpoint states installed by state transfer.
+    pub state_installs: u64,
     /// Messages not sent because they exceeded the frame cap: always 0 in a configuration
     /// that passed validation; anything else is logged as an error.
     pub messages_too_large: u64,

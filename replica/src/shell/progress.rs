@@ -34,7 +34,7 @@ struct Slot {
 
 /// The table; see the module documentation.
 #[derive(Debug)]
-pub(super) struct Progress {
+pub struct Progress {
     slots: Mutex<Vec<Slot>>,
 }
 

@@ -18,8 +18,7 @@ use crate::transfer::{
 };
 use crate::wire::PeerFrame;
 
-use super::NodeError;
-use super::shell::Shell;
+use super::{Network, Shell, ShellError, ShellEvent};
 
 /// The fetching side of one replica.
 #[derive(Debug)]
@@ -63,7 +62,7 @@ impl StateHolder for Store {
     }
 }
 
-impl Shell {
+impl<N: Network> Shell<N> {
     /// `Action::FetchState`: fetch the state of stable checkpoint `seq`, or go on fetching
     /// it. Returns what the core must hear at once: the state, if the store holds it.
     pub(super) fn start_fetch(
@@ -71,7 +70,7 @@ impl Shell {
         seq: Seq,
         state_digest: Digest,
         from: Vec<ReplicaId>,
-    ) -> Result<Vec<Input>, NodeError> {
+    ) -> Result<Vec<Input>, ShellError> {
         if let Some(meta) = self.store.checkpoint_meta(seq)? {
             if meta.state_digest == state_digest {
                 tracing::info!(replica = %self.id, %seq, "the stable checkpoint's state is stored already: installing it");
@@ -100,7 +99,7 @@ impl Shell {
         &mut self,
         from: ReplicaId,
         frame: StateFrame,
-    ) -> Result<(), NodeError> {
+    ) -> Result<(), ShellError> {
         if frame.is_request() {
             return self.serve_state(from, &frame);
         }
@@ -117,7 +116,7 @@ impl Shell {
     }
 
     /// A tick: requests not answered in time go to other sources.
-    pub(super) fn transfer_tick(&mut self) -> Result<(), NodeError> {
+    pub(super) fn transfer_tick(&mut self) -> Result<(), ShellError> {
         let step = self.transfer.fetcher.on_tick(self.core.now());
         for input in self.carry_out_fetch(step)? {
             self.feed(input)?;
@@ -127,7 +126,7 @@ impl Shell {
 
     /// Keeps what the fetcher accepted and sends its requests; returns the inputs for the
     /// core.
-    fn carry_out_fetch(&mut self, step: Step) -> Result<Vec<Input>, NodeError> {
+    fn carry_out_fetch(&mut self, step: Step) -> Result<Vec<Input>, ShellError> {
         let mut inputs = Vec::new();
         if let Some((seq, manifest)) = &step.manifest {
             self.store.begin_incoming(*seq, manifest)?;
@@ -172,7 +171,7 @@ impl Shell {
         &mut self,
         seq: Seq,
         state_digest: Digest,
-    ) -> Result<(), NodeError> {
+    ) -> Result<(), ShellError> {
         let Some((fetched_seq, client_table)) = self.transfer.fetched.take() else {
             unreachable!("the core installs only a state it was just given");
         };
@@ -187,15 +186,17 @@ impl Shell {
         let snapshot = self
             .store
             .read_snapshot(seq)?
-            .ok_or(NodeError::StateVanished { seq })?;
+            .ok_or(ShellError::StateVanished { seq })?;
         self.app.restore(&snapshot)?;
         self.last_checkpoint = Some((seq, state_digest));
+        self.state_installs += 1;
+        self.observe(ShellEvent::Checkpoint { seq, state_digest });
         tracing::info!(replica = %self.id, %seq, bytes = snapshot.len(), "installed a fetched state");
         Ok(())
     }
 
     /// Answers a peer's request for a manifest or a chunk from the store.
-    fn serve_state(&mut self, to: ReplicaId, request: &StateFrame) -> Result<(), NodeError> {
+    fn serve_state(&mut self, to: ReplicaId, request: &StateFrame) -> Result<(), ShellError> {
         let service = self
             .behaviour
             .as_ref()

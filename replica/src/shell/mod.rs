@@ -1,5 +1,26 @@
 //! The shell: the protocol core, the application and the store, and the carrying out of
-//! the core's actions. It runs on whichever thread holds it (see `drive.rs`).
+//! the core's actions. One shell runs in production and in the simulator.
+//!
+//! # Ports
+//!
+//! What differs between a replica process and a simulated replica sits behind small
+//! ports, in the manner of TigerBeetle's replica over its storage, message bus and time:
+//!
+//! - **durable storage**: the [`Store`], whose every rule (record checksums, the index,
+//!   pruning, checkpoint states in chunks) sits above a [`Disk`](crate::store::disk::Disk):
+//!   RocksDB in a process, memory with seeded crash faults in the simulator;
+//! - **the network**: [`Network`], which takes encoded frames; inbound frames reach the
+//!   shell through the [`Checker`], which decodes and verifies them the same way in both;
+//! - **signatures**: a [`Signer`] for what the shell signs and the [`Checker`]'s
+//!   [`Verifier`](rampart_crypto::Verifier) (ed25519 in a process; the simulator may
+//!   model signatures as unforgeable tags behind the same traits, for speed);
+//! - **the clock**: the shell has none. Time reaches the core as ticks
+//!   ([`Shell::round`] with `tick`): the node's driver ticks on a timer thread
+//!   (`node/drive.rs`), the simulator on its simulated clock.
+//!
+//! The node runtime (`node/`) adds only threads, QUIC and RocksDB; the simulator (the
+//! test kit) adds only its seeded environment. Both carry out rounds with
+//! [`Shell::round`].
 //!
 //! Rules it keeps:
 //! - **persist before send**: everything one round of inputs made durable (the core's
@@ -17,25 +38,64 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use rampart_crypto::{Digest, KeyPair, PublicKey, Signed};
+use rampart_crypto::{Digest, PublicKey, Signed, Signer};
 
-use crate::app::{ApplyContext, StateMachine};
-use crate::core::{Action, Input, Outbound, PersistOp, Replica, Rng};
+use crate::app::{AppError, ApplyContext, StateMachine};
+use crate::core::{Action, Config, Input, Outbound, PersistOp, Replica, Restored, Rng};
 use crate::fault::{Behaviour, Context};
 use crate::message::{
     Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View, encode,
     request_digest,
 };
-use crate::net::{Lane, ReplicaTransport, SendError};
-use crate::store::Store;
+use crate::net::{Lane, SendError};
+use crate::store::{Store, StoreError};
 use crate::transfer::Manifest;
 use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
 
-use super::NodeError;
-use super::progress::Progress;
-use super::status::NodeStatus;
-use super::transfer::Transfer;
-use super::verify::CoreInput;
+mod progress;
+mod status;
+mod transfer;
+mod verified;
+mod verify;
+
+pub use progress::Progress;
+pub use status::NodeStatus;
+pub use verify::{Checker, CoreInput, InboundCounters};
+
+use transfer::Transfer;
+
+/// Why the shell cannot go on: the replica must stop, because a replica that cannot
+/// persist must not send.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the application refused its stored state: {0}")]
+    App(#[from] AppError),
+    #[error("the state of checkpoint {seq} vanished from the store while being installed")]
+    StateVanished { seq: Seq },
+}
+
+/// The network port: sends encoded frames. Delivery is best effort (PBFT tolerates loss;
+/// retransmission recovers it), so a send fails only for reasons worth counting.
+pub trait Network: Send {
+    /// Sends a frame to a replica on a lane (see [`Lane`]).
+    fn send_on(&self, lane: Lane, to: ReplicaId, frame: Bytes) -> Result<(), SendError>;
+    /// Sends a frame to a client, on the connection it opened.
+    fn send_to_client(&self, client: PublicKey, frame: Bytes) -> Result<(), SendError>;
+}
+
+/// What the shell tells an observer besides its status: each batch executed as
+/// committed and each checkpoint state taken or installed. The simulator's safety checker
+/// compares these across replicas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShellEvent {
+    Executed { seq: Seq, digest: Digest },
+    Checkpoint { seq: Seq, state_digest: Digest },
+}
+
+/// Where the shell reports [`ShellEvent`]s.
+pub type Observer = Box<dyn FnMut(ShellEvent) + Send>;
 
 /// How many certified replies may be pending; beyond it the oldest requests lose their
 /// certificate (the client then gets one from another replica, or retries).
@@ -64,17 +124,32 @@ enum Outgoing {
     },
 }
 
-pub(super) struct Shell {
-    pub(super) id: ReplicaId,
-    pub(super) core: Replica,
-    pub(super) app: Box<dyn StateMachine>,
-    pub(super) store: Store,
-    pub(super) key: Arc<KeyPair>,
-    pub(super) transport: Arc<ReplicaTransport>,
-    pub(super) behaviour: Option<Box<dyn Behaviour>>,
-    pub(super) rng: Rng,
-    pub(super) status: watch::Sender<NodeStatus>,
-    pub(super) transfer: Transfer,
+/// What the shell runs on; see the module docs.
+#[allow(missing_debug_implementations)]
+pub struct Ports<N> {
+    pub store: Store,
+    pub network: N,
+    pub signer: Arc<dyn Signer>,
+    /// Where the shell publishes its status after every tick.
+    pub status: watch::Sender<NodeStatus>,
+    /// Told of executions and checkpoints, if set.
+    pub observer: Option<Observer>,
+}
+
+/// The shell of one replica; see the module docs.
+#[allow(missing_debug_implementations)]
+pub struct Shell<N> {
+    id: ReplicaId,
+    core: Replica,
+    app: Box<dyn StateMachine>,
+    store: Store,
+    signer: Arc<dyn Signer>,
+    network: N,
+    observer: Option<Observer>,
+    behaviour: Option<Box<dyn Behaviour>>,
+    rng: Rng,
+    status: watch::Sender<NodeStatus>,
+    transfer: Transfer,
     /// The snapshot taken at the last checkpoint and its manifest, until the core says to
     /// store it.
     taken_snapshot: Option<(Seq, Vec<u8>, Manifest)>,
@@ -86,7 +161,7 @@ pub(super) struct Shell {
     /// which every replica answers.
     retransmitted: BTreeSet<RequestKey>,
     /// The newest checkpoint taken or installed, for the status.
-    pub(super) last_checkpoint: Option<(Seq, Digest)>,
+    last_checkpoint: Option<(Seq, Digest)>,
     pending_ops: Vec<PersistOp>,
     pending_own: Vec<Message>,
     outgoing: Vec<Outgoing>,
@@ -99,37 +174,48 @@ pub(super) struct Shell {
     /// The core asked for a rollback (see [`Action::Rollback`]).
     rollback: bool,
     rollbacks: u64,
+    /// States installed by state transfer.
+    state_installs: u64,
     /// Messages not sent because they exceeded the frame cap (see `Shell::too_large`).
     messages_too_large: u64,
 }
 
-impl Shell {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
+impl<N: Network> Shell<N> {
+    /// Rebuilds the replica from what `ports.store` holds, as at every start: the core from
+    /// the protocol records, `app` from the newest stored checkpoint (with none, `app` is
+    /// taken to be in its genesis state), and carries out the recovery actions, which
+    /// resume half-done work. Nothing is sent until [`Shell::flush`].
+    pub fn recover(
+        config: Arc<Config>,
         id: ReplicaId,
-        core: Replica,
-        app: Box<dyn StateMachine>,
-        store: Store,
-        key: Arc<KeyPair>,
-        transport: Arc<ReplicaTransport>,
-        behaviour: Option<Box<dyn Behaviour>>,
-        status: watch::Sender<NodeStatus>,
         seed: u64,
-        progress: Arc<Progress>,
-        genesis: Option<Vec<u8>>,
-    ) -> Shell {
-        let config = core.config().clone();
-        Shell {
+        mut app: Box<dyn StateMachine>,
+        ports: Ports<N>,
+        behaviour: Option<Box<dyn Behaviour>>,
+    ) -> Result<Shell<N>, ShellError> {
+        let (core, actions) = recover(&ports.store, app.as_mut(), None, &config, id, seed)?;
+        // Without a stored checkpoint (every one is above 0) the application is still in
+        // its genesis state, kept for rolling back a tentative execution until the first.
+        let genesis = (core.last_executed() == Seq(0)).then(|| app.snapshot());
+        let Ports {
+            store,
+            network,
+            signer,
+            status,
+            observer,
+        } = ports;
+        let mut shell = Shell {
             id,
+            transfer: Transfer::new(id, &config),
             core,
             app,
             store,
-            key,
-            transport,
+            signer,
+            network,
+            observer,
             behaviour,
             rng: Rng::new(seed),
             status,
-            transfer: Transfer::new(id, &config),
             taken_snapshot: None,
             certify: BTreeSet::new(),
             direct: BTreeSet::new(),
@@ -138,23 +224,80 @@ impl Shell {
             pending_ops: Vec::new(),
             pending_own: Vec::new(),
             outgoing: Vec::new(),
-            progress,
+            progress: Arc::default(),
             genesis,
             seed,
             rollback: false,
             rollbacks: 0,
+            state_installs: 0,
             messages_too_large: 0,
+        };
+        shell.resume(actions)?;
+        shell.publish_status();
+        Ok(shell)
+    }
+
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    /// The protocol core, for inspection.
+    pub fn core(&self) -> &Replica {
+        &self.core
+    }
+
+    /// The application, for inspection.
+    pub fn app(&self) -> &dyn StateMachine {
+        self.app.as_ref()
+    }
+
+    /// The store, for inspection.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What the verifier learns from the persisted operations (see [`Checker::new`]).
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
+    }
+
+    pub fn is_byzantine(&self) -> bool {
+        self.behaviour.is_some()
+    }
+
+    pub fn behaviour_name(&self) -> Option<&'static str> {
+        self.behaviour.as_ref().map(|b| b.name())
+    }
+
+    /// Makes this replica Byzantine (tests only).
+    pub fn set_behaviour(&mut self, behaviour: Box<dyn Behaviour>) {
+        self.behaviour = Some(behaviour);
+    }
+
+    /// Carries out one round: `inputs` in order, then a tick if `tick` (timers, state
+    /// transfer deadlines, the status), and makes it durable before anything it produced
+    /// is sent (see [`Shell::flush`]).
+    pub fn round(&mut self, inputs: Vec<CoreInput>, tick: bool) -> Result<(), ShellError> {
+        for input in inputs {
+            self.accept(input)?;
         }
+        if tick {
+            self.feed(Input::Tick)?;
+            self.transfer_tick()?;
+            self.behaviour_tick();
+            self.publish_status();
+        }
+        self.flush()
     }
 
     /// Marks the replica stopped on request.
-    pub(super) fn stopped(&self) {
+    pub fn stopped(&self) {
         self.status.send_modify(|status| status.running = false);
     }
 
     /// Marks the replica stopped because storage failed: a replica that cannot persist
     /// must not send, so it refuses to go on.
-    pub(super) fn failed(&self, error: &NodeError) {
+    pub fn failed(&self, error: &dyn std::error::Error) {
         tracing::error!(replica = %self.id, %error, "replica stopped");
         self.status.send_modify(|status| {
             status.failed = Some(error.to_string());
@@ -162,7 +305,7 @@ impl Shell {
         });
     }
 
-    pub(super) fn accept(&mut self, input: CoreInput) -> Result<(), NodeError> {
+    fn accept(&mut self, input: CoreInput) -> Result<(), ShellError> {
         match input {
             CoreInput::Message { from, message } => {
                 if let Some(behaviour) = self.behaviour.as_mut() {
@@ -248,18 +391,18 @@ impl Shell {
     }
 
     /// Carries out the actions recovery produced, and everything that follows from them.
-    pub(super) fn resume(&mut self, actions: Vec<Action>) -> Result<(), NodeError> {
+    fn resume(&mut self, actions: Vec<Action>) -> Result<(), ShellError> {
         let mut queue = VecDeque::new();
         self.carry_out(actions, &mut queue)?;
         self.drain(queue)
     }
 
     /// Hands one input to the core and carries out everything that follows.
-    pub(super) fn feed(&mut self, input: Input) -> Result<(), NodeError> {
+    pub(crate) fn feed(&mut self, input: Input) -> Result<(), ShellError> {
         self.drain(VecDeque::from([input]))
     }
 
-    fn drain(&mut self, mut queue: VecDeque<Input>) -> Result<(), NodeError> {
+    fn drain(&mut self, mut queue: VecDeque<Input>) -> Result<(), ShellError> {
         loop {
             if self.rollback {
                 // What is still queued was meant for the core being replaced.
@@ -282,11 +425,11 @@ impl Shell {
     /// recovery is the path every replica must survive anyway, so this needs no undo
     /// machinery of its own; what only lived in memory (peers' PREPAREs and COMMITs,
     /// requests waiting for a batch) comes back through retransmission, as after a crash.
-    fn roll_back(&mut self) -> Result<Vec<Action>, NodeError> {
+    fn roll_back(&mut self) -> Result<Vec<Action>, ShellError> {
         self.rollback = false;
         self.persist_round()?;
         let protocol = Arc::new(self.core.config().clone());
-        let (core, actions) = super::recover(
+        let (core, actions) = recover(
             &self.store,
             self.app.as_mut(),
             self.genesis.as_deref(),
@@ -308,7 +451,7 @@ impl Shell {
     fn sign(&self, payload: Payload) -> Message {
         let cluster = self.core.config().cluster.id;
         payload
-            .sign(cluster, self.key.as_ref())
+            .sign(cluster, self.signer.as_ref())
             .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"))
     }
 
@@ -316,7 +459,7 @@ impl Shell {
         &mut self,
         actions: Vec<Action>,
         queue: &mut VecDeque<Input>,
-    ) -> Result<(), NodeError> {
+    ) -> Result<(), ShellError> {
         for action in actions {
             match action {
                 Action::Persist(ops) => self.pending_ops.extend(ops),
@@ -346,6 +489,12 @@ impl Shell {
                     });
                 }
                 Action::Execute(execution) => {
+                    if !execution.tentative {
+                        self.observe(ShellEvent::Executed {
+                            seq: execution.seq,
+                            digest: execution.digest,
+                        });
+                    }
                     let results = execution
                         .requests
                         .iter()
@@ -393,7 +542,12 @@ impl Shell {
                         frame: ReplicaFrame::Refused { number, refusal },
                     });
                 }
-                Action::Committed { replies, .. } => {
+                Action::Committed {
+                    seq,
+                    digest,
+                    replies,
+                } => {
+                    self.observe(ShellEvent::Executed { seq, digest });
                     for reply in replies {
                         let key = reply.key();
                         // This replica answered already (`should_reply`); only a client
@@ -422,6 +576,7 @@ impl Shell {
                     )?;
                     self.last_checkpoint = Some((seq, state_digest));
                     self.genesis = None;
+                    self.observe(ShellEvent::Checkpoint { seq, state_digest });
                 }
                 Action::FetchState {
                     seq,
@@ -434,6 +589,12 @@ impl Shell {
             }
         }
         Ok(())
+    }
+
+    fn observe(&mut self, event: ShellEvent) {
+        if let Some(observer) = self.observer.as_mut() {
+            observer(event);
+        }
     }
 
     fn push_reply(&mut self, mut reply: Reply, read_only: bool) {
@@ -449,7 +610,7 @@ impl Shell {
         }
         let (certificate, signature) = if !read_only && self.certify.remove(&key) {
             let cluster = self.core.config().cluster.id;
-            let signed = Signed::sign(cluster, reply.clone(), self.key.as_ref())
+            let signed = Signed::sign(cluster, reply.clone(), self.signer.as_ref())
                 .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"));
             (self.commit_proof(reply.seq, key), Some(signed.signature))
         } else {
@@ -526,7 +687,7 @@ impl Shell {
         })
     }
 
-    pub(super) fn behaviour_tick(&mut self) {
+    fn behaviour_tick(&mut self) {
         let Some((behaviour, mut context)) = self.faulty() else {
             return;
         };
@@ -534,16 +695,16 @@ impl Shell {
         for (to, message) in messages {
             // Already rewritten by the behaviour: sent as is.
             let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
-            let _ = self.transport.send(to, frame);
+            let _ = self.network.send_on(Lane::Protocol, to, frame);
         }
     }
 
-    pub(super) fn queue_peer(&mut self, to: ReplicaId, frame: PeerFrame) {
+    fn queue_peer(&mut self, to: ReplicaId, frame: PeerFrame) {
         self.outgoing.push(Outgoing::Peer { to, frame });
     }
 
     /// Makes the round durable, then sends what it produced.
-    pub(super) fn flush(&mut self) -> Result<(), NodeError> {
+    pub fn flush(&mut self) -> Result<(), ShellError> {
         self.persist_round()?;
         for outgoing in std::mem::take(&mut self.outgoing) {
             self.send(outgoing);
@@ -552,7 +713,7 @@ impl Shell {
     }
 
     /// Writes what the round made durable, in one atomic batch.
-    fn persist_round(&mut self) -> Result<(), NodeError> {
+    fn persist_round(&mut self) -> Result<(), ShellError> {
         if !self.pending_ops.is_empty() || !self.pending_own.is_empty() {
             self.store.commit(&self.pending_ops, &self.pending_own)?;
             for op in &self.pending_ops {
@@ -601,7 +762,7 @@ impl Shell {
             }
             Outgoing::Client { client, frame } => {
                 let frame = Bytes::from(encode(&frame));
-                let sent = self.transport.send_to_client(client, frame);
+                let sent = self.network.send_to_client(client, frame);
                 if let Err(error @ SendError::FrameTooLarge { .. }) = &sent {
                     self.too_large(error);
                 } else if let Err(error) = sent {
@@ -624,7 +785,7 @@ impl Shell {
         let config = self.core.config();
         let context = Context {
             me: self.id,
-            signer: self.key.as_ref(),
+            signer: self.signer.as_ref(),
             cluster: config.cluster.id,
             replica_count: config.replica_count(),
             rng: &mut self.rng,
@@ -634,7 +795,7 @@ impl Shell {
     }
 
     fn send_frame(&mut self, to: ReplicaId, lane: Lane, frame: Bytes) {
-        match self.transport.send_on(lane, to, frame) {
+        match self.network.send_on(lane, to, frame) {
             Ok(()) => {}
             Err(error @ SendError::FrameTooLarge { .. }) => self.too_large(&error),
             // PBFT tolerates loss; STATUS-driven retransmission recovers what is dropped.
@@ -654,7 +815,7 @@ impl Shell {
         );
     }
 
-    pub(super) fn publish_status(&self) {
+    pub fn publish_status(&self) {
         let core = &self.core;
         self.status.send_modify(|status| {
             status.view = core.view();
@@ -667,6 +828,7 @@ impl Shell {
             status.evidence = core.evidence().len();
             status.last_checkpoint = self.last_checkpoint;
             status.rollbacks = self.rollbacks;
+            status.state_installs = self.state_installs;
             status.messages_too_large = self.messages_too_large;
             status.transfer = self.transfer.stats().clone();
         });
@@ -694,8 +856,47 @@ fn answers_as_backup(
     ((place - 1) + (n - 1) - first) % (n - 1) < backups as u64
 }
 
+/// Rebuilds the protocol core from what `store` holds and puts `app` in the state of the
+/// newest stored checkpoint; with none, in `genesis` if given (otherwise `app` is taken to
+/// be in its genesis state already). Returns the core and the actions that resume its work.
+fn recover(
+    store: &Store,
+    app: &mut dyn StateMachine,
+    genesis: Option<&[u8]>,
+    protocol: &Arc<Config>,
+    id: ReplicaId,
+    seed: u64,
+) -> Result<(Replica, Vec<Action>), ShellError> {
+    let persisted = store.load()?;
+    let restored = match store.latest_checkpoint()? {
+        Some(meta) => {
+            let snapshot = store
+                .read_snapshot(meta.seq)?
+                .ok_or(ShellError::StateVanished { seq: meta.seq })?;
+            app.restore(&snapshot)?;
+            Restored {
+                seq: meta.seq,
+                client_table: meta.client_table,
+            }
+        }
+        None => {
+            if let Some(genesis) = genesis {
+                app.restore(genesis)?;
+            }
+            Restored::default()
+        }
+    };
+    Ok(Replica::recover(
+        protocol.clone(),
+        id,
+        seed,
+        &persisted,
+        restored,
+    ))
+}
+
 #[cfg(test)]
-pub(super) mod tests;
+pub(crate) mod tests;
 
 /// The transport lane a frame to a replica takes: relayed requests, fetched batches and
 /// state transfer are bulk, so that however large they are they never hold up the

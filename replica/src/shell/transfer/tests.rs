@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use rampart_crypto::Digest;
 
-use super::super::shell::tests::{deliver, shell};
+use super::super::tests::{deliver, shell};
 use crate::core::{ClientTable, checkpoint_digest};
 use crate::message::{ReplicaId, Seq, encode};
 use crate::store::fixture;
