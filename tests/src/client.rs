@@ -159,7 +159,7 @@ impl SimClient {
                     outgoing.push(Envelope {
                         from: Node::Client(self.index),
                         to: Node::Replica(ReplicaId(replica)),
-                        packet: Packet::Request(pending.request.clone()),
+                        packet: Packet::request(&pending.request),
                     });
                 }
             }
@@ -221,7 +221,7 @@ impl SimClient {
             outgoing.push(Envelope {
                 from: Node::Client(self.index),
                 to: Node::Replica(ReplicaId(replica)),
-                packet: Packet::Request(request.clone()),
+                packet: Packet::request(request),
             });
         }
     }

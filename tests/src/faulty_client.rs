@@ -155,7 +155,7 @@ impl FaultyClient {
         outgoing.push(Envelope {
             from: Node::Client(self.index),
             to: Node::Replica(to),
-            packet: Packet::Request(request),
+            packet: Packet::request(&request),
         });
     }
 

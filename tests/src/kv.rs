@@ -90,6 +90,30 @@ impl KvStore {
     }
 }
 
+/// The key-value store as the replicas' application.
+impl rampart_replica::app::StateMachine for KvStore {
+    fn apply(&mut self, _: &rampart_replica::app::ApplyContext, operation: &[u8]) -> Vec<u8> {
+        KvStore::apply(self, operation).to_vec()
+    }
+
+    fn query(&self, _: &rampart_replica::message::ClientId, operation: &[u8]) -> Vec<u8> {
+        KvStore::query(self, operation).to_vec()
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        KvStore::snapshot(self)
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), rampart_replica::app::AppError> {
+        *self = KvStore::restore(snapshot).ok_or_else(|| {
+            rampart_replica::app::AppError::UndecodableSnapshot {
+                reason: "not a key-value snapshot".to_string(),
+            }
+        })?;
+        Ok(())
+    }
+}
+
 /// The sequential specification of one key, for the linearizability checker.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RegisterModel {

@@ -2,13 +2,13 @@
 //! that may be one-way. Every choice comes from the simulation's seed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use rampart_crypto::Digest;
+use bytes::Bytes;
 use rampart_crypto::Signed;
 use rampart_replica::core::Rng;
-use rampart_replica::message::{Batch, Message, Refusal, ReplicaId, Reply, Request};
-use rampart_replica::transfer::StateFrame;
+use rampart_replica::message::{Message, ReplicaId, Request, decode, encode};
+use rampart_replica::net::frame::{framed, unframed};
+use rampart_replica::wire::{ClientFrame, PeerFrame, ReplicaFrame};
 
 /// A process of the simulation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,29 +29,53 @@ impl Node {
     }
 }
 
-/// What travels between nodes.
+/// What travels between nodes: one frame, encoded and length-prefixed as the transport
+/// carries it, so the receiving replica runs the real unframing, decoding and verification.
 #[derive(Clone, Debug)]
 pub enum Packet {
-    Protocol(Message),
-    Request(Signed<Request>),
-    /// A reply; `read_only` if answered from the current state without ordering (PBFT
-    /// §5.1.3).
-    Reply {
-        reply: Reply,
-        read_only: bool,
-    },
-    /// A replica will not execute the client's request `number`.
-    Refused {
-        number: u64,
-        refusal: Refusal,
-    },
-    /// State transfer, in chunks, as between real replicas.
-    State(StateFrame),
-    /// A request for the batch with a digest, and a batch sent in answer.
-    BatchRequest {
-        digest: Digest,
-    },
-    Batch(Arc<Batch>),
+    /// A `PeerFrame`, between replicas.
+    Peer(Bytes),
+    /// A `ClientFrame`, from a client to a replica.
+    Client(Bytes),
+    /// A `ReplicaFrame`, from a replica to a client.
+    Replica(Bytes),
+}
+
+impl Packet {
+    /// A client's request, as its transport sends it.
+    pub fn request(request: &Signed<Request>) -> Packet {
+        let frame = ClientFrame::Request {
+            request: request.clone(),
+            certify: false,
+            all_answer: false,
+        };
+        Packet::Client(framed(&encode(&frame)))
+    }
+
+    /// A protocol message between replicas.
+    pub fn protocol(message: Message) -> Packet {
+        Packet::Peer(framed(&encode(&PeerFrame::Protocol(message))))
+    }
+
+    /// What a client receives, decoded; None if it is not a well-formed replica frame.
+    pub fn replica_frame(&self) -> Option<ReplicaFrame> {
+        let Packet::Replica(bytes) = self else {
+            return None;
+        };
+        let frame = unframed(bytes, usize::MAX).ok()??;
+        decode("replica frame", &frame).ok()
+    }
+
+    /// The bytes on the wire.
+    pub fn len(&self) -> usize {
+        match self {
+            Packet::Peer(bytes) | Packet::Client(bytes) | Packet::Replica(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[derive(Clone, Debug)]

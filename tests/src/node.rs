@@ -1,96 +1,37 @@
-//! A simulated replica: the real protocol core with the shell duties of the node runtime,
-//! carried out against simulated disk and network.
+//! A simulated replica: the production shell ([`rampart_replica::shell::Shell`]) over
+//! simulated ports.
 //!
-//! It follows the node's rules exactly: signed payloads and `Persist` operations of one
-//! input are made durable together before anything is sent; own broadcasts are handed back
-//! to the core; committed batches run on the key-value store; checkpoints are kept for
-//! state transfer, which moves them in chunks checked on arrival by the replica crate's
-//! [`Fetcher`] and served by its [`answer`]. A crash drops everything but the durable part;
-//! a restart rebuilds the core with [`Replica::recover`] from exactly what was persisted.
+//! Nothing of the replica's behaviour is re-implemented here. The shell carries out the
+//! core's actions exactly as in a replica process; what differs is only what it runs on:
+//!
+//! - **storage**: the real [`Store`] on a [`MemoryDisk`], which a crash may damage (see
+//!   [`StorageFaults`]): unsynced writes lost, the last write torn, a record corrupted;
+//! - **network**: frames leave as encoded bytes, length-prefixed by the transport's own
+//!   framing, and arrive through the same unframing, decoding and verification
+//!   ([`Checker`]) as on a real replica;
+//! - **signatures**: unforgeable tags or real ed25519, behind the same traits;
+//! - **time**: a tick of the simulated clock is a [`Shell::round`] with `tick`.
+//!
+//! A crash drops the shell and keeps the disk; a restart opens the store on it and
+//! rebuilds the shell with [`Shell::recover`], as a process restart does.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::convert::Infallible;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use rampart_crypto::{Digest, Signed, Signer, Verifier};
-use rampart_replica::core::{
-    Action, ClientTable, Config, Input, Outbound, PersistOp, PersistedState, Replica, Restored, Rng,
-};
-use rampart_replica::message::{
-    ClientId, Message, Payload, ReplicaId, Request, Seq, Verified, View, batch_signature_checks,
-    verify_message, verify_request,
-};
-use rampart_replica::transfer::{
-    FetchSettings, Fetcher, Manifest, StateFrame, StateHolder, Step, Target, TransferStats, answer,
-};
+use rampart_crypto::{Digest, PublicKey, Signer, Verifier};
+use rampart_replica::app::StateMachine;
+use rampart_replica::core::{Config, Replica};
+use rampart_replica::message::{ClientId, ReplicaId, Seq};
+use rampart_replica::net::frame::{framed, unframed};
+use rampart_replica::net::{Inbound, Lane, SendError};
+use rampart_replica::shell::{Checker, Network, NodeStatus, Ports, Shell, ShellEvent};
+use rampart_replica::store::disk::{Disk, DiskError, DiskFault, MemoryDisk, Visitor, WriteBatch};
+use rampart_replica::store::{Store, StoreError, StoreIdentity, StoreOptions};
+use rampart_replica::transfer::TransferStats;
 
-use crate::byzantine::{Behaviour, Context, StateService};
-use crate::kv::KvStore;
+use crate::byzantine::Behaviour;
 use crate::network::{Envelope, Node, Packet};
-
-/// A checkpoint kept on the simulated disk.
-#[derive(Clone, Debug)]
-pub struct StoredCheckpoint {
-    pub state_digest: Digest,
-    pub snapshot: Arc<Vec<u8>>,
-    pub manifest: Arc<Manifest>,
-    pub client_table: ClientTable,
-}
-
-/// What survives a crash.
-#[derive(Clone, Debug, Default)]
-pub struct Durable {
-    pub state: PersistedState,
-    pub checkpoints: BTreeMap<Seq, StoredCheckpoint>,
-}
-
-impl Durable {
-    fn apply(&mut self, op: &PersistOp, replica_count: usize) {
-        self.state.apply(op, replica_count);
-        if let PersistOp::PruneBelow { seq } = op {
-            // Keep the newest checkpoint at or below the stable one: there must always be
-            // a state to restart from.
-            let keep = self.checkpoints.range(..=*seq).next_back().map(|(s, _)| *s);
-            self.checkpoints
-                .retain(|s, _| *s > *seq || Some(*s) == keep);
-        }
-    }
-
-    /// The newest checkpoint on disk, or genesis.
-    fn restore_point(&self) -> (Seq, KvStore, ClientTable) {
-        self.checkpoints
-            .iter()
-            .next_back()
-            .and_then(|(seq, stored)| {
-                KvStore::restore(&stored.snapshot)
-                    .map(|app| (*seq, app, stored.client_table.clone()))
-            })
-            .unwrap_or_else(|| (Seq(0), KvStore::default(), ClientTable::default()))
-    }
-}
-
-impl StateHolder for Durable {
-    type Error = Infallible;
-
-    fn manifest(&self, seq: Seq) -> Result<Option<(Manifest, ClientTable)>, Infallible> {
-        Ok(self.checkpoints.get(&seq).map(|stored| {
-            (
-                stored.manifest.as_ref().clone(),
-                stored.client_table.clone(),
-            )
-        }))
-    }
-
-    fn chunk(&self, seq: Seq, index: u32) -> Result<Option<Vec<u8>>, Infallible> {
-        Ok(self.checkpoints.get(&seq).and_then(|stored| {
-            stored
-                .manifest
-                .chunk_of(&stored.snapshot, index)
-                .map(<[u8]>::to_vec)
-        }))
-    }
-}
 
 /// Something a checker wants to know about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,14 +58,114 @@ pub struct Effects<'a> {
     pub events: &'a mut Vec<Event>,
 }
 
-/// Counters of what the shell refused.
+/// Makes the application, in its genesis state, at every start.
+pub type AppFactory = Arc<dyn Fn() -> Box<dyn StateMachine> + Send + Sync>;
+
+/// What a crash may do to a replica's disk; see [`MemoryDisk::crash`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StorageFaults {
+    /// Every write is synced and survives: a correct replica's disk.
+    #[default]
+    None,
+    /// Writes are not synced (a crash loses a seeded tail of them), and at a crash the last
+    /// write may be torn or a record corrupted. The replica may then have forgotten what
+    /// it sent: it counts among the f faulty replicas.
+    Faulty,
+}
+
+/// The disk, shared between the store of the running shell and the simulated machine
+/// that outlives it.
+#[derive(Clone, Debug, Default)]
+struct SharedDisk(Arc<Mutex<MemoryDisk>>);
+
+impl SharedDisk {
+    fn lock(&self) -> MutexGuard<'_, MemoryDisk> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Disk for SharedDisk {
+    fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, DiskError> {
+        self.lock().get(cf, key)
+    }
+
+    fn write(&mut self, batch: WriteBatch, sync: bool) -> Result<(), DiskError> {
+        self.lock().write(batch, sync)
+    }
+
+    fn scan(
+        &self,
+        cf: &'static str,
+        from: &[u8],
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        self.lock().scan(cf, from, visit)
+    }
+
+    fn last_key(&self, cf: &'static str) -> Result<Option<Vec<u8>>, DiskError> {
+        self.lock().last_key(cf)
+    }
+
+    fn usage_bytes(&self) -> Result<u64, DiskError> {
+        self.lock().usage_bytes()
+    }
+
+    fn compact(&self) -> Result<(), DiskError> {
+        Ok(())
+    }
+}
+
+/// Where a frame goes.
+#[derive(Clone, Debug)]
+enum Destination {
+    Replica(ReplicaId),
+    Client(PublicKey),
+}
+
+/// The network port: frames wait here until the simulator takes them.
+#[derive(Clone, Debug, Default)]
+struct Outbox(Arc<Mutex<Vec<(Destination, Bytes)>>>);
+
+impl Outbox {
+    fn take(&self) -> Vec<(Destination, Bytes)> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn push(&self, to: Destination, frame: Bytes) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((to, framed(&frame)));
+    }
+}
+
+impl Network for Outbox {
+    fn send_on(&self, _lane: Lane, to: ReplicaId, frame: Bytes) -> Result<(), SendError> {
+        self.push(Destination::Replica(to), frame);
+        Ok(())
+    }
+
+    fn send_to_client(&self, client: PublicKey, frame: Bytes) -> Result<(), SendError> {
+        self.push(Destination::Client(client), frame);
+        Ok(())
+    }
+}
+
+/// A replica process while it runs.
+struct Running {
+    shell: Shell<Outbox>,
+    checker: Checker,
+    outbox: Outbox,
+    events: Arc<Mutex<Vec<ShellEvent>>>,
+}
+
+/// Counters of what the simulated replica's inbound path refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShellStats {
-    pub invalid_messages: u64,
-    pub invalid_requests: u64,
-    pub state_mismatches: u64,
-    /// Requests the core refused and answered.
-    pub refusals: u64,
+    /// Frames whose length prefix or encoding was wrong.
+    pub frames_refused: u64,
 }
 
 pub struct SimReplica {
@@ -135,40 +176,38 @@ pub struct SimReplica {
     signer: Arc<dyn Signer>,
     verifier: Arc<dyn Verifier>,
     clients: Arc<BTreeMap<ClientId, usize>>,
-    core: Option<Replica>,
-    app: KvStore,
-    pub durable: Durable,
-    fetcher: Fetcher,
-    /// The chunks state transfer brought, by digest (in memory: a crash loses them).
-    chunks: BTreeMap<Digest, Bytes>,
-    /// The manifest of the state being fetched, once it checked out.
-    incoming: Option<(Seq, Manifest)>,
-    /// The reply cache of the fetched state, until the core says to install it.
-    fetched: Option<(Seq, ClientTable)>,
-    taken_snapshot: Option<(Seq, Arc<Vec<u8>>, Arc<Manifest>)>,
+    client_keys: Arc<Vec<PublicKey>>,
+    app: AppFactory,
+    disk: SharedDisk,
+    storage_faults: StorageFaults,
+    running: Option<Running>,
+    /// A crashed Byzantine replica's behaviour, until it restarts.
     behaviour: Option<Box<dyn Behaviour>>,
-    rng: Rng,
     pub stats: ShellStats,
     pub restarts: u32,
-    /// States installed by state transfer.
-    pub state_installs: u64,
-    /// Tentative executions rolled back (by rebuilding from the durable state).
-    pub rollbacks: u32,
-    /// The core asked for a rollback; carried out once its input is done.
-    rollback: bool,
+    /// States installed by state transfer, in the runs that ended.
+    state_installs: u64,
+    /// Tentative executions rolled back, in the runs that ended.
+    rollbacks: u64,
+    /// What storage faults did, one line each.
+    pub storage_damage: Vec<String>,
+    /// State transfer counters of the runs that ended.
+    transfer_before: TransferStats,
 }
 
 impl std::fmt::Debug for SimReplica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimReplica")
             .field("node", &self.node)
-            .field("crashed", &self.core.is_none())
-            .field("behaviour", &self.behaviour.as_ref().map(|b| b.name()))
+            .field("crashed", &self.running.is_none())
+            .field("behaviour", &self.behaviour_name())
             .finish()
     }
 }
 
 impl SimReplica {
+    /// A replica on an empty disk, started.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         node: Node,
         config: Arc<Config>,
@@ -176,33 +215,36 @@ impl SimReplica {
         signer: Arc<dyn Signer>,
         verifier: Arc<dyn Verifier>,
         clients: Arc<BTreeMap<ClientId, usize>>,
+        app: AppFactory,
+        effects: &mut Effects<'_>,
     ) -> SimReplica {
         let id = node.replica().expect("a replica node");
-        let core_seed = seed ^ u64::from(matches!(node, Node::Twin(_)));
-        SimReplica {
+        let mut client_keys: Vec<(usize, PublicKey)> =
+            clients.iter().map(|(key, index)| (*index, key.0)).collect();
+        client_keys.sort();
+        let mut replica = SimReplica {
             id,
             node,
-            core: Some(Replica::new(config.clone(), id, core_seed)),
-            fetcher: Fetcher::new(id, FetchSettings::of(&config)),
-            chunks: BTreeMap::new(),
-            incoming: None,
             config,
-            seed: core_seed,
+            seed: seed ^ u64::from(matches!(node, Node::Twin(_))),
             signer,
             verifier,
             clients,
-            app: KvStore::default(),
-            durable: Durable::default(),
-            fetched: None,
-            taken_snapshot: None,
+            client_keys: Arc::new(client_keys.into_iter().map(|(_, key)| key).collect()),
+            app,
+            disk: SharedDisk::default(),
+            storage_faults: StorageFaults::None,
+            running: None,
             behaviour: None,
-            rng: Rng::new(seed.rotate_left(17)),
             stats: ShellStats::default(),
             restarts: 0,
             state_installs: 0,
             rollbacks: 0,
-            rollback: false,
-        }
+            storage_damage: Vec::new(),
+            transfer_before: TransferStats::default(),
+        };
+        replica.start(effects);
+        replica
     }
 
     pub fn signer(&self) -> Arc<dyn Signer> {
@@ -217,639 +259,316 @@ impl SimReplica {
         self.clients.clone()
     }
 
+    pub fn app_factory(&self) -> AppFactory {
+        self.app.clone()
+    }
+
     pub fn core(&self) -> Option<&Replica> {
-        self.core.as_ref()
+        self.running.as_ref().map(|running| running.shell.core())
     }
 
     pub fn is_crashed(&self) -> bool {
-        self.core.is_none()
+        self.running.is_none()
     }
 
     pub fn is_byzantine(&self) -> bool {
-        self.behaviour.is_some()
+        self.behaviour_name().is_some()
     }
 
     pub fn behaviour_name(&self) -> Option<&'static str> {
-        self.behaviour.as_ref().map(|b| b.name())
+        match &self.running {
+            Some(running) => running.shell.behaviour_name(),
+            None => self.behaviour.as_ref().map(|b| b.name()),
+        }
     }
 
     pub fn set_behaviour(&mut self, behaviour: Box<dyn Behaviour>) {
-        self.behaviour = Some(behaviour);
+        match self.running.as_mut() {
+            Some(running) => running.shell.set_behaviour(behaviour),
+            None => self.behaviour = Some(behaviour),
+        }
     }
 
-    /// The application state, for checks.
-    pub fn app(&self) -> &KvStore {
-        &self.app
+    /// Gives this replica a faulty disk from now on (see [`StorageFaults`]).
+    pub fn set_storage_faults(&mut self, faults: StorageFaults) {
+        self.storage_faults = faults;
     }
 
-    /// What state transfer fetched, refused and fetched again.
-    pub fn transfer_stats(&self) -> &TransferStats {
-        self.fetcher.stats()
+    /// The application's state, as its snapshot bytes (None while crashed).
+    pub fn app_snapshot(&self) -> Option<Vec<u8>> {
+        self.running
+            .as_ref()
+            .map(|running| running.shell.app().snapshot())
     }
 
-    /// Loses everything that is not durable.
-    pub fn crash(&mut self) {
-        self.core = None;
-        self.app = KvStore::default();
-        self.fetched = None;
-        self.taken_snapshot = None;
-        self.fetcher.stop();
-        self.chunks.clear();
-        self.incoming = None;
+    /// The shell's status now (None while crashed).
+    pub fn status(&self) -> Option<NodeStatus> {
+        self.running.as_ref().map(|running| {
+            running.shell.publish_status();
+            running.shell.status().borrow().clone()
+        })
     }
 
-    /// Starts again from the durable state.
+    /// What state transfer fetched, refused and fetched again, over every run.
+    pub fn transfer_stats(&self) -> TransferStats {
+        let mut stats = self.transfer_before.clone();
+        if let Some(running) = &self.running {
+            running.shell.publish_status();
+            stats.add(&running.shell.status().borrow().transfer);
+        }
+        stats
+    }
+
+    /// States installed by state transfer, over every run.
+    pub fn state_installs(&self) -> u64 {
+        self.state_installs + self.status().map_or(0, |status| status.state_installs)
+    }
+
+    /// Tentative executions rolled back, over every run.
+    pub fn rollbacks(&self) -> u64 {
+        self.rollbacks + self.status().map_or(0, |status| status.rollbacks)
+    }
+
+    /// What the store holds of the protocol, as a restart would load it (None while
+    /// crashed).
+    pub fn persisted(&self) -> Option<rampart_replica::core::PersistedState> {
+        let running = self.running.as_ref()?;
+        Some(
+            running
+                .shell
+                .store()
+                .load()
+                .expect("a simulated store loads"),
+        )
+    }
+
+    /// The checkpoint states the store holds (0 while crashed).
+    pub fn stored_checkpoints(&self) -> usize {
+        self.running.as_ref().map_or(0, |running| {
+            running
+                .shell
+                .store()
+                .checkpoint_seqs()
+                .map_or(0, |seqs| seqs.len())
+        })
+    }
+
+    /// The bytes the store holds on the simulated disk.
+    pub fn stored_bytes(&self) -> usize {
+        self.disk.lock().stored_bytes()
+    }
+
+    /// The power goes: the shell and everything in memory are lost; the disk keeps what it
+    /// made durable, and a faulty disk may lose or damage more.
+    pub fn crash(&mut self, pick: u64) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        running.shell.publish_status();
+        let status = running.shell.status().borrow().clone();
+        self.transfer_before.add(&status.transfer);
+        self.state_installs += status.state_installs;
+        self.rollbacks += status.rollbacks;
+        self.behaviour = running.shell.into_behaviour();
+        let (kept, fault) = match self.storage_faults {
+            StorageFaults::None => (usize::MAX, DiskFault::None),
+            StorageFaults::Faulty => (
+                (pick % 4) as usize,
+                match (pick >> 8) % 3 {
+                    0 => DiskFault::None,
+                    1 => DiskFault::TornLastWrite,
+                    _ => DiskFault::Corrupt { pick: pick >> 16 },
+                },
+            ),
+        };
+        if let Some(damage) = self.disk.lock().crash(kept, fault) {
+            self.storage_damage.push(damage);
+        }
+    }
+
+    /// Wipes the disk of a crashed replica: it comes back with nothing.
+    pub fn wipe(&mut self) {
+        assert!(self.running.is_none(), "wipe a crashed replica only");
+        self.disk.lock().wipe();
+    }
+
+    /// Starts again from what the disk holds. A store that fails its checks (a record
+    /// corrupted) is not run on: the replica is re-provisioned on an empty disk, as the
+    /// store's error tells an operator to do, and catches up from its peers.
     pub fn restart(&mut self, effects: &mut Effects<'_>) {
-        assert!(self.core.is_none(), "restart of a running replica");
+        assert!(self.running.is_none(), "restart of a running replica");
         self.restarts += 1;
-        let inputs = self.recover(effects);
-        self.run_all(inputs, effects);
+        self.start(effects);
     }
 
-    /// Rebuilds the core and the application from the durable state and carries out the
-    /// recovery actions; returns the inputs that follow.
-    fn recover(&mut self, effects: &mut Effects<'_>) -> VecDeque<Input> {
-        let (seq, app, client_table) = self.durable.restore_point();
-        self.app = app;
-        self.fetched = None;
-        self.taken_snapshot = None;
-        self.fetcher.stop();
-        let seed =
-            self.seed.wrapping_add(u64::from(self.restarts)) ^ (u64::from(self.rollbacks) << 32);
-        let (core, actions) = Replica::recover(
+    fn start(&mut self, effects: &mut Effects<'_>) {
+        let seed = self.seed.wrapping_add(u64::from(self.restarts));
+        let store = match self.open_store() {
+            Ok(store) => store,
+            Err(error) => {
+                self.storage_damage.push(format!(
+                    "refused to run on its store ({error}): re-provisioned"
+                ));
+                self.disk.lock().wipe();
+                self.open_store()
+                    .unwrap_or_else(|error| panic!("an empty store opens: {error}"))
+            }
+        };
+        let outbox = Outbox::default();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let observed = events.clone();
+        let ports = Ports {
+            store,
+            network: outbox.clone(),
+            signer: self.signer.clone(),
+            status: tokio::sync::watch::channel(NodeStatus::default()).0,
+            observer: Some(Box::new(move |event| {
+                observed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(event);
+            })),
+        };
+        let shell = Shell::recover(
             self.config.clone(),
             self.id,
             seed,
-            &self.durable.state,
-            Restored { seq, client_table },
+            (self.app)(),
+            ports,
+            self.behaviour.take(),
         );
-        if !cfg!(debug_assertions) {
-            core.check_invariants();
-        }
-        self.core = Some(core);
-        self.carry_out(actions, effects).into()
+        let mut shell = match shell {
+            Ok(shell) => shell,
+            Err(error) => panic!(
+                "replica {} cannot recover from its simulated store: {error}",
+                self.id
+            ),
+        };
+        shell.check_invariants_always(true);
+        let checker = Checker::new(
+            self.config.cluster.clone(),
+            self.config.limits(),
+            self.verifier.clone(),
+            shell.progress(),
+        );
+        self.running = Some(Running {
+            shell,
+            checker,
+            outbox,
+            events,
+        });
+        self.flush(effects);
     }
 
-    /// The behaviour, if this replica is Byzantine, with what it may use.
-    fn faulty(&mut self, now: u64) -> Option<(&mut dyn Behaviour, Context<'_>)> {
-        let behaviour = self.behaviour.as_deref_mut()?;
-        let context = Context {
-            me: self.id,
-            signer: self.signer.as_ref(),
+    fn open_store(&self) -> Result<Store, StoreError> {
+        let identity = StoreIdentity {
             cluster: self.config.cluster.id,
-            replica_count: self.config.replica_count(),
-            rng: &mut self.rng,
-            now,
+            replica: self.id,
+            key: self.signer.public_key(),
         };
-        Some((behaviour, context))
+        let options = StoreOptions {
+            sync: self.storage_faults == StorageFaults::None,
+            ..StoreOptions::default()
+        };
+        let name = format!("memory:{:?}", self.node);
+        Store::on_disk(
+            Box::new(self.disk.clone()),
+            std::path::Path::new(&name),
+            &identity,
+            options,
+            self.config.replica_count(),
+        )
     }
 
+    /// A tick of the simulated clock.
     pub fn tick(&mut self, effects: &mut Effects<'_>) {
-        if self.core.is_none() {
-            return;
-        }
-        self.run(Input::Tick, effects);
-        if let Some(now) = self.core.as_ref().map(Replica::now) {
-            let step = self.fetcher.on_tick(now);
-            let inputs = self.carry_out_fetch(step, effects);
-            self.run_all(inputs.into(), effects);
-        }
-        if let Some((behaviour, mut context)) = self.faulty(effects.now) {
-            for (to, message) in behaviour.on_tick(&mut context) {
-                effects.outgoing.push(Envelope {
-                    from: self.node,
-                    to: Node::Replica(to),
-                    packet: Packet::Protocol(message),
-                });
-            }
-        }
+        self.round(Vec::new(), true, effects);
     }
 
+    /// A packet arrives: its frame is unframed, decoded and verified as on a real replica.
     pub fn deliver(&mut self, from: Node, packet: Packet, effects: &mut Effects<'_>) {
-        if self.core.is_none() {
-            return;
-        }
-        match packet {
-            Packet::Protocol(message) => {
-                let Some(sender) = from.replica() else {
-                    return;
-                };
-                if let Some(behaviour) = self.behaviour.as_mut() {
-                    behaviour.observe(&message);
-                    if let Message::Request(request) = &message
-                        && behaviour.censors(&request.value)
-                    {
-                        return;
-                    }
-                }
-                let cluster = &self.config.cluster;
-                match verify_message(
-                    message,
-                    cluster,
-                    &self.config.limits(),
-                    self.verifier.as_ref(),
-                ) {
-                    Ok(verified) => self.run(
-                        Input::Message {
-                            from: sender,
-                            message: verified,
-                        },
-                        effects,
-                    ),
-                    Err(_) => self.stats.invalid_messages += 1,
-                }
-            }
-            Packet::Request(request) => {
-                if let Some(behaviour) = self.behaviour.as_mut()
-                    && behaviour.censors(&request.value)
-                {
-                    return;
-                }
-                let cluster = &self.config.cluster;
-                match verify_request(
-                    request,
-                    cluster,
-                    &self.config.limits(),
-                    self.verifier.as_ref(),
-                ) {
-                    Ok(verified) => self.run(Input::Request(verified), effects),
-                    Err(_) => self.stats.invalid_requests += 1,
-                }
-            }
-            Packet::State(frame) => self.on_state_frame(from, frame, effects),
-            Packet::BatchRequest { digest } => {
-                if let Some(sender) = from.replica() {
-                    self.run(
-                        Input::BatchRequested {
-                            from: sender,
-                            digest,
-                        },
-                        effects,
-                    );
-                }
-            }
-            Packet::Batch(batch) => {
-                let cluster = &self.config.cluster;
-                let checks =
-                    batch_signature_checks(&batch, cluster, &self.config.limits(), &|_| false);
-                match checks.map(|checks| self.verifier.verify_batch(&checks)) {
-                    Ok(Ok(())) => self.run(
-                        Input::BatchFetched {
-                            batch: Verified::assume_verified(batch),
-                        },
-                        effects,
-                    ),
-                    _ => self.stats.invalid_messages += 1,
-                }
-            }
-            Packet::Reply { .. } | Packet::Refused { .. } => {}
-        }
-    }
-
-    /// A state transfer frame: a request to serve from the simulated disk, or an answer
-    /// for the fetcher.
-    fn on_state_frame(&mut self, from: Node, frame: StateFrame, effects: &mut Effects<'_>) {
-        let (Some(sender), Some(now)) = (from.replica(), self.core.as_ref().map(Replica::now))
-        else {
+        let Some(running) = self.running.as_ref() else {
             return;
         };
-        if frame.is_request() {
-            let service = self
-                .behaviour
-                .as_ref()
-                .map_or(StateService::Honest, |b| b.state_transfer());
-            let Ok(Some(answer)) = answer(&self.durable, &frame, service) else {
+        let max = self.config.frame_bytes_max;
+        let frame = match &packet {
+            Packet::Peer(bytes) | Packet::Client(bytes) => unframed(bytes, max),
+            Packet::Replica(_) => return,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            _ => {
+                self.stats.frames_refused += 1;
                 return;
-            };
-            effects.outgoing.push(Envelope {
-                from: self.node,
-                to: from,
-                packet: Packet::State(answer),
-            });
+            }
+        };
+        let inbound = match (from, packet) {
+            (Node::Replica(id) | Node::Twin(id), Packet::Peer(_)) => {
+                Inbound::Replica { from: id, frame }
+            }
+            (Node::Client(index), Packet::Client(_)) => match self.client_keys.get(index) {
+                Some(key) => Inbound::Client { from: *key, frame },
+                None => return,
+            },
+            _ => return,
+        };
+        let inputs = running.checker.check(vec![inbound]);
+        self.round(inputs, false, effects);
+    }
+
+    fn round(
+        &mut self,
+        inputs: Vec<rampart_replica::shell::CoreInput>,
+        tick: bool,
+        effects: &mut Effects<'_>,
+    ) {
+        let Some(running) = self.running.as_mut() else {
             return;
+        };
+        if let Err(error) = running.shell.round(inputs, tick) {
+            panic!(
+                "replica {}: a simulated disk does not fail: {error}",
+                self.id
+            );
         }
-        let chunks = &self.chunks;
-        let step = self
-            .fetcher
-            .on_response(sender, frame, now, |digest| chunks.contains_key(digest));
-        let inputs = self.carry_out_fetch(step, effects);
-        self.run_all(inputs.into(), effects);
+        self.flush(effects);
     }
 
-    /// Keeps what the fetcher accepted and sends its requests, as the node's shell does;
-    /// returns the inputs for the core.
-    fn carry_out_fetch(&mut self, step: Step, effects: &mut Effects<'_>) -> Vec<Input> {
-        let mut inputs = Vec::new();
-        if let Some((seq, manifest)) = step.manifest {
-            // What the new state does not use goes, as the store's chunks do.
-            let wanted: BTreeSet<&Digest> = manifest.chunk_digests().iter().collect();
-            self.chunks.retain(|digest, _| wanted.contains(digest));
-            self.incoming = Some((seq, manifest));
-        }
-        if let Some(chunk) = step.chunk {
-            self.chunks.insert(chunk.digest(), chunk.data().clone());
-            if let Some(target) = self.fetcher.target() {
-                inputs.push(Input::StateProgress { seq: target.seq });
-            }
-        }
-        if let Some(complete) = step.complete {
-            self.fetched = Some((complete.seq, complete.client_table.clone()));
-            inputs.push(Input::StateFetched {
-                seq: complete.seq,
-                from: complete.from,
-                app_digest: complete.app_digest,
-                client_table: complete.client_table,
-            });
-        }
-        for (to, frame) in step.requests {
+    /// Hands what the shell sent to the network and what it observed to the checkers.
+    fn flush(&mut self, effects: &mut Effects<'_>) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        for (to, frame) in running.outbox.take() {
+            let (to, packet) = match to {
+                Destination::Replica(to) => (Node::Replica(to), Packet::Peer(frame)),
+                Destination::Client(key) => match self.clients.get(&ClientId(key)) {
+                    Some(&index) => (Node::Client(index), Packet::Replica(frame)),
+                    None => continue,
+                },
+            };
             effects.outgoing.push(Envelope {
                 from: self.node,
-                to: Node::Replica(to),
-                packet: Packet::State(frame),
+                to,
+                packet,
             });
         }
-        inputs
-    }
-
-    /// Hands one input to the core and carries out everything that follows from it.
-    fn run(&mut self, input: Input, effects: &mut Effects<'_>) {
-        self.run_all(VecDeque::from([input]), effects);
-    }
-
-    fn run_all(&mut self, mut inputs: VecDeque<Input>, effects: &mut Effects<'_>) {
-        while let Some(input) = inputs.pop_front() {
-            let Some(core) = self.core.as_mut() else {
-                return;
-            };
-            let actions = core.handle(input);
-            // The core checks its invariants itself in debug builds; the simulator checks
-            // them in every build, so `rampart chaos` (a release build) does too.
-            if !cfg!(debug_assertions) {
-                core.check_invariants();
-            }
-            inputs.extend(self.carry_out(actions, effects));
-            if self.rollback {
-                // As the node does: what is queued was meant for the core being replaced.
-                self.rollback = false;
-                self.rollbacks += 1;
-                inputs = self.recover(effects);
-            }
-        }
-    }
-
-    /// Carries out the actions of one input, in the node's order: sign, make durable,
-    /// apply locally, send, and return the inputs that follow (own messages, results).
-    fn carry_out(&mut self, actions: Vec<Action>, effects: &mut Effects<'_>) -> Vec<Input> {
-        let cluster_id = self.config.cluster.id;
-        let replica_count = self.config.replica_count();
-        let mut durable_ops = Vec::new();
-        let mut own_messages = Vec::new();
-        let mut sends: Vec<(Option<ReplicaId>, Message)> = Vec::new();
-        let mut local = Vec::new();
-        let mut next_inputs = Vec::new();
-        for action in actions {
-            match action {
-                Action::Persist(ops) => durable_ops.extend(ops),
-                Action::Broadcast(outbound) => {
-                    let (message, signed_here) = self.materialize(outbound, cluster_id);
-                    if signed_here {
-                        if !matches!(message, Message::Status(_)) {
-                            own_messages.push(message.clone());
-                        }
-                        next_inputs.push(Input::Message {
-                            from: self.id,
-                            message: Verified::assume_verified(message.clone()),
-                        });
-                    }
-                    sends.push((None, message));
-                }
-                Action::Send { to, message } => {
-                    let (message, _) = self.materialize(message, cluster_id);
-                    sends.push((Some(to), message));
-                }
-                other => local.push(other),
-            }
-        }
-        // One atomic write: everything this input made durable.
-        for op in &durable_ops {
-            self.durable.apply(op, replica_count);
-        }
-        for message in &own_messages {
-            self.durable.state.insert_message(message, replica_count);
-        }
-        for action in local {
-            if let Some(input) = self.apply_locally(action, effects) {
-                next_inputs.push(input);
-            }
-        }
-        for (to, message) in sends {
-            self.send(to, message, effects);
-        }
-        next_inputs
-    }
-
-    fn materialize(
-        &self,
-        outbound: Outbound,
-        cluster_id: rampart_crypto::ClusterId,
-    ) -> (Message, bool) {
-        match outbound {
-            Outbound::Relay(message) => (message, false),
-            Outbound::Sign(payload) => (sign(payload, cluster_id, self.signer.as_ref()), true),
-        }
-    }
-
-    fn apply_locally(&mut self, action: Action, effects: &mut Effects<'_>) -> Option<Input> {
-        match action {
-            Action::Execute(execution) => {
-                let results = execution
-                    .requests
-                    .iter()
-                    .map(|request| self.app.apply(&request.value.operation))
-                    .collect();
-                if !execution.tentative {
-                    effects.events.push(Event::Executed {
-                        replica: self.id,
-                        node: self.node,
-                        seq: execution.seq,
-                        digest: execution.digest,
-                    });
-                }
-                let app_digest = execution.checkpoint.then(|| {
-                    let snapshot = Arc::new(self.app.snapshot());
-                    let manifest = Manifest::of(&snapshot, self.config.snapshot_chunk_bytes);
-                    let digest = manifest.root();
-                    self.taken_snapshot = Some((execution.seq, snapshot, Arc::new(manifest)));
-                    digest
-                });
-                Some(Input::Executed {
-                    seq: execution.seq,
-                    results,
-                    app_digest,
-                })
-            }
-            Action::Reply(reply) => {
-                self.reply(reply, effects);
-                None
-            }
-            Action::FetchBatch { digest, from } => {
-                effects.outgoing.push(Envelope {
-                    from: self.node,
-                    to: Node::Replica(from),
-                    packet: Packet::BatchRequest { digest },
-                });
-                None
-            }
-            Action::SendBatch { to, batch } => {
-                effects.outgoing.push(Envelope {
-                    from: self.node,
-                    to: Node::Replica(to),
-                    packet: Packet::Batch(batch),
-                });
-                None
-            }
-            Action::Query { request, view, seq } => {
-                self.answer_read(&request, view, seq, effects);
-                None
-            }
-            Action::Refuse {
-                client,
-                number,
-                refusal,
-            } => {
-                self.stats.refusals += 1;
-                if let Some(&client) = self.clients.get(&client) {
-                    effects.outgoing.push(Envelope {
-                        from: self.node,
-                        to: Node::Client(client),
-                        packet: Packet::Refused { number, refusal },
-                    });
-                }
-                None
-            }
-            Action::Committed {
-                seq,
-                digest,
-                replies,
-            } => {
-                effects.events.push(Event::Executed {
+        let events = std::mem::take(&mut *running.events.lock().unwrap_or_else(|p| p.into_inner()));
+        for event in events {
+            effects.events.push(match event {
+                ShellEvent::Executed { seq, digest } => Event::Executed {
                     replica: self.id,
                     node: self.node,
                     seq,
                     digest,
-                });
-                for reply in replies {
-                    self.reply(reply, effects);
-                }
-                None
-            }
-            Action::Rollback => {
-                self.rollback = true;
-                None
-            }
-            Action::StoreCheckpoint {
-                seq,
-                state_digest,
-                client_table,
-            } => {
-                let (taken_seq, snapshot, manifest) = self
-                    .taken_snapshot
-                    .take()
-                    .expect("a checkpoint is stored right after its snapshot is taken");
-                assert_eq!(taken_seq, seq);
-                self.durable.checkpoints.insert(
-                    seq,
-                    StoredCheckpoint {
-                        state_digest,
-                        snapshot,
-                        manifest,
-                        client_table,
-                    },
-                );
-                effects.events.push(Event::Checkpoint {
+                },
+                ShellEvent::Checkpoint { seq, state_digest } => Event::Checkpoint {
                     replica: self.id,
                     node: self.node,
                     seq,
                     state_digest,
-                });
-                None
-            }
-            Action::FetchState {
-                seq,
-                state_digest,
-                from,
-            } => self.start_fetch(Target { seq, state_digest }, from, effects),
-            Action::InstallState { seq, state_digest } => {
-                let (fetched_seq, client_table) = self
-                    .fetched
-                    .take()
-                    .expect("the core installs only the state it was just given");
-                assert_eq!(fetched_seq, seq);
-                self.fetcher.stop();
-                let stored = match self.durable.checkpoints.get(&seq) {
-                    Some(stored) => stored.clone(),
-                    None => {
-                        let (incoming_seq, manifest) = self
-                            .incoming
-                            .take()
-                            .expect("a fetched state has a manifest");
-                        assert_eq!(incoming_seq, seq);
-                        let snapshot: Vec<u8> = manifest
-                            .chunk_digests()
-                            .iter()
-                            .flat_map(|digest| self.chunks[digest].iter().copied())
-                            .collect();
-                        StoredCheckpoint {
-                            state_digest,
-                            snapshot: Arc::new(snapshot),
-                            manifest: Arc::new(manifest),
-                            client_table,
-                        }
-                    }
-                };
-                self.chunks.clear();
-                self.app = KvStore::restore(&stored.snapshot)
-                    .expect("a snapshot that matched its digest decodes");
-                self.state_installs += 1;
-                self.durable.checkpoints.insert(seq, stored);
-                effects.events.push(Event::Checkpoint {
-                    replica: self.id,
-                    node: self.node,
-                    seq,
-                    state_digest,
-                });
-                None
-            }
-            Action::Persist(_) | Action::Broadcast(_) | Action::Send { .. } => {
-                unreachable!("sorted out by carry_out")
-            }
+                },
+            });
         }
     }
-
-    /// `Action::FetchState`, as the node's shell carries it out: a state on the simulated
-    /// disk is installed from there; otherwise the fetcher asks for it, counting the
-    /// chunks of the newest state on disk as held.
-    fn start_fetch(
-        &mut self,
-        target: Target,
-        from: Vec<ReplicaId>,
-        effects: &mut Effects<'_>,
-    ) -> Option<Input> {
-        if let Some(stored) = self.durable.checkpoints.get(&target.seq) {
-            if stored.state_digest == target.state_digest {
-                self.fetcher.stop();
-                self.fetched = Some((target.seq, stored.client_table.clone()));
-                return Some(Input::StateFetched {
-                    seq: target.seq,
-                    from: self.id,
-                    app_digest: stored.manifest.root(),
-                    client_table: stored.client_table.clone(),
-                });
-            }
-            self.durable.checkpoints.remove(&target.seq);
-        }
-        if self.chunks.is_empty()
-            && let Some((_, newest)) = self.durable.checkpoints.iter().next_back()
-        {
-            for index in 0..newest.manifest.chunk_count() {
-                if let Some(chunk) = newest.manifest.chunk_of(&newest.snapshot, index) {
-                    let digest = newest.manifest.chunk_digests()[index as usize];
-                    self.chunks.insert(digest, Bytes::copy_from_slice(chunk));
-                }
-            }
-        }
-        let now = self.core.as_ref().map_or(0, Replica::now);
-        let step = self.fetcher.start(target, from, now);
-        let inputs = self.carry_out_fetch(step, effects);
-        debug_assert!(inputs.is_empty(), "starting a fetch only asks");
-        None
-    }
-
-    fn reply(&mut self, reply: rampart_replica::message::Reply, effects: &mut Effects<'_>) {
-        self.send_reply(reply, false, effects);
-    }
-
-    fn send_reply(
-        &mut self,
-        reply: rampart_replica::message::Reply,
-        read_only: bool,
-        effects: &mut Effects<'_>,
-    ) {
-        let reply = match self.faulty(effects.now) {
-            Some((behaviour, mut context)) => {
-                let changed = if read_only {
-                    behaviour.read_reply(&mut context, reply)
-                } else {
-                    behaviour.reply(&mut context, reply)
-                };
-                match changed {
-                    Some(reply) => reply,
-                    None => return,
-                }
-            }
-            None => reply,
-        };
-        let Some(&client) = self.clients.get(&reply.client) else {
-            return;
-        };
-        effects.outgoing.push(Envelope {
-            from: self.node,
-            to: Node::Client(client),
-            packet: Packet::Reply { reply, read_only },
-        });
-    }
-
-    /// PBFT §5.1.3: a read-only request, answered from the current state when the core
-    /// says the state may answer it.
-    fn answer_read(
-        &mut self,
-        request: &Signed<Request>,
-        view: View,
-        seq: Seq,
-        effects: &mut Effects<'_>,
-    ) {
-        let reply = rampart_replica::message::Reply {
-            view,
-            seq,
-            client: request.value.client,
-            number: request.value.number,
-            replica: self.id,
-            result: self.app.query(&request.value.operation),
-            tentative: false,
-        };
-        self.send_reply(reply, true, effects);
-    }
-
-    fn send(&mut self, to: Option<ReplicaId>, message: Message, effects: &mut Effects<'_>) {
-        let targets: Vec<ReplicaId> = match to {
-            Some(to) => vec![to],
-            None => self
-                .config
-                .cluster
-                .replica_ids()
-                .filter(|&r| r != self.id)
-                .collect(),
-        };
-        for target in targets {
-            let messages = match self.faulty(effects.now) {
-                Some((behaviour, mut context)) => {
-                    behaviour.outbound(&mut context, target, message.clone())
-                }
-                None => vec![message.clone()],
-            };
-            for message in messages {
-                effects.outgoing.push(Envelope {
-                    from: self.node,
-                    to: Node::Replica(target),
-                    packet: Packet::Protocol(message),
-                });
-            }
-        }
-    }
-}
-
-fn sign(payload: Payload, cluster_id: rampart_crypto::ClusterId, signer: &dyn Signer) -> Message {
-    payload
-        .sign(cluster_id, signer)
-        .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"))
 }

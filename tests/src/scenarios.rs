@@ -52,7 +52,7 @@ pub fn converge(sim: &mut Simulation) {
     let states: Vec<_> = sim
         .correct_replicas()
         .iter()
-        .map(|r| sim.sim_replica(*r).app().clone())
+        .map(|r| sim.sim_replica(*r).app_snapshot())
         .collect();
     assert!(
         states.windows(2).all(|pair| pair[0] == pair[1]),
@@ -152,7 +152,7 @@ pub fn partitioned_replica_catches_up(mut config: SimConfig) {
         sim.heal();
         finish(sim);
         converge(sim);
-        let installs = sim.sim_replica(lagging).state_installs;
+        let installs = sim.sim_replica(lagging).state_installs();
         assert!(
             installs >= 1,
             "the lagging replica caught up without a state transfer"
@@ -249,10 +249,10 @@ pub fn wiped_replica_rejoins(mut config: SimConfig) {
             s.replica(victim).last_executed() >= target
         });
         assert!(caught_up, "the wiped replica did not catch up");
-        assert!(sim.sim_replica(victim).state_installs >= 1);
+        assert!(sim.sim_replica(victim).state_installs() >= 1);
         assert_eq!(
-            sim.sim_replica(victim).app(),
-            sim.sim_replica(ReplicaId(0)).app()
+            sim.sim_replica(victim).app_snapshot(),
+            sim.sim_replica(ReplicaId(0)).app_snapshot()
         );
     });
 }
@@ -265,6 +265,8 @@ pub fn wiped_replica_rejoins(mut config: SimConfig) {
 pub fn wiped_replica_rejoins_past_corrupt_chunks(mut config: SimConfig) {
     let replicas = config.replicas;
     config.operations_per_client = 50;
+    // More chunks than sources, so that every source, the liar included, is asked.
+    config.snapshot_chunk_bytes = 2;
     run("wiped_replica_rejoins_past_corrupt_chunks", config, |sim| {
         let victim = ReplicaId(replicas as u32 - 1);
         let liar = ReplicaId(1);
@@ -273,6 +275,16 @@ pub fn wiped_replica_rejoins_past_corrupt_chunks(mut config: SimConfig) {
         sim.run_until(4_000, |s| s.operations_completed() >= 60);
         sim.crash(victim);
         sim.wipe(victim);
+        // The victim fetches from the 2f + 1 replicas whose CHECKPOINTs made its stable
+        // certificate: with the others cut off from it, the liar is one of them.
+        let quorum = 2 * sim.faults_tolerated() + 1;
+        let silenced: Vec<ReplicaId> = (2..victim.0)
+            .map(ReplicaId)
+            .take((replicas - 1).saturating_sub(quorum))
+            .collect();
+        for &replica in &silenced {
+            sim.cut_one_way(replica, victim);
+        }
         sim.restart(victim);
         finish(sim);
         let target = sim.highest_executed();
@@ -281,11 +293,11 @@ pub fn wiped_replica_rejoins_past_corrupt_chunks(mut config: SimConfig) {
         });
         assert!(caught_up, "the wiped replica did not catch up");
         assert_eq!(
-            sim.sim_replica(victim).app(),
-            sim.sim_replica(ReplicaId(0)).app()
+            sim.sim_replica(victim).app_snapshot(),
+            sim.sim_replica(ReplicaId(0)).app_snapshot()
         );
         let stats = sim.sim_replica(victim).transfer_stats();
-        assert!(sim.sim_replica(victim).state_installs >= 1);
+        assert!(sim.sim_replica(victim).state_installs() >= 1, "{stats:?}");
         assert!(
             stats.chunks_refused >= 1,
             "no corrupt chunk reached the wiped replica: {stats:?}"

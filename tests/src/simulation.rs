@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use rampart_crypto::ClusterId;
 use rampart_replica::cluster::{ClientAdmission, Cluster};
-use rampart_replica::core::{Config, Replica};
+use rampart_replica::core::{Config, Replica, Rng};
 use rampart_replica::message::{ClientId, ReplicaId, Seq, View};
+use rampart_replica::wire::ReplicaFrame;
 
 use crate::byzantine::Behaviour;
 use crate::checker::Violation;
@@ -15,9 +16,9 @@ use crate::checker::linearizability::{self, Operation};
 use crate::checker::safety::SafetyChecker;
 use crate::client::{ClientConfig, SimClient};
 use crate::faulty_client::{ClientFault, FaultyClient};
-use crate::kv::{KvOp, KvResult, RegisterModel};
-use crate::network::{Envelope, Network, NetworkConfig, Node, Packet};
-use crate::node::{Effects, Event, SimReplica};
+use crate::kv::{KvOp, KvResult, KvStore, RegisterModel};
+use crate::network::{Envelope, Network, NetworkConfig, Node};
+use crate::node::{AppFactory, Effects, Event, SimReplica};
 use crate::signatures::{Identities, SignatureMode};
 
 /// Everything that shapes a run, derived from or alongside its seed.
@@ -148,6 +149,8 @@ pub struct Simulation {
     faulty: BTreeSet<ReplicaId>,
     stats: RunStats,
     events: Vec<Event>,
+    /// Chooses what storage faults do, apart from the network's choices.
+    fault_rng: Rng,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -160,7 +163,13 @@ impl std::fmt::Debug for Simulation {
 }
 
 impl Simulation {
+    /// A simulation of the key-value store the workload speaks to.
     pub fn new(config: SimConfig) -> Simulation {
+        Simulation::with_app(config, Arc::new(|| Box::new(KvStore::default())))
+    }
+
+    /// A simulation whose replicas run the application `app` makes.
+    pub fn with_app(config: SimConfig, app: AppFactory) -> Simulation {
         let client_count = config.clients + config.faulty_clients.len();
         let identities = Identities::new(
             config.signatures,
@@ -181,8 +190,15 @@ impl Simulation {
                 .map(|c| (ClientId(identities.public_key(config.replicas + c)), c))
                 .collect(),
         );
+        let mut outgoing = Vec::new();
+        let mut events = Vec::new();
         let replicas = (0..config.replicas)
             .map(|i| {
+                let mut effects = Effects {
+                    now: 0,
+                    outgoing: &mut outgoing,
+                    events: &mut events,
+                };
                 SimReplica::new(
                     Node::Replica(ReplicaId(i as u32)),
                     protocol.clone(),
@@ -190,6 +206,8 @@ impl Simulation {
                     identities.signer(i),
                     identities.verifier(),
                     directory.clone(),
+                    app.clone(),
+                    &mut effects,
                 )
             })
             .collect();
@@ -231,7 +249,8 @@ impl Simulation {
                 )
             })
             .collect();
-        Simulation {
+        let mut simulation = Simulation {
+            fault_rng: Rng::new(config.seed.rotate_left(29)),
             faulty_clients,
             network: Network::new(config.network, config.seed.rotate_left(7)),
             config,
@@ -244,8 +263,11 @@ impl Simulation {
             safety: SafetyChecker::default(),
             faulty: BTreeSet::new(),
             stats: RunStats::default(),
-            events: Vec::new(),
-        }
+            events,
+        };
+        simulation.send_all(outgoing);
+        simulation.observe_events();
+        simulation
     }
 
     pub fn seed(&self) -> u64 {
@@ -338,16 +360,18 @@ impl Simulation {
                 else {
                     return;
                 };
-                match packet {
-                    Packet::Reply {
+                match packet.replica_frame() {
+                    Some(ReplicaFrame::Reply {
                         reply,
                         read_only: false,
-                    } => client.on_reply(self.now, replica, reply),
-                    Packet::Reply {
+                        ..
+                    }) => client.on_reply(self.now, replica, reply),
+                    Some(ReplicaFrame::Reply {
                         reply,
                         read_only: true,
-                    } => client.on_read_only_reply(self.now, replica, reply, outgoing),
-                    Packet::Refused { number, refusal } => {
+                        ..
+                    }) => client.on_read_only_reply(self.now, replica, reply, outgoing),
+                    Some(ReplicaFrame::Refused { number, refusal }) => {
                         client.on_refused(self.now, replica, number, refusal)
                     }
                     _ => {}
@@ -415,9 +439,10 @@ impl Simulation {
 
     /// Crashes a replica: it loses everything but its durable state.
     pub fn crash(&mut self, replica: ReplicaId) {
+        let pick = self.fault_rng.next_u64();
         let node = &mut self.replicas[replica.0 as usize];
         if !node.is_crashed() {
-            node.crash();
+            node.crash(pick);
             self.stats.crashes += 1;
         }
     }
@@ -442,9 +467,7 @@ impl Simulation {
     /// Wipes a crashed replica's disk: it comes back with nothing and must catch up from
     /// its peers.
     pub fn wipe(&mut self, replica: ReplicaId) {
-        let node = &mut self.replicas[replica.0 as usize];
-        assert!(node.is_crashed(), "wipe a crashed replica only");
-        node.durable = Default::default();
+        self.replicas[replica.0 as usize].wipe();
     }
 
     /// Cuts every link to and from a replica.
@@ -506,6 +529,12 @@ impl Simulation {
     /// the original. Both instances count as one faulty replica.
     pub fn add_twin(&mut self, replica: ReplicaId, audience: &[Node]) {
         let original = &self.replicas[replica.0 as usize];
+        let mut outgoing = Vec::new();
+        let mut effects = Effects {
+            now: self.now,
+            outgoing: &mut outgoing,
+            events: &mut self.events,
+        };
         let twin = SimReplica::new(
             Node::Twin(replica),
             self.protocol.clone(),
@@ -513,8 +542,11 @@ impl Simulation {
             original.signer(),
             original.verifier(),
             original.directory(),
+            original.app_factory(),
+            &mut effects,
         );
         self.twins.insert(replica, twin);
+        self.send_all(outgoing);
         self.twin_audience.extend(audience.iter().copied());
         self.twin_audience.insert(Node::Twin(replica));
         self.faulty.insert(replica);
@@ -633,7 +665,9 @@ impl Simulation {
     /// The bytes a replica's stable storage holds of the protocol (its persisted messages
     /// and certificates; application snapshots are the application's business).
     pub fn stored_protocol_bytes(&self, replica: ReplicaId) -> usize {
-        rampart_replica::message::encode(&self.replicas[replica.0 as usize].durable.state).len()
+        self.replicas[replica.0 as usize]
+            .persisted()
+            .map_or(0, |state| rampart_replica::message::encode(&state).len())
     }
 
     pub fn operations_completed(&self) -> u64 {
@@ -652,7 +686,7 @@ impl Simulation {
         stats.messages_sent = self.network.stats.sent;
         stats.messages_lost = self.network.stats.lost + self.network.stats.partitioned;
         stats.view_changes = self.current_view().0;
-        stats.state_transfers = self.replicas.iter().map(|r| r.state_installs).sum();
+        stats.state_transfers = self.replicas.iter().map(|r| r.state_installs()).sum();
         stats.chunks_refused = self
             .replicas
             .iter()
@@ -662,7 +696,7 @@ impl Simulation {
             .replicas
             .iter()
             .chain(self.twins.values())
-            .map(|r| u64::from(r.rollbacks))
+            .map(|r| r.rollbacks())
             .sum();
         stats
     }

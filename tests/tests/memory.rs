@@ -37,22 +37,19 @@ fn check_bounds(sim: &Simulation, peak: &mut MemoryFootprint) {
         );
         assert!(footprint.waiting_requests as u64 <= clients as u64 * protocol.client_window);
         assert!(footprint.cached_replies as u64 <= clients as u64 * protocol.client_window);
-        let durable = &sim.sim_replica(replica).durable;
+        let durable = sim.sim_replica(replica).persisted().expect("running");
         // Per slot: a pre-prepare, n prepares and n commits; plus checkpoints and views.
         let durable_max = protocol.log_window as usize * (1 + 2 * n) + 5 * n + n + 1;
         assert!(
-            durable.state.messages.len() <= durable_max,
+            durable.messages.len() <= durable_max,
             "{replica}: {} records",
-            durable.state.messages.len()
+            durable.messages.len()
         );
-        assert!(durable.state.prepared.len() as u64 <= protocol.log_window);
-        assert!(durable.state.decided.len() as u64 <= protocol.log_window);
-        assert!(durable.state.evidence.len() <= n * EVIDENCE_PER_REPLICA_MAX);
-        assert!(
-            durable.checkpoints.len() <= 4,
-            "{replica}: {} checkpoints",
-            durable.checkpoints.len()
-        );
+        assert!(durable.prepared.len() as u64 <= protocol.log_window);
+        assert!(durable.decided.len() as u64 <= protocol.log_window);
+        assert!(durable.evidence.len() <= n * EVIDENCE_PER_REPLICA_MAX);
+        let checkpoints = sim.sim_replica(replica).stored_checkpoints();
+        assert!(checkpoints <= 4, "{replica}: {checkpoints} checkpoints");
         peak.log_slots = peak.log_slots.max(footprint.log_slots);
         peak.checkpoint_messages = peak.checkpoint_messages.max(footprint.checkpoint_messages);
         peak.view_change_messages = peak

@@ -6,6 +6,7 @@
 //! peer that announces a long frame and stalls costs what it sent and one step, not the
 //! length it announced.
 
+use std::future::Future;
 use std::io;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -62,6 +63,28 @@ pub(crate) fn framed_chunks(frames: Vec<Bytes>) -> Vec<Bytes> {
         chunks.push(frame);
     }
     chunks
+}
+
+/// One frame as the bytes that carry it: its length prefix, then the frame. The simulator
+/// carries these over its network.
+pub fn framed(frame: &[u8]) -> Bytes {
+    let mut bytes = BytesMut::with_capacity(HEADER_BYTES + frame.len());
+    bytes.put_u32(u32::try_from(frame.len()).unwrap_or(u32::MAX));
+    bytes.put_slice(frame);
+    bytes.freeze()
+}
+
+/// Reads the one frame `bytes` carry with [`read_frame`], the reader of every stream, with
+/// the same checks: a length over `max_frame_bytes` or a truncated frame is an error.
+pub fn unframed(bytes: &[u8], max_frame_bytes: usize) -> Result<Option<Bytes>, FrameError> {
+    let mut reader = bytes;
+    let mut read = std::pin::pin!(read_frame(&mut reader, max_frame_bytes));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match read.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(result) => result,
+        // A slice is always ready: reading it never waits.
+        std::task::Poll::Pending => Err(FrameError::Truncated),
+    }
 }
 
 /// Reads one frame, or `None` if the stream ended cleanly between frames.

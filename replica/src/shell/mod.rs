@@ -178,6 +178,8 @@ pub struct Shell<N> {
     state_installs: u64,
     /// Messages not sent because they exceeded the frame cap (see `Shell::too_large`).
     messages_too_large: u64,
+    /// See [`Shell::check_invariants_always`].
+    invariants_always: bool,
 }
 
 impl<N: Network> Shell<N> {
@@ -231,6 +233,7 @@ impl<N: Network> Shell<N> {
             rollbacks: 0,
             state_installs: 0,
             messages_too_large: 0,
+            invariants_always: false,
         };
         shell.resume(actions)?;
         shell.publish_status();
@@ -249,6 +252,11 @@ impl<N: Network> Shell<N> {
     /// The application, for inspection.
     pub fn app(&self) -> &dyn StateMachine {
         self.app.as_ref()
+    }
+
+    /// Where the shell publishes its status.
+    pub fn status(&self) -> &watch::Sender<NodeStatus> {
+        &self.status
     }
 
     /// The store, for inspection.
@@ -272,6 +280,19 @@ impl<N: Network> Shell<N> {
     /// Makes this replica Byzantine (tests only).
     pub fn set_behaviour(&mut self, behaviour: Box<dyn Behaviour>) {
         self.behaviour = Some(behaviour);
+    }
+
+    /// Ends the shell, handing back its behaviour (a crashed Byzantine replica restarts
+    /// Byzantine).
+    pub fn into_behaviour(self) -> Option<Box<dyn Behaviour>> {
+        self.behaviour
+    }
+
+    /// Checks the core's invariants after every input in every build, not only in debug
+    /// builds (where the core checks them itself): the simulator does, so that a release
+    /// build of the campaign does too.
+    pub fn check_invariants_always(&mut self, always: bool) {
+        self.invariants_always = always;
     }
 
     /// Carries out one round: `inputs` in order, then a tick if `tick` (timers, state
@@ -414,6 +435,9 @@ impl<N: Network> Shell<N> {
                 break;
             };
             let actions = self.core.handle(input);
+            if self.invariants_always && !cfg!(debug_assertions) {
+                self.core.check_invariants();
+            }
             self.carry_out(actions, &mut queue)?;
         }
         Ok(())

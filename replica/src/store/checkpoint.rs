@@ -390,7 +390,7 @@ impl Store {
     }
 
     /// The sequence numbers of the stored checkpoint states.
-    pub(super) fn checkpoint_seqs(&self) -> Result<BTreeSet<Seq>, StoreError> {
+    pub fn checkpoint_seqs(&self) -> Result<BTreeSet<Seq>, StoreError> {
         let mut seqs = BTreeSet::new();
         self.for_each(CHECKPOINTS, &[], |key, _| {
             if key.len() == 9 && key[8] == 0 {

@@ -93,6 +93,25 @@ pub struct TransferStats {
     pub faults_by_source: BTreeMap<ReplicaId, u64>,
 }
 
+impl TransferStats {
+    /// Adds `other`'s counts to these (a replica's runs, summed).
+    pub fn add(&mut self, other: &TransferStats) {
+        self.fetches_started += other.fetches_started;
+        self.fetches_completed += other.fetches_completed;
+        self.manifests_received += other.manifests_received;
+        self.manifests_refused += other.manifests_refused;
+        self.chunks_received += other.chunks_received;
+        self.bytes_received += other.bytes_received;
+        self.chunks_reused += other.chunks_reused;
+        self.chunks_refused += other.chunks_refused;
+        self.chunks_refetched += other.chunks_refetched;
+        self.requests_timed_out += other.requests_timed_out;
+        for (source, faults) in &other.faults_by_source {
+            *self.faults_by_source.entry(*source).or_default() += faults;
+        }
+    }
+}
+
 /// What the driver must do after an input to the fetcher, in this order: prepare to
 /// receive the state of `manifest`, keep `chunk`, hand `complete` to the core, send
 /// `requests`.
