@@ -42,6 +42,12 @@ pub enum Fault {
     WipedDisk {
         replica: ReplicaId,
     },
+    /// A disk that does not sync and is damaged at each of the replica's two crashes
+    /// (unsynced writes lost, the last write torn, a record corrupted: see
+    /// `rampart_replica::store::disk::DiskFault`).
+    FaultyDisk {
+        replica: ReplicaId,
+    },
     CrashRestart {
         replica: ReplicaId,
         at: u64,
@@ -74,6 +80,7 @@ impl Fault {
                 | Fault::Twin { .. }
                 | Fault::CrashForever { .. }
                 | Fault::WipedDisk { .. }
+                | Fault::FaultyDisk { .. }
         )
     }
 }
@@ -110,7 +117,7 @@ impl Plan {
         let behaviours = all_behaviours();
         let mut faults = Vec::new();
         for &replica in faulty {
-            let fault = match rng.below(10) {
+            let fault = match rng.below(11) {
                 0..=5 => {
                     let make = behaviours[rng.below(behaviours.len() as u64) as usize];
                     Fault::Byzantine {
@@ -120,7 +127,8 @@ impl Plan {
                 }
                 6 | 7 => Fault::Twin { replica },
                 8 => Fault::CrashForever { replica },
-                _ => Fault::WipedDisk { replica },
+                9 => Fault::WipedDisk { replica },
+                _ => Fault::FaultyDisk { replica },
             };
             faults.push(fault);
         }
@@ -262,6 +270,10 @@ fn execute(plan: &Plan) -> (RunStats, Vec<Violation>) {
             }
             Fault::CrashForever { replica } | Fault::WipedDisk { replica } => {
                 sim.mark_faulty(*replica);
+                permanent.insert(*replica);
+            }
+            Fault::FaultyDisk { replica } => {
+                sim.give_faulty_disk(*replica);
                 permanent.insert(*replica);
             }
             _ => {}
@@ -429,6 +441,13 @@ fn apply_scheduled(
                 sim.restart(replica);
             }
         }
+        Fault::FaultyDisk { replica } => {
+            if tick == 150 || tick == 450 {
+                sim.crash(replica);
+            } else if tick == 200 || tick == 500 {
+                sim.restart(replica);
+            }
+        }
         Fault::CrashRestart { replica, at, ticks } => {
             if tick == at && !sim.is_crashed(replica) {
                 sim.crash(replica);
@@ -490,6 +509,8 @@ pub struct CampaignReport {
     pub state_transfers: u64,
     pub chunks_refused: u64,
     pub rollbacks: u64,
+    /// Faulty disks' damage at crashes, and stores refused for it.
+    pub storage_damages: u64,
     pub violations: Vec<(u64, Violation)>,
 }
 
@@ -514,6 +535,7 @@ impl CampaignReport {
         self.state_transfers += report.stats.state_transfers;
         self.chunks_refused += report.stats.chunks_refused;
         self.rollbacks += report.stats.rollbacks;
+        self.storage_damages += report.stats.storage_damages;
         for violation in &report.violations {
             self.violations.push((report.seed, violation.clone()));
         }
@@ -533,7 +555,7 @@ impl fmt::Display for CampaignReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} seeds, {} operations completed, {} faults injected ({} Byzantine replicas, {} Twins, {} crashes, {} partitions), {} view changes, {} state transfers ({} corrupt chunks refused), {} tentative executions rolled back, {} violations",
+            "{} seeds, {} operations completed, {} faults injected ({} Byzantine replicas, {} Twins, {} crashes, {} partitions, {} storage faults), {} view changes, {} state transfers ({} corrupt chunks refused), {} tentative executions rolled back, {} violations",
             self.seeds,
             self.operations,
             self.faults,
@@ -541,6 +563,7 @@ impl fmt::Display for CampaignReport {
             self.twins,
             self.crashes,
             self.partitions,
+            self.storage_damages,
             self.view_changes,
             self.state_transfers,
             self.chunks_refused,

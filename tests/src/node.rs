@@ -359,17 +359,9 @@ impl SimReplica {
     }
 
     /// The power goes: the shell and everything in memory are lost; the disk keeps what it
-    /// made durable, and a faulty disk may lose or damage more.
+    /// made durable, and a faulty disk (see [`StorageFaults`]) may lose or damage more, as
+    /// `pick` chooses.
     pub fn crash(&mut self, pick: u64) {
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        running.shell.publish_status();
-        let status = running.shell.status().borrow().clone();
-        self.transfer_before.add(&status.transfer);
-        self.state_installs += status.state_installs;
-        self.rollbacks += status.rollbacks;
-        self.behaviour = running.shell.into_behaviour();
         let (kept, fault) = match self.storage_faults {
             StorageFaults::None => (usize::MAX, DiskFault::None),
             StorageFaults::Faulty => (
@@ -381,7 +373,22 @@ impl SimReplica {
                 },
             ),
         };
-        if let Some(damage) = self.disk.lock().crash(kept, fault) {
+        self.crash_with(kept, fault);
+    }
+
+    /// The power goes; of the unsynced writes the first `unsynced_kept` survive, then
+    /// `fault` strikes the disk.
+    pub fn crash_with(&mut self, unsynced_kept: usize, fault: DiskFault) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        running.shell.publish_status();
+        let status = running.shell.status().borrow().clone();
+        self.transfer_before.add(&status.transfer);
+        self.state_installs += status.state_installs;
+        self.rollbacks += status.rollbacks;
+        self.behaviour = running.shell.into_behaviour();
+        if let Some(damage) = self.disk.lock().crash(unsynced_kept, fault) {
             self.storage_damage.push(damage);
         }
     }
@@ -403,48 +410,22 @@ impl SimReplica {
 
     fn start(&mut self, effects: &mut Effects<'_>) {
         let seed = self.seed.wrapping_add(u64::from(self.restarts));
-        let store = match self.open_store() {
-            Ok(store) => store,
-            Err(error) => {
-                self.storage_damage.push(format!(
-                    "refused to run on its store ({error}): re-provisioned"
-                ));
-                self.disk.lock().wipe();
-                self.open_store()
-                    .unwrap_or_else(|error| panic!("an empty store opens: {error}"))
-            }
-        };
         let outbox = Outbox::default();
         let events = Arc::new(Mutex::new(Vec::new()));
-        let observed = events.clone();
-        let ports = Ports {
-            store,
-            network: outbox.clone(),
-            signer: self.signer.clone(),
-            status: tokio::sync::watch::channel(NodeStatus::default()).0,
-            observer: Some(Box::new(move |event| {
-                observed
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(event);
-            })),
-        };
-        let shell = Shell::recover(
-            self.config.clone(),
-            self.id,
-            seed,
-            (self.app)(),
-            ports,
-            self.behaviour.take(),
-        );
-        let mut shell = match shell {
+        let behaviour = self.behaviour.take();
+        let shell = match self.recover(seed, &outbox, &events, behaviour) {
             Ok(shell) => shell,
-            Err(error) => panic!(
-                "replica {} cannot recover from its simulated store: {error}",
-                self.id
-            ),
+            Err((error, behaviour)) => {
+                self.storage_damage.push(format!(
+                    "refused to run on its store ({error}): re-provisioned on an empty disk"
+                ));
+                self.disk.lock().wipe();
+                match self.recover(seed, &outbox, &events, behaviour) {
+                    Ok(shell) => shell,
+                    Err((error, _)) => panic!("{}: an empty store fails: {error}", self.id),
+                }
+            }
         };
-        shell.check_invariants_always(true);
         let checker = Checker::new(
             self.config.cluster.clone(),
             self.config.limits(),
@@ -458,6 +439,55 @@ impl SimReplica {
             events,
         });
         self.flush(effects);
+    }
+
+    /// Opens the store on the disk and rebuilds the shell from it, as a process start does.
+    /// A store that fails its checks is refused, with the behaviour handed back.
+    #[allow(clippy::type_complexity)]
+    fn recover(
+        &self,
+        seed: u64,
+        outbox: &Outbox,
+        events: &Arc<Mutex<Vec<ShellEvent>>>,
+        behaviour: Option<Box<dyn Behaviour>>,
+    ) -> Result<Shell<Outbox>, (String, Option<Box<dyn Behaviour>>)> {
+        let store = match self.open_store() {
+            Ok(store) => store,
+            Err(error) => return Err((error.to_string(), behaviour)),
+        };
+        let observed = events.clone();
+        let ports = Ports {
+            store,
+            network: outbox.clone(),
+            signer: self.signer.clone(),
+            status: tokio::sync::watch::channel(NodeStatus::default()).0,
+            observer: Some(Box::new(move |event| {
+                observed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(event);
+            })),
+        };
+        // A Byzantine replica's behaviour is installed once recovery succeeded (a refused
+        // store hands it back for the next attempt): it rewrites what the replica sends
+        // from its first round on, the messages recovery resends excepted.
+        match Shell::recover(
+            self.config.clone(),
+            self.id,
+            seed,
+            (self.app)(),
+            ports,
+            None,
+        ) {
+            Ok(mut shell) => {
+                if let Some(behaviour) = behaviour {
+                    shell.set_behaviour(behaviour);
+                }
+                shell.check_invariants_always(true);
+                Ok(shell)
+            }
+            Err(error) => Err((error.to_string(), behaviour)),
+        }
     }
 
     fn open_store(&self) -> Result<Store, StoreError> {

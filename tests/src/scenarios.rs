@@ -6,6 +6,8 @@
 use rampart_replica::core::Reject;
 use rampart_replica::message::{ReplicaId, Seq, View};
 
+use rampart_replica::store::disk::DiskFault;
+
 use crate::byzantine::{CorruptChunks, Equivocate, MakeBehaviour, Silent};
 use crate::network::Node;
 use crate::simulation::{SimConfig, Simulation};
@@ -324,6 +326,67 @@ pub fn byzantine_behaviour(config: SimConfig, make: MakeBehaviour) {
     }
 }
 
+/// A disk that acknowledged a write it had not made durable: the replica crashes and its
+/// last write is torn (dropped whole on recovery, as a write-ahead log drops a torn tail).
+/// It restarts on what is left, counts among the f faulty replicas (it may have forgotten
+/// a message it sent), and the cluster stays safe and live; the replica catches up.
+pub fn torn_last_write_is_survived(mut config: SimConfig) {
+    config.operations_per_client = 40;
+    run("torn_last_write_is_survived", config, |sim| {
+        let victim = ReplicaId(1);
+        sim.run_until(4_000, |s| s.operations_completed() >= 30);
+        sim.crash_with_disk_fault(victim, DiskFault::TornLastWrite);
+        sim.run_for(100);
+        sim.restart(victim);
+        finish(sim);
+        assert!(!sim.storage_damage(victim).is_empty(), "no write was torn");
+        let target = sim.highest_executed();
+        let caught_up = sim.run_until(FINISH_TICKS, |s| {
+            s.replica(victim).last_executed() >= target
+        });
+        assert!(
+            caught_up,
+            "the replica with the torn write did not catch up"
+        );
+    });
+}
+
+/// A bit of a stored record flips while the replica is down. Its checksums catch the damage
+/// when the store is opened or the state restored: the replica refuses to run on it, is
+/// re-provisioned on an empty disk, and catches up from its peers by state transfer,
+/// ending in the state of the others.
+pub fn corrupted_store_is_refused_and_rebuilt_from_peers(mut config: SimConfig) {
+    config.operations_per_client = 40;
+    run(
+        "corrupted_store_is_refused_and_rebuilt_from_peers",
+        config,
+        |sim| {
+            let victim = ReplicaId(2);
+            sim.run_until(4_000, |s| s.operations_completed() >= 40);
+            for pick in 0..8u64 {
+                sim.crash_with_disk_fault(victim, DiskFault::Corrupt { pick: pick * 7919 });
+                sim.restart(victim);
+                sim.run_for(50);
+            }
+            finish(sim);
+            let damage = sim.storage_damage(victim);
+            assert!(
+                damage.iter().any(|line| line.starts_with("refused to run")),
+                "no corruption was caught: {damage:?}"
+            );
+            let target = sim.highest_executed();
+            let caught_up = sim.run_until(FINISH_TICKS, |s| {
+                s.replica(victim).last_executed() >= target
+            });
+            assert!(caught_up, "the re-provisioned replica did not catch up");
+            assert_eq!(
+                sim.sim_replica(victim).app_snapshot(),
+                sim.sim_replica(ReplicaId(0)).app_snapshot()
+            );
+        },
+    );
+}
+
 /// Twins: a second instance of the primary with its key, heard by half of the cluster.
 /// One faulty identity is within the tolerance, so nothing may go wrong.
 pub fn twins_within_tolerance(config: SimConfig) {
@@ -367,6 +430,8 @@ macro_rules! scenario_suite {
             crash_and_recover = 17,
             wiped_replica_rejoins = 18,
             wiped_replica_rejoins_past_corrupt_chunks = 22,
+            torn_last_write_is_survived = 23,
+            corrupted_store_is_refused_and_rebuilt_from_peers = 24,
             twins_within_tolerance = 19,
             one_way_links = 20,
         );

@@ -18,8 +18,9 @@ use crate::client::{ClientConfig, SimClient};
 use crate::faulty_client::{ClientFault, FaultyClient};
 use crate::kv::{KvOp, KvResult, KvStore, RegisterModel};
 use crate::network::{Envelope, Network, NetworkConfig, Node};
-use crate::node::{AppFactory, Effects, Event, SimReplica};
+use crate::node::{AppFactory, Effects, Event, SimReplica, StorageFaults};
 use crate::signatures::{Identities, SignatureMode};
+use rampart_replica::store::disk::DiskFault;
 
 /// Everything that shapes a run, derived from or alongside its seed.
 #[derive(Clone, Debug)]
@@ -132,6 +133,8 @@ pub struct RunStats {
     pub chunks_refused: u64,
     /// Tentative executions rolled back (PBFT §5.1.2).
     pub rollbacks: u64,
+    /// What faulty disks lost or damaged at crashes, and the stores refused for it.
+    pub storage_damages: u64,
 }
 
 pub struct Simulation {
@@ -447,6 +450,29 @@ impl Simulation {
         }
     }
 
+    /// Crashes a replica with `fault` striking its disk (and every unsynced write lost). The
+    /// replica may then have forgotten what it sent: it counts as faulty.
+    pub fn crash_with_disk_fault(&mut self, replica: ReplicaId, fault: DiskFault) {
+        self.faulty.insert(replica);
+        let node = &mut self.replicas[replica.0 as usize];
+        if !node.is_crashed() {
+            node.crash_with(0, fault);
+            self.stats.crashes += 1;
+        }
+    }
+
+    /// Gives a replica a faulty disk (see [`StorageFaults`]): unsynced writes, and damage
+    /// at every crash. It counts as faulty.
+    pub fn give_faulty_disk(&mut self, replica: ReplicaId) {
+        self.faulty.insert(replica);
+        self.replicas[replica.0 as usize].set_storage_faults(StorageFaults::Faulty);
+    }
+
+    /// What storage faults did to a replica, one line each.
+    pub fn storage_damage(&self, replica: ReplicaId) -> &[String] {
+        &self.replicas[replica.0 as usize].storage_damage
+    }
+
     /// Restarts a crashed replica from its durable state.
     pub fn restart(&mut self, replica: ReplicaId) {
         let mut outgoing = Vec::new();
@@ -691,6 +717,11 @@ impl Simulation {
             .replicas
             .iter()
             .map(|r| r.transfer_stats().chunks_refused)
+            .sum();
+        stats.storage_damages = self
+            .replicas
+            .iter()
+            .map(|r| r.storage_damage.len() as u64)
             .sum();
         stats.rollbacks = self
             .replicas

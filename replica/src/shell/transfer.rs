@@ -201,8 +201,16 @@ impl<N: Network> Shell<N> {
             .behaviour
             .as_ref()
             .map_or(StateService::Honest, |b| b.state_transfer());
-        if let Some(answer) = answer(&self.store, request, service)? {
-            self.queue_peer(to, PeerFrame::State(answer));
+        match answer(&self.store, request, service) {
+            Ok(Some(answer)) => self.queue_peer(to, PeerFrame::State(answer)),
+            Ok(None) => {}
+            // A damaged chunk of a stored state is not served: the peer's fetcher asks
+            // another replica. This replica's own state is not at stake (a restore reads
+            // and checks every chunk), so it goes on, and says so loudly.
+            Err(error @ StoreError::Corrupted { .. }) => {
+                tracing::error!(replica = %self.id, %to, %error, "a stored state is damaged: not served");
+            }
+            Err(error) => return Err(error.into()),
         }
         Ok(())
     }
