@@ -38,103 +38,32 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use rampart_crypto::{Digest, PublicKey, Signed, Signer};
+use rampart_crypto::{Digest, Signer};
 
-use crate::app::{AppError, ApplyContext, StateMachine};
+use crate::app::{ApplyContext, StateMachine};
 use crate::core::{Action, Config, Input, Outbound, PersistOp, Replica, Restored, Rng};
-use crate::fault::{Behaviour, Context};
-use crate::message::{
-    Message, Payload, ReplicaId, Reply, Request, RequestKey, Seq, Verified, View, encode,
-    request_digest,
-};
-use crate::net::{Lane, SendError};
-use crate::store::{Store, StoreError};
+use crate::fault::Behaviour;
+use crate::message::{Message, Payload, ReplicaId, RequestKey, Seq, Verified};
+use crate::store::Store;
 use crate::transfer::Manifest;
-use crate::wire::{CommitProof, PeerFrame, ReplicaFrame};
+use crate::wire::{PeerFrame, ReplicaFrame};
 
+mod ports;
 mod progress;
+mod replies;
+mod send;
 mod status;
 mod transfer;
 mod verified;
 mod verify;
 
+pub use ports::{Network, Observer, Ports, ShellError, ShellEvent};
 pub use progress::Progress;
 pub use status::NodeStatus;
 pub use verify::{Checker, CoreInput, InboundCounters};
 
+use send::Outgoing;
 use transfer::Transfer;
-
-/// Why the shell cannot go on: the replica must stop, because a replica that cannot
-/// persist must not send.
-#[derive(Debug, thiserror::Error)]
-pub enum ShellError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the application refused its stored state: {0}")]
-    App(#[from] AppError),
-    #[error("the state of checkpoint {seq} vanished from the store while being installed")]
-    StateVanished { seq: Seq },
-}
-
-/// The network port: sends encoded frames. Delivery is best effort (PBFT tolerates loss;
-/// retransmission recovers it), so a send fails only for reasons worth counting.
-pub trait Network: Send {
-    /// Sends a frame to a replica on a lane (see [`Lane`]).
-    fn send_on(&self, lane: Lane, to: ReplicaId, frame: Bytes) -> Result<(), SendError>;
-    /// Sends a frame to a client, on the connection it opened.
-    fn send_to_client(&self, client: PublicKey, frame: Bytes) -> Result<(), SendError>;
-}
-
-/// What the shell tells an observer besides its status: each batch executed as
-/// committed and each checkpoint state taken or installed. The simulator's safety checker
-/// compares these across replicas.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ShellEvent {
-    Executed { seq: Seq, digest: Digest },
-    Checkpoint { seq: Seq, state_digest: Digest },
-}
-
-/// Where the shell reports [`ShellEvent`]s.
-pub type Observer = Box<dyn FnMut(ShellEvent) + Send>;
-
-/// How many certified replies may be pending; beyond it the oldest requests lose their
-/// certificate (the client then gets one from another replica, or retries).
-const CERTIFY_PENDING_MAX: usize = 65_536;
-
-/// How many requests received straight from their clients, and how many received again
-/// (retransmitted), are remembered (see [`Shell::should_reply`]); beyond it the oldest are
-/// forgotten, which at worst makes a client retransmit once more.
-const DIRECT_PENDING_MAX: usize = 65_536;
-
-/// Something to send once the round is durable.
-#[derive(Debug)]
-enum Outgoing {
-    /// A protocol message, to one replica or (None) to all others.
-    Protocol {
-        to: Option<ReplicaId>,
-        message: Message,
-    },
-    Peer {
-        to: ReplicaId,
-        frame: PeerFrame,
-    },
-    Client {
-        client: PublicKey,
-        frame: ReplicaFrame,
-    },
-}
-
-/// What the shell runs on; see the module docs.
-#[allow(missing_debug_implementations)]
-pub struct Ports<N> {
-    pub store: Store,
-    pub network: N,
-    pub signer: Arc<dyn Signer>,
-    /// Where the shell publishes its status after every tick.
-    pub status: watch::Sender<NodeStatus>,
-    /// Told of executions and checkpoints, if set.
-    pub observer: Option<Observer>,
-}
 
 /// The shell of one replica; see the module docs.
 #[allow(missing_debug_implementations)]
@@ -353,22 +282,7 @@ impl<N: Network> Shell<N> {
                     // The core says when the state may answer it (PBFT §5.1.3).
                     return self.feed(Input::Request(request));
                 }
-                if certify {
-                    if self.certify.len() >= CERTIFY_PENDING_MAX {
-                        self.certify.pop_first();
-                    }
-                    self.certify.insert(request.value.key());
-                }
-                let key = request.value.key();
-                if !self.direct.insert(key) || all_answer {
-                    if self.retransmitted.len() >= DIRECT_PENDING_MAX {
-                        self.retransmitted.pop_first();
-                    }
-                    self.retransmitted.insert(key);
-                }
-                if self.direct.len() > DIRECT_PENDING_MAX {
-                    self.direct.pop_first();
-                }
+                self.note_request(request.value.key(), certify, all_answer);
                 self.feed(Input::Request(request))
             }
             CoreInput::Refused {
@@ -391,24 +305,6 @@ impl<N: Network> Shell<N> {
                 self.feed(Input::BatchFetched { batch })
             }
         }
-    }
-
-    /// PBFT §5.1.3: a read-only request, answered from the current state when the core
-    /// says the state may answer it.
-    fn answer_read_only(&mut self, request: &Signed<Request>, view: View, seq: Seq) {
-        let result = self
-            .app
-            .query(&request.value.client, &request.value.operation);
-        let reply = Reply {
-            view,
-            seq,
-            client: request.value.client,
-            number: request.value.number,
-            replica: self.id,
-            result: Bytes::from(result),
-            tentative: false,
-        };
-        self.push_reply(reply, true);
     }
 
     /// Carries out the actions recovery produced, and everything that follows from them.
@@ -621,224 +517,6 @@ impl<N: Network> Shell<N> {
         }
     }
 
-    fn push_reply(&mut self, mut reply: Reply, read_only: bool) {
-        if let Some((behaviour, mut context)) = self.faulty() {
-            match behaviour.reply(&mut context, reply) {
-                Some(changed) => reply = changed,
-                None => return,
-            }
-        }
-        let key = reply.key();
-        if !read_only && !self.should_reply(key, reply.tentative) {
-            return;
-        }
-        let (certificate, signature) = if !read_only && self.certify.remove(&key) {
-            let cluster = self.core.config().cluster.id;
-            let signed = Signed::sign(cluster, reply.clone(), self.signer.as_ref())
-                .unwrap_or_else(|error| unreachable!("signing in memory failed: {error}"));
-            (self.commit_proof(reply.seq, key), Some(signed.signature))
-        } else {
-            (None, None)
-        };
-        self.outgoing.push(Outgoing::Client {
-            client: reply.client.0,
-            frame: ReplicaFrame::Reply {
-                reply,
-                read_only,
-                certificate,
-                signature,
-            },
-        });
-    }
-
-    /// Whether to send the reply to an ordered request.
-    ///
-    /// A client needs f + 1 matching committed replies (PBFT §4.1), or 2f + 1 replies that
-    /// match in view, sequence number and result, tentative or committed (§5.1.2), not n.
-    /// Clients send every request to every replica (so that backups can tell a primary
-    /// that stalls, see `core/monitor.rs`), and the primary answers, with the backups
-    /// designated for the request: f of them, or 2f with tentative execution (a rotation
-    /// over the backups by request number, which spreads the work). Each answers once,
-    /// whether its execution was tentative or committed (replicas need not agree on that),
-    /// so the primary and the designated backups give the client one of the two quorums in
-    /// the normal case, instead of all n replies. If one of them is faulty or slow, the
-    /// client retransmits, and every replica answers a request it received twice, and a
-    /// certified one.
-    ///
-    /// A client that asked for a commit certificate gets no tentative reply: it waits for
-    /// the committed one, which carries the certificate.
-    fn should_reply(&mut self, key: RequestKey, tentative: bool) -> bool {
-        if tentative && self.certify.contains(&key) {
-            return false;
-        }
-        self.direct.remove(&key);
-        if self.retransmitted.remove(&key) || self.certify.contains(&key) {
-            return true;
-        }
-        if self.id == self.core.current_primary() {
-            return true;
-        }
-        let config = self.core.config();
-        let f = config.cluster.faults_tolerated();
-        let backups = if config.tentative_execution { 2 * f } else { f };
-        answers_as_backup(
-            self.id,
-            self.core.current_primary(),
-            config.replica_count(),
-            backups,
-            key.number,
-        )
-    }
-
-    /// The commit certificate of `seq` and the place of `key` in its batch, if the log
-    /// still holds the decision.
-    fn commit_proof(&self, seq: Seq, key: RequestKey) -> Option<CommitProof> {
-        let certificate = self.core.log().get(seq)?.decided.as_ref()?;
-        let position = certificate
-            .batch
-            .requests
-            .iter()
-            .position(|r| r.value.key() == key)?;
-        Some(CommitProof {
-            commits: certificate.commits.clone(),
-            request_digests: certificate
-                .batch
-                .requests
-                .iter()
-                .map(request_digest)
-                .collect(),
-            position: position as u32,
-        })
-    }
-
-    fn behaviour_tick(&mut self) {
-        let Some((behaviour, mut context)) = self.faulty() else {
-            return;
-        };
-        let messages = behaviour.on_tick(&mut context);
-        for (to, message) in messages {
-            // Already rewritten by the behaviour: sent as is.
-            let frame = Bytes::from(encode(&PeerFrame::Protocol(message)));
-            let _ = self.network.send_on(Lane::Protocol, to, frame);
-        }
-    }
-
-    fn queue_peer(&mut self, to: ReplicaId, frame: PeerFrame) {
-        self.outgoing.push(Outgoing::Peer { to, frame });
-    }
-
-    /// Makes the round durable, then sends what it produced.
-    pub fn flush(&mut self) -> Result<(), ShellError> {
-        self.persist_round()?;
-        for outgoing in std::mem::take(&mut self.outgoing) {
-            self.send(outgoing);
-        }
-        Ok(())
-    }
-
-    /// Writes what the round made durable, in one atomic batch.
-    fn persist_round(&mut self) -> Result<(), ShellError> {
-        if !self.pending_ops.is_empty() || !self.pending_own.is_empty() {
-            self.store.commit(&self.pending_ops, &self.pending_own)?;
-            for op in &self.pending_ops {
-                self.progress.note(op);
-            }
-            self.pending_ops.clear();
-            self.pending_own.clear();
-        }
-        Ok(())
-    }
-
-    fn send(&mut self, outgoing: Outgoing) {
-        match outgoing {
-            Outgoing::Protocol { to, message } => {
-                let targets: Vec<ReplicaId> = match to {
-                    Some(to) => vec![to],
-                    None => self
-                        .core
-                        .config()
-                        .cluster
-                        .replica_ids()
-                        .filter(|&r| r != self.id)
-                        .collect(),
-                };
-                if self.behaviour.is_none() {
-                    // One encoding, shared by every target.
-                    let frame = PeerFrame::Protocol(message);
-                    let lane = lane(&frame);
-                    let frame = Bytes::from(encode(&frame));
-                    for target in targets {
-                        self.send_frame(target, lane, frame.clone());
-                    }
-                    return;
-                }
-                for target in targets {
-                    let messages = self.rewrite(target, message.clone());
-                    for message in messages {
-                        let frame = PeerFrame::Protocol(message);
-                        let lane = lane(&frame);
-                        self.send_frame(target, lane, Bytes::from(encode(&frame)));
-                    }
-                }
-            }
-            Outgoing::Peer { to, frame } => {
-                self.send_frame(to, lane(&frame), Bytes::from(encode(&frame)));
-            }
-            Outgoing::Client { client, frame } => {
-                let frame = Bytes::from(encode(&frame));
-                let sent = self.network.send_to_client(client, frame);
-                if let Err(error @ SendError::FrameTooLarge { .. }) = &sent {
-                    self.too_large(error);
-                } else if let Err(error) = sent {
-                    tracing::debug!(client = %client.short(), %error, "reply not sent");
-                }
-            }
-        }
-    }
-
-    fn rewrite(&mut self, target: ReplicaId, message: Message) -> Vec<Message> {
-        match self.faulty() {
-            Some((behaviour, mut context)) => behaviour.outbound(&mut context, target, message),
-            None => vec![message],
-        }
-    }
-
-    /// The fault-injection behaviour, if this replica has one, with what it may use.
-    fn faulty(&mut self) -> Option<(&mut dyn Behaviour, Context<'_>)> {
-        let behaviour = self.behaviour.as_deref_mut()?;
-        let config = self.core.config();
-        let context = Context {
-            me: self.id,
-            signer: self.signer.as_ref(),
-            cluster: config.cluster.id,
-            replica_count: config.replica_count(),
-            rng: &mut self.rng,
-            now: self.core.now(),
-        };
-        Some((behaviour, context))
-    }
-
-    fn send_frame(&mut self, to: ReplicaId, lane: Lane, frame: Bytes) {
-        match self.network.send_on(lane, to, frame) {
-            Ok(()) => {}
-            Err(error @ SendError::FrameTooLarge { .. }) => self.too_large(&error),
-            // PBFT tolerates loss; STATUS-driven retransmission recovers what is dropped.
-            Err(error) => tracing::debug!(replica = %self.id, %to, %error, "frame not sent"),
-        }
-    }
-
-    /// A message over the frame cap. Protocol messages are kept within it by the
-    /// configuration's bounds (`Config::message_bytes_max`); a reply can exceed it when the
-    /// application returns a larger result than the client's frame cap allows. Never
-    /// silent: an error in the log and a counter in the status.
-    fn too_large(&mut self, error: &SendError) {
-        self.messages_too_large += 1;
-        tracing::error!(
-            replica = %self.id, %error,
-            "a message too large for the frame cap was not sent"
-        );
-    }
-
     pub fn publish_status(&self) {
         let core = &self.core;
         self.status.send_modify(|status| {
@@ -857,27 +535,6 @@ impl<N: Network> Shell<N> {
             status.transfer = self.transfer.stats().clone();
         });
     }
-}
-
-/// Whether `replica` is one of the `backups` backups designated to answer request
-/// `number` when `primary` leads a cluster of `n`: a rotation over the n − 1 backups by
-/// request number, which spreads the replies. The primary is never designated (it answers
-/// because the client sent it the request).
-fn answers_as_backup(
-    replica: ReplicaId,
-    primary: ReplicaId,
-    n: usize,
-    backups: usize,
-    number: u64,
-) -> bool {
-    let n = n as u64;
-    // This replica's place among the backups: 0 to n - 2.
-    let place = (u64::from(replica.0) + n - u64::from(primary.0)) % n;
-    if place == 0 {
-        return false;
-    }
-    let first = number % (n - 1);
-    ((place - 1) + (n - 1) - first) % (n - 1) < backups as u64
 }
 
 /// Rebuilds the protocol core from what `store` holds and puts `app` in the state of the
@@ -921,15 +578,3 @@ fn recover(
 
 #[cfg(test)]
 pub(crate) mod tests;
-
-/// The transport lane a frame to a replica takes: relayed requests, fetched batches and
-/// state transfer are bulk, so that however large they are they never hold up the
-/// protocol's own messages (see `net::Lane`).
-fn lane(frame: &PeerFrame) -> Lane {
-    match frame {
-        PeerFrame::Protocol(Message::Request(_)) | PeerFrame::Batch(_) | PeerFrame::State(_) => {
-            Lane::Bulk
-        }
-        PeerFrame::Protocol(_) | PeerFrame::BatchRequest { .. } => Lane::Protocol,
-    }
-}

@@ -7,7 +7,13 @@ use crate::core::Config;
 use crate::message::{ClientId, View, decode};
 use crate::store::fixture;
 
+use super::replies::answers_as_backup;
+use super::send::Outgoing;
 use super::*;
+use crate::message::{Request, encode};
+use crate::net::{Lane, SendError};
+use crate::wire::ReplicaFrame;
+use rampart_crypto::{PublicKey, Signed};
 
 /// An application that keeps every operation it applied, in order.
 #[derive(Default)]
