@@ -1,6 +1,7 @@
-//! Rampart's test kit: a deterministic simulator that runs the real protocol core, with a
-//! seeded network, crashes and restarts, Byzantine replicas and Twins, and checkers for
-//! safety, linearizability and liveness.
+//! Rampart's test kit: a deterministic simulator that runs the production replica (its
+//! protocol core and its shell, store and inbound checks, see [`machine`]) with a seeded
+//! network, crashes and restarts, faulty disks, Byzantine replicas and Twins, and checkers
+//! for safety, linearizability and liveness.
 //!
 //! ```no_run
 //! use rampart_testkit::{SimConfig, Simulation};
@@ -19,8 +20,8 @@ pub mod checker;
 pub mod client;
 pub mod faulty_client;
 pub mod kv;
+pub mod machine;
 pub mod network;
-pub mod node;
 pub mod real;
 pub mod scenarios;
 pub mod signatures;

@@ -17,8 +17,8 @@ use crate::checker::safety::SafetyChecker;
 use crate::client::{ClientConfig, SimClient};
 use crate::faulty_client::{ClientFault, FaultyClient};
 use crate::kv::{KvOp, KvResult, KvStore, RegisterModel};
+use crate::machine::{AppFactory, Effects, Event, SimReplica, StorageFaults};
 use crate::network::{Envelope, Network, NetworkConfig, Node};
-use crate::node::{AppFactory, Effects, Event, SimReplica, StorageFaults};
 use crate::signatures::{Identities, SignatureMode};
 use rampart_replica::store::disk::DiskFault;
 

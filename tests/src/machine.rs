@@ -1,5 +1,5 @@
-//! A simulated replica: the production shell ([`rampart_replica::shell::Shell`]) over
-//! simulated ports.
+//! A simulated machine running one replica: the production shell
+//! ([`rampart_replica::shell::Shell`]) over simulated ports.
 //!
 //! Nothing of the replica's behaviour is re-implemented here. The shell carries out the
 //! core's actions exactly as in a replica process; what differs is only what it runs on:
