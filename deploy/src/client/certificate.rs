@@ -11,7 +11,7 @@
 //! protection of its own: a changed byte makes it fail to verify.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rampart_client::{Certificate, VerifiedCommit};
 use rampart_replica::app::{Operation, decode_output};
@@ -19,7 +19,6 @@ use rampart_replica::apps::interlock::{Command, Interlock, Query};
 use rampart_replica::message::{ReplicaId, decode, encode};
 
 use super::describe;
-use super::interlock::VerifyArgs;
 use super::setup::ClientSetup;
 use crate::failure::Failure;
 
@@ -59,6 +58,14 @@ pub fn read(path: &Path) -> Result<Certificate, Failure> {
             path.display()
         ))
     })
+}
+
+/// `interlock verify`: check a certificate offline.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The certificate, as written by `interlock vote --certificate`.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: PathBuf,
 }
 
 /// `interlock verify`: checks the certificate against the cluster file alone and says what

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use rampart_replica::apps::interlock::{Choice, Command, Interlock, Query, QueryOutput};
 
-use super::certificate;
+use super::certificate::{self, VerifyArgs};
 use super::describe;
 use super::setup::ClientSetup;
 use crate::failure::Failure;
@@ -90,13 +90,6 @@ pub struct StatusArgs {
     /// Show at most the N latest history entries.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_HISTORY_ENTRIES)]
     pub history: usize,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
-    /// The certificate, as written by `interlock vote --certificate`.
-    #[arg(long, value_name = "FILE")]
-    pub certificate: PathBuf,
 }
 
 /// Runs a command that needs the cluster, and returns what to print.
