@@ -36,6 +36,7 @@ mod rng;
 mod status;
 mod transfer;
 mod view_change;
+mod view_change_cause;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub use reads::DEFERRED_READS_MAX;
 pub use recovery::Restored;
 pub use reject::Reject;
 pub use rng::Rng;
+pub use view_change_cause::{ViewChangeCause, ViewChangeCounts};
 
 use crate::message::{
     Batch, ClientId, Message, Payload, Refusal, ReplicaId, Reply, Request, RequestKey, Seq,
@@ -239,6 +241,8 @@ pub struct Replica {
     next_status_at: u64,
     /// When each peer's STATUS was last answered (see `status.rs`).
     status_answered: BTreeMap<ReplicaId, u64>,
+    /// Per peer: the view and last executed sequence number of its latest STATUS.
+    peer_positions: BTreeMap<ReplicaId, (View, Seq)>,
     /// Per peer: the views (the peer's, this replica's, and whether this one is normal)
     /// at the last VIEW-CHANGE or NEW-VIEW relayed to it, and when (see `status.rs`).
     view_help: BTreeMap<ReplicaId, ((View, View, bool), u64)>,
@@ -292,6 +296,7 @@ impl Replica {
             // Spread the replicas' STATUS messages over the interval.
             next_status_at: status_interval + u64::from(id.0) % status_interval,
             status_answered: BTreeMap::new(),
+            peer_positions: BTreeMap::new(),
             view_help: BTreeMap::new(),
             view_changes_in_a_row: 0,
             restored_new_view: None,
@@ -373,8 +378,10 @@ impl Replica {
 
     fn count_reject(&mut self, reason: Reject) {
         *self.rejects.entry(reason).or_default() += 1;
+        // Counted, and logged by the node at most once a minute per reason: a faulty peer
+        // must not be able to make a replica write a line per message it sends.
         if reason.is_byzantine() {
-            tracing::warn!(replica = %self.id, view = %self.view, %reason, "input rejected");
+            tracing::debug!(replica = %self.id, view = %self.view, %reason, "input rejected");
         } else {
             tracing::trace!(replica = %self.id, view = %self.view, %reason, "input dropped");
         }
@@ -496,6 +503,21 @@ impl Replica {
 
     pub fn rejects(&self) -> &RejectCounts {
         &self.rejects
+    }
+
+    /// View changes started, by cause, and completed.
+    pub fn view_change_counts(&self) -> &ViewChangeCounts {
+        &self.view_changes.counts
+    }
+
+    /// Goes on counting rejects and view changes where `previous` stopped: for a core
+    /// rebuilt from the store in place of `previous` (a rollback), so that the counters an
+    /// operator watches never go back.
+    pub fn inherit_counters(&mut self, previous: &Replica) {
+        for (reason, count) in &previous.rejects {
+            *self.rejects.entry(*reason).or_default() += count;
+        }
+        self.view_changes.counts.add(&previous.view_changes.counts);
     }
 
     /// Whether a state transfer is under way.

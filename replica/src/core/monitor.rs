@@ -31,6 +31,7 @@
 //! replicas suspect the primary, so one confused backup cannot depose a correct primary.
 
 use super::Replica;
+use super::view_change_cause::ViewChangeCause;
 use crate::message::{RequestKey, Seq};
 
 /// The state of the timers watching the primary.
@@ -147,12 +148,8 @@ impl Replica {
             }
             return false;
         }
-        tracing::info!(
-            replica = %self.id, view = %self.view,
-            "a request waited a whole timeout without executing: changing view"
-        );
         self.monitor.request_timer = None;
-        self.suspect_primary();
+        self.suspect_primary(ViewChangeCause::RequestTimeout);
         true
     }
 
@@ -161,11 +158,11 @@ impl Replica {
     /// the next one are twice as long, so that views in a row that cannot make progress
     /// (messages slower than the timeouts, a faulty primary after another) end in one that
     /// lasts long enough.
-    fn suspect_primary(&mut self) {
+    fn suspect_primary(&mut self, cause: ViewChangeCause) {
         if self.monitor.stalled_since_view_change {
             self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
         }
-        self.start_view_change(self.view.next());
+        self.start_view_change(self.view.next(), cause);
     }
 
     /// The ordering timeout, doubled like the view-change timeout for every view change
@@ -201,12 +198,11 @@ impl Replica {
             .unwrap_or(self.monitor.room_ticks)
             .max(self.monitor.room_ticks_at_view_start);
         if self.monitor.room_ticks - arrived >= self.order_timeout() {
-            tracing::info!(
+            tracing::debug!(
                 replica = %self.id, view = %self.view, request = ?oldest,
-                "the primary left a request unordered for an ordering timeout while it had \
-                 room: changing view"
+                "the primary left this request unordered for an ordering timeout"
             );
-            self.suspect_primary();
+            self.suspect_primary(ViewChangeCause::OrderTimeout);
         }
     }
 

@@ -11,9 +11,28 @@
 use rampart_crypto::Signed;
 
 use super::Replica;
-use crate::message::{Message, Payload, ReplicaId, Status, batch_bytes};
+use crate::message::{Message, Payload, ReplicaId, Seq, Status, View, batch_bytes};
 
 impl Replica {
+    /// Where the cluster is, as far as this replica can tell: the highest view and the
+    /// highest last executed sequence number that f + 1 replicas (this one included) have
+    /// reached by their latest STATUS. At least one of them is correct, so faulty peers
+    /// cannot make a correct replica believe it is behind.
+    pub fn cluster_position(&self) -> (View, Seq) {
+        let own = (self.view, self.last_executed);
+        let mut views: Vec<View> = vec![own.0];
+        let mut executed: Vec<Seq> = vec![own.1];
+        for (view, seq) in self.peer_positions.values() {
+            views.push(*view);
+            executed.push(*seq);
+        }
+        let weak_quorum = self.config.weak_quorum();
+        (
+            highest_reached_by(views, weak_quorum).map_or(own.0, |view| view.max(own.0)),
+            highest_reached_by(executed, weak_quorum).map_or(own.1, |seq| seq.max(own.1)),
+        )
+    }
+
     pub(super) fn send_status(&mut self) {
         let status = Status {
             replica: self.id,
@@ -35,6 +54,10 @@ impl Replica {
         if self.is_own(peer) {
             return Ok(());
         }
+        let position = (status.view, status.last_executed);
+        let known = self.peer_positions.entry(peer).or_insert(position);
+        // Reordered STATUS messages must not move a peer back.
+        *known = (*known).max(position);
         // Answering a STATUS may mean relaying a window of messages: a correct peer sends
         // one per status interval, so more than two per interval are not answered, and a
         // faulty peer cannot make this replica send without bound.
@@ -162,4 +185,10 @@ impl Replica {
             self.relay(peer, message);
         }
     }
+}
+
+/// The highest value that `count` of `values` reach: the `count`-th highest.
+fn highest_reached_by<T: Ord + Copy>(mut values: Vec<T>, count: usize) -> Option<T> {
+    values.sort_unstable_by(|a, b| b.cmp(a));
+    values.get(count.checked_sub(1)?).copied()
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rampart_crypto::{Digest, Signed};
 
+use super::view_change_cause::{ViewChangeCause, ViewChangeCounts};
 use super::{Evidence, MessageKey, PersistOp, Reject, Replica};
 use crate::message::batch_bytes;
 use crate::message::{
@@ -50,6 +51,11 @@ pub(super) struct ViewChanges {
     /// assumes the message is retransmitted until it arrives; STATUS makes that happen
     /// (`status.rs`). Forgotten once a view starts: its NEW-VIEW serves instead.
     pub(super) earlier_own: BTreeMap<View, ReceivedViewChange>,
+    /// Why the view change under way started; `None` in a normal view, and after a
+    /// restart in the middle of a view change.
+    pub(super) cause: Option<ViewChangeCause>,
+    /// View changes started and completed.
+    pub(super) counts: ViewChangeCounts,
 }
 
 impl ViewChanges {
@@ -184,9 +190,14 @@ impl Replica {
     /// PBFT §4.4: moves to `view` and multicasts VIEW-CHANGE with the stable checkpoint (C)
     /// and the prepared certificates above it (P). Only CHECKPOINT, VIEW-CHANGE and
     /// NEW-VIEW are accepted until the new view starts.
-    pub(super) fn start_view_change(&mut self, view: View) {
+    pub(super) fn start_view_change(&mut self, view: View, cause: ViewChangeCause) {
         assert!(view > self.view, "views only move forward");
-        tracing::info!(replica = %self.id, from = %self.view, to = %view, "starting view change");
+        tracing::info!(
+            replica = %self.id, from = %self.view, to = %view, cause = cause.name(),
+            "view change started: {cause}"
+        );
+        self.view_changes.cause = Some(cause);
+        self.view_changes.counts.start(cause);
         self.view = view;
         self.normal = false;
         self.monitor.reset(self.now);
@@ -372,7 +383,7 @@ impl Replica {
             // replica is there, so a faulty one cannot drag this replica forward alone.
             ahead.sort_unstable_by(|a, b| b.cmp(a));
             let view = ahead[weak_quorum - 1];
-            self.start_view_change(view);
+            self.start_view_change(view, ViewChangeCause::PeersMovedOn);
             return;
         }
         if self.normal {
@@ -481,7 +492,14 @@ impl Replica {
         checkpoint: CheckpointCertificate,
         batches: &BTreeMap<Digest, Arc<Batch>>,
     ) {
-        tracing::info!(replica = %self.id, %view, "entering new view");
+        let cause = self.view_changes.cause.take();
+        self.view_changes.counts.completed += 1;
+        tracing::info!(
+            replica = %self.id, %view,
+            cause = cause.map_or("new_view", ViewChangeCause::name),
+            "view change completed: entering view {view}{}",
+            cause.map_or_else(String::new, |cause| format!(" (started because {cause})"))
+        );
         let Message::NewView {
             new_view: signed, ..
         } = &new_view
@@ -559,15 +577,10 @@ impl Replica {
         let expired = |deadline: Option<u64>| deadline.is_some_and(|at| self.now >= at);
         if expired(self.view_changes.timer_deadline) {
             self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
-            tracing::info!(replica = %self.id, view = %self.view, "no NEW-VIEW in time: next view");
-            self.start_view_change(self.view.next());
+            self.start_view_change(self.view.next(), ViewChangeCause::NewViewTimeout);
         } else if expired(self.view_changes.stalled_deadline) {
             self.view_changes_in_a_row = self.view_changes_in_a_row.saturating_add(1);
-            tracing::info!(
-                replica = %self.id, view = %self.view,
-                "the view change gathered no quorum in three timeouts: next view"
-            );
-            self.start_view_change(self.view.next());
+            self.start_view_change(self.view.next(), ViewChangeCause::NoQuorum);
         }
     }
 }

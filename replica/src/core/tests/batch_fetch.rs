@@ -186,4 +186,9 @@ fn a_view_change_that_gathers_no_quorum_moves_on_after_three_timeouts() {
         }
     }
     assert_eq!(moved, Some(3 * timeout));
+    use crate::core::ViewChangeCause::{NoQuorum, PeersMovedOn};
+    let counts = replica.view_change_counts();
+    let started: Vec<_> = counts.started.iter().map(|(c, n)| (*c, *n)).collect();
+    assert_eq!(started, [(PeersMovedOn, 1), (NoQuorum, 1)]);
+    assert_eq!(counts.completed, 0);
 }

@@ -587,6 +587,14 @@ fn a_replica_fetching_state_does_not_blame_the_primary_for_its_own_lag() {
         fired >= timeout,
         "a full timeout after the install, not {fired} ticks"
     );
+    let counts = lagging.view_change_counts();
+    assert_eq!(
+        counts
+            .started
+            .get(&crate::core::ViewChangeCause::RequestTimeout),
+        Some(&1)
+    );
+    assert_eq!((counts.started_total(), counts.completed), (1, 0));
 }
 
 fn view_change_message(h: &Harness, from: u32, view: u64) -> Message {
@@ -617,6 +625,11 @@ fn f_plus_one_view_changes_make_a_replica_join_the_higher_view() {
     assert!(broadcasts(&actions).iter().any(
         |p| matches!(p, Payload::ViewChange { view_change, .. } if view_change.new_view == View(1))
     ));
+    let started = &replica.view_change_counts().started;
+    assert_eq!(
+        started.get(&crate::core::ViewChangeCause::PeersMovedOn),
+        Some(&1)
+    );
 }
 
 /// Runs ticks until the replica's view-change timer moves it to the next view, handing its
@@ -1037,3 +1050,29 @@ mod monitor;
 mod reads;
 mod requests;
 mod storage_bounds;
+
+/// Where the cluster is, for readiness: what f + 1 replicas reached by their latest
+/// STATUS, so one faulty peer alone cannot make a replica believe it is behind.
+#[test]
+fn the_cluster_position_is_what_f_plus_one_replicas_reached() {
+    let h = Harness::new(4);
+    let mut replica = h.replica(3);
+    let status = |from: u32, view: u64, last_executed: u64| {
+        let status = crate::message::Status {
+            replica: ReplicaId(from),
+            view: View(view),
+            normal: true,
+            last_executed: Seq(last_executed),
+            stable_seq: Seq(0),
+        };
+        Message::Status(h.sign(from, status))
+    };
+    assert_eq!(replica.cluster_position(), (View(0), Seq(0)));
+    deliver(&mut replica, 0, status(0, 7, 900));
+    assert_eq!(replica.cluster_position(), (View(0), Seq(0)));
+    deliver(&mut replica, 1, status(1, 2, 300));
+    assert_eq!(replica.cluster_position(), (View(2), Seq(300)));
+    // A STATUS overtaken by a later one does not move its replica back.
+    deliver(&mut replica, 1, status(1, 1, 100));
+    assert_eq!(replica.cluster_position(), (View(2), Seq(300)));
+}
