@@ -137,6 +137,7 @@ impl Shared {
             }
         };
         self.context.counters.connection_established();
+        self.context.counters.peers.established(Peer::Replica(peer));
         info!(peer = %peer, remote = %connection.remote_address(), "replica connected");
         if let Some(previous) = accepted.send_replace(Some(connection)) {
             previous.close(close_code::REPLACED, b"replaced by a newer connection");

@@ -24,6 +24,7 @@ use super::config::Timing;
 use super::error::Peer;
 use super::frame::{FrameError, framed_chunks, read_frame};
 use super::not_admitted::AdmissionRefusals;
+use super::peers::wire_bytes;
 use super::stats::Counters;
 use super::tasks::{AbortOnDrop, Tasks};
 use super::tls::SERVER_NAME;
@@ -122,6 +123,7 @@ pub(crate) async fn serve<T: Send + 'static>(
     delivery: Delivery<T>,
     context: &LinkContext,
 ) -> Ended {
+    let _serving = context.counters.peers.serving(peer);
     let _reader = AbortOnDrop(context.tasks.spawn(read_connection(
         connection.clone(),
         peer,
@@ -198,12 +200,14 @@ async fn write_lane(
             }
         }
         let count = frames.len();
+        let bytes = frames.iter().map(|frame| wire_bytes(frame.len())).sum();
         let mut chunks = framed_chunks(frames);
         match stream.write_all_chunks(&mut chunks).await {
             Ok(()) => {
                 for _ in 0..count {
                     context.counters.frame_sent();
                 }
+                context.counters.peers.sent(peer, count as u64, bytes);
             }
             Err(error) => {
                 for _ in 0..count {
@@ -283,11 +287,13 @@ async fn read_stream<T: Send + 'static>(
     loop {
         match read_frame(&mut stream, context.max_frame_bytes).await {
             Ok(Some(frame)) => {
+                let bytes = wire_bytes(frame.len());
                 if delivery.sink.send((delivery.wrap)(frame)).await.is_err() {
                     // Nobody listens any more: the transport is going away.
                     return;
                 }
                 context.counters.frame_received();
+                context.counters.peers.received(peer, bytes);
             }
             Ok(None) => return,
             Err(FrameError::TooLarge {
@@ -398,6 +404,7 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
         match dialer.dial(&context.counters).await {
             Dial::Connected(connection) => {
                 context.counters.connection_established();
+                context.counters.peers.established(dialer.peer);
                 info!(peer = %dialer.peer, address = %dialer.address, "connected");
                 let started = Instant::now();
                 let ended = serve(

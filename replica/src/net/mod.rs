@@ -55,6 +55,7 @@ mod identity;
 mod inbound;
 mod link;
 mod not_admitted;
+mod peers;
 mod queue;
 mod replica_transport;
 mod stats;
@@ -71,5 +72,6 @@ pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, Limits, Timing,
 pub use error::{Peer, SendError, TransportError};
 pub use inbound::{Inbound, InboundReceiver};
 pub use link::Lane;
+pub use peers::PeerStats;
 pub use replica_transport::ReplicaTransport;
 pub use stats::TransportStats;

@@ -26,6 +26,7 @@ use super::identity::TlsIdentity;
 use super::inbound::{Inbound, InboundReceiver, Lanes as InboundLanes, lanes};
 use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_dialer};
 use super::not_admitted::NotAdmittedLog;
+use super::peers::PeerStats;
 use super::queue::enqueue;
 use super::stats::{Counters, TransportStats};
 use super::tasks::Tasks;
@@ -127,7 +128,7 @@ impl ReplicaTransport {
 
         let tasks = Arc::new(Tasks::default());
         let context = LinkContext {
-            counters: Arc::new(Counters::default()),
+            counters: Arc::new(Counters::for_replicas(cluster.size())),
             tasks: Arc::clone(&tasks),
             max_frame_bytes: limits.max_frame_bytes,
         };
@@ -274,6 +275,12 @@ impl ReplicaTransport {
 
     pub fn stats(&self) -> TransportStats {
         self.shared.context.counters.snapshot()
+    }
+
+    /// What was counted for each replica peer, by replica id (this replica's own entry
+    /// stays at zero).
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.shared.context.counters.peers.snapshot()
     }
 
     /// Closes every connection (peers are told), stops every task, and returns once the

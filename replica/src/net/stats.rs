@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::peers::PeerTable;
+
 /// A snapshot of a transport's counters, each counted since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransportStats {
@@ -45,6 +47,8 @@ pub(crate) struct Counters {
     handshakes_retried: AtomicU64,
     client_connections_open: AtomicU64,
     handshakes_in_progress: AtomicU64,
+    /// Per replica peer (none for a client's transport).
+    pub(crate) peers: PeerTable,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -62,6 +66,14 @@ fn step(gauge: &AtomicU64, up: bool) {
 }
 
 impl Counters {
+    /// The counters of a replica's transport in a cluster of `replicas`.
+    pub(crate) fn for_replicas(replicas: usize) -> Counters {
+        Counters {
+            peers: PeerTable::new(replicas),
+            ..Counters::default()
+        }
+    }
+
     pub(crate) fn frame_sent(&self) {
         bump(&self.frames_sent);
     }

@@ -90,6 +90,8 @@ mod record;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use disk::{Disk, RocksDisk, Visit, WriteBatch};
 
@@ -118,6 +120,13 @@ pub struct Store {
     /// The digests of the snapshot chunks on disk: those the stored states use, and those
     /// written for the incoming one.
     chunks: BTreeSet<rampart_crypto::Digest>,
+    observer: Option<Arc<dyn WriteObserver>>,
+}
+
+/// Told of every write batch the store wrote: its size and how long RocksDB took to write
+/// it (and sync it, when writes are synced). For metrics.
+pub trait WriteObserver: Send + Sync {
+    fn written(&self, bytes: usize, elapsed: Duration);
 }
 
 impl fmt::Debug for Store {
@@ -164,12 +173,18 @@ impl Store {
             index: None,
             incoming: None,
             chunks: BTreeSet::new(),
+            observer: None,
         };
         store.check_identity(identity)?;
         store.discard_partial_snapshots()?;
         store.chunks = store.stored_chunks()?;
         store.index = Some(store.read_index()?);
         Ok(store)
+    }
+
+    /// Tells `observer` of every write batch from now on.
+    pub fn observe_writes(&mut self, observer: Arc<dyn WriteObserver>) {
+        self.observer = Some(observer);
     }
 
     /// The directory the store lives in.
@@ -195,12 +210,16 @@ impl Store {
     /// Writes a batch atomically (synced if so configured). After a failure the index is
     /// dropped: what the disk kept of the batch is then known only to the disk.
     fn write(&mut self, batch: WriteBatch, operation: &'static str) -> Result<(), StoreError> {
+        let bytes = batch.bytes();
+        let started = Instant::now();
         let result = self
             .disk
             .write(batch, self.options.sync)
             .map_err(StoreError::io(operation));
-        if result.is_err() {
-            self.index = None;
+        match (&result, &self.observer) {
+            (Err(_), _) => self.index = None,
+            (Ok(()), Some(observer)) => observer.written(bytes, started.elapsed()),
+            (Ok(()), None) => {}
         }
         result
     }
