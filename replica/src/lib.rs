@@ -9,7 +9,8 @@
 //!   core's actions, over ports that the node runtime and the simulator each fill;
 //! - [`node`]: the replica process: the shell on threads, over QUIC and RocksDB;
 //! - [`net`]: the QUIC transport; [`store`]: durable storage on RocksDB;
-//! - [`transfer`]: state transfer in chunks checked against the signed checkpoint digest.
+//! - [`transfer`]: state transfer in chunks checked against the signed checkpoint digest;
+//! - [`ops`]: metrics, health, readiness and status over HTTP, and rate-limited logs.
 
 pub mod app;
 pub mod apps;
@@ -20,6 +21,7 @@ pub mod fault;
 pub mod message;
 pub mod net;
 pub mod node;
+pub mod ops;
 pub mod refusal;
 pub mod shell;
 pub mod store;

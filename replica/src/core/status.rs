@@ -17,8 +17,13 @@ impl Replica {
     /// Where the cluster is, as far as this replica can tell: the highest view and the
     /// highest last executed sequence number that f + 1 replicas (this one included) have
     /// reached by their latest STATUS. At least one of them is correct, so faulty peers
-    /// cannot make a correct replica believe it is behind.
-    pub fn cluster_position(&self) -> (View, Seq) {
+    /// cannot make a correct replica believe it is behind. `None` until f peers have sent
+    /// a STATUS: until then, the replica cannot know.
+    pub fn cluster_position(&self) -> Option<(View, Seq)> {
+        let weak_quorum = self.config.weak_quorum();
+        if self.peer_positions.len() + 1 < weak_quorum {
+            return None;
+        }
         let own = (self.view, self.last_executed);
         let mut views: Vec<View> = vec![own.0];
         let mut executed: Vec<Seq> = vec![own.1];
@@ -26,11 +31,10 @@ impl Replica {
             views.push(*view);
             executed.push(*seq);
         }
-        let weak_quorum = self.config.weak_quorum();
-        (
+        Some((
             highest_reached_by(views, weak_quorum).map_or(own.0, |view| view.max(own.0)),
             highest_reached_by(executed, weak_quorum).map_or(own.1, |seq| seq.max(own.1)),
-        )
+        ))
     }
 
     pub(super) fn send_status(&mut self) {

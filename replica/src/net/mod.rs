@@ -74,4 +74,4 @@ pub use inbound::{Inbound, InboundReceiver};
 pub use link::Lane;
 pub use peers::PeerStats;
 pub use replica_transport::ReplicaTransport;
-pub use stats::TransportStats;
+pub use stats::{StatsHandle, TransportStats};

@@ -28,7 +28,7 @@ use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_
 use super::not_admitted::NotAdmittedLog;
 use super::peers::PeerStats;
 use super::queue::enqueue;
-use super::stats::{Counters, TransportStats};
+use super::stats::{Counters, StatsHandle, TransportStats};
 use super::tasks::Tasks;
 use super::tls::{self, ALPN_REPLICA};
 use crate::cluster::{ClientAdmission, Cluster};
@@ -281,6 +281,11 @@ impl ReplicaTransport {
     /// stays at zero).
     pub fn peer_stats(&self) -> Vec<PeerStats> {
         self.shared.context.counters.peers.snapshot()
+    }
+
+    /// A handle on the counters that does not keep the transport alive.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(Arc::clone(&self.shared.context.counters))
     }
 
     /// Closes every connection (peers are told), stops every task, and returns once the

@@ -1,8 +1,9 @@
 //! Counters of what a transport sent, received, dropped and refused.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::peers::PeerTable;
+use super::peers::{PeerStats, PeerTable};
 
 /// A snapshot of a transport's counters, each counted since it started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -135,5 +136,21 @@ impl Counters {
             client_connections_open: load(&self.client_connections_open),
             handshakes_in_progress: load(&self.handshakes_in_progress),
         }
+    }
+}
+
+/// A transport's counters, readable for as long as anyone holds the handle, the transport
+/// itself gone or not: for metrics, which must not keep a transport from shutting down.
+#[derive(Debug, Clone)]
+pub struct StatsHandle(pub(crate) Arc<Counters>);
+
+impl StatsHandle {
+    pub fn stats(&self) -> TransportStats {
+        self.0.snapshot()
+    }
+
+    /// Per replica peer, by replica id (empty for a client's transport).
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.0.peers.snapshot()
     }
 }

@@ -37,6 +37,9 @@ pub struct NodeConfig {
     pub connection_limits: ConnectionLimits,
     /// Seed of the core's random choices (which peer to fetch state from first).
     pub seed: u64,
+    /// Where to serve `/metrics`, `/health`, `/ready` and `/status` over HTTP; nowhere if
+    /// `None` (the default).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -64,6 +67,7 @@ impl NodeConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             connection_limits: ConnectionLimits::default(),
             seed: u64::from(replica.0),
+            metrics_listen: None,
         }
     }
 

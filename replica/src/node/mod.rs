@@ -41,11 +41,12 @@ use crate::app::StateMachine;
 use crate::core::ConfigError;
 use crate::fault::Behaviour;
 use crate::message::ReplicaId;
-use crate::net::{Lane, ReplicaTransport, SendError, TransportConfig, TransportError};
+use crate::net::{Lane, PeerStats, ReplicaTransport, SendError, TransportConfig, TransportError};
+use crate::ops::{Endpoints, HttpLimits, HttpServer};
 use crate::shell::{Checker, Network, Ports, Shell, ShellError};
 use crate::store::{Store, StoreError, StoreIdentity};
 
-pub use crate::shell::{InboundCounters, NodeStatus};
+pub use crate::shell::{InboundCounters, NodeStatus, ReplicaState};
 pub use crate::transfer::SNAPSHOT_BYTES_MAX;
 pub use config::NodeConfig;
 
@@ -94,6 +95,11 @@ pub enum NodeError {
     Thread { reason: String },
     #[error("the replica thread panicked")]
     Panicked,
+    #[error("cannot listen for metrics on TCP {address}: {source}")]
+    MetricsBind {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 impl From<ShellError> for NodeError {
@@ -224,6 +230,37 @@ impl NodeBuilder {
             shell.progress(),
         ));
         let counters = checker.counters().clone();
+        let endpoints = Arc::new(Endpoints {
+            registry: crate::ops::metrics::registry(
+                id,
+                &shell.metrics(),
+                crate::ops::collect::NodeCollector {
+                    status: status.clone(),
+                    inbound: counters.clone(),
+                    transport: transport.stats_handle(),
+                    data_dir: config.data_dir.clone(),
+                },
+            ),
+            status: status.clone(),
+            transport: transport.stats_handle(),
+        });
+        let metrics_server = match config.metrics_listen {
+            Some(address) => Some(
+                HttpServer::bind(address, HttpLimits::default(), endpoints.handler())
+                    .await
+                    .map_err(|source| NodeError::MetricsBind { address, source })?,
+            ),
+            None => None,
+        };
+        if let Some(server) = &metrics_server {
+            tracing::info!(replica = %id, address = %server.local_addr(), "serving /metrics, /health, /ready and /status");
+        }
+        let watch = crate::ops::spawn_watch(
+            status.clone(),
+            counters.clone(),
+            transport.stats_handle(),
+            cluster.size(),
+        );
         let driver = Arc::new(Driver::new(shell, config.tick));
         let thread_error = |error: std::io::Error| NodeError::Thread {
             reason: error.to_string(),
@@ -253,6 +290,9 @@ impl NodeBuilder {
             ticker: Some(ticker),
             verifiers,
             transport,
+            endpoints,
+            metrics_server,
+            watch: Some(watch),
         })
     }
 }
@@ -270,6 +310,11 @@ pub struct Node {
     /// The verifier threads; they end when the transport closes its inbound channel.
     verifiers: Vec<std::thread::JoinHandle<()>>,
     transport: Arc<ReplicaTransport>,
+    endpoints: Arc<Endpoints>,
+    /// Serves the endpoints, when the configuration names an address for them.
+    metrics_server: Option<HttpServer>,
+    /// Logs refusals and unreachable peers (see `ops`).
+    watch: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -316,6 +361,21 @@ impl Node {
         self.transport.stats()
     }
 
+    /// What the transport counted for each replica peer, by replica id.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        self.transport.peer_stats()
+    }
+
+    /// Where `/metrics`, `/health`, `/ready` and `/status` are served, if they are.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_server.as_ref().map(HttpServer::local_addr)
+    }
+
+    /// The replica's metrics in Prometheus' text format, as `/metrics` answers.
+    pub fn metrics_text(&self) -> String {
+        self.endpoints.metrics_text()
+    }
+
     /// Resolves when the replica stops on its own (a storage failure); returns why.
     pub async fn failed(&self) -> String {
         let mut status = self.status.clone();
@@ -332,6 +392,12 @@ impl Node {
     /// Stops the replica: the ticker thread carries out what is queued and makes it durable,
     /// then the transport closes. Returns the error that stopped the replica earlier, if any.
     pub async fn shutdown(mut self) -> Result<(), NodeError> {
+        if let Some(server) = self.metrics_server.take() {
+            server.shutdown().await;
+        }
+        if let Some(watch) = self.watch.take() {
+            watch.abort();
+        }
         self.driver.stop();
         let result = match self.ticker.take() {
             Some(thread) => tokio::task::spawn_blocking(move || thread.join())

@@ -44,12 +44,14 @@ use crate::app::{ApplyContext, StateMachine};
 use crate::core::{Action, Config, Input, Outbound, PersistOp, Replica, Restored, Rng};
 use crate::fault::Behaviour;
 use crate::message::{Message, Payload, ReplicaId, RequestKey, Seq, Verified};
+use crate::ops::metrics::ShellMetrics;
 use crate::store::Store;
 use crate::transfer::Manifest;
 use crate::wire::{PeerFrame, ReplicaFrame};
 
 mod ports;
 mod progress;
+mod recorder;
 mod replies;
 mod send;
 mod status;
@@ -59,9 +61,10 @@ mod verify;
 
 pub use ports::{Network, Observer, Ports, ShellError, ShellEvent};
 pub use progress::Progress;
-pub use status::NodeStatus;
+pub use status::{NodeStatus, ReplicaState};
 pub use verify::{Checker, CoreInput, InboundCounters};
 
+use recorder::Recorder;
 use send::Outgoing;
 use transfer::Transfer;
 
@@ -109,6 +112,8 @@ pub struct Shell<N> {
     messages_too_large: u64,
     /// See [`Shell::check_invariants_always`].
     invariants_always: bool,
+    /// Records metrics and fills the status from what goes by (`recorder.rs`).
+    recorder: Recorder,
 }
 
 impl<N: Network> Shell<N> {
@@ -129,12 +134,14 @@ impl<N: Network> Shell<N> {
         // its genesis state, kept for rolling back a tentative execution until the first.
         let genesis = (core.last_executed() == Seq(0)).then(|| app.snapshot());
         let Ports {
-            store,
+            mut store,
             network,
             signer,
             status,
             observer,
         } = ports;
+        let recorder = Recorder::new(core.last_executed());
+        store.observe_writes(recorder.metrics());
         let mut shell = Shell {
             id,
             transfer: Transfer::new(id, &config),
@@ -163,6 +170,7 @@ impl<N: Network> Shell<N> {
             state_installs: 0,
             messages_too_large: 0,
             invariants_always: false,
+            recorder,
         };
         shell.resume(actions)?;
         shell.publish_status();
@@ -196,6 +204,11 @@ impl<N: Network> Shell<N> {
     /// What the verifier learns from the persisted operations (see [`Checker::new`]).
     pub fn progress(&self) -> Arc<Progress> {
         self.progress.clone()
+    }
+
+    /// The metrics the shell records, for a registry to export.
+    pub(crate) fn metrics(&self) -> Arc<ShellMetrics> {
+        self.recorder.metrics()
     }
 
     pub fn is_byzantine(&self) -> bool {
@@ -361,6 +374,8 @@ impl<N: Network> Shell<N> {
             replica = %self.id, last_executed = %core.last_executed(),
             "rolled back a tentative execution"
         );
+        let mut core = core;
+        core.inherit_counters(&self.core);
         self.core = core;
         self.taken_snapshot = None;
         self.transfer.reset();
@@ -380,6 +395,7 @@ impl<N: Network> Shell<N> {
         actions: Vec<Action>,
         queue: &mut VecDeque<Input>,
     ) -> Result<(), ShellError> {
+        self.recorder.actions(&actions);
         for action in actions {
             match action {
                 Action::Persist(ops) => self.pending_ops.extend(ops),
@@ -533,6 +549,7 @@ impl<N: Network> Shell<N> {
             status.state_installs = self.state_installs;
             status.messages_too_large = self.messages_too_large;
             status.transfer = self.transfer.stats().clone();
+            self.recorder.status(status, core);
         });
     }
 }

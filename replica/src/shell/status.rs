@@ -1,7 +1,12 @@
 //! What a running replica reports about itself.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use rampart_crypto::Digest;
 
+use crate::core::{RejectCounts, ViewChangeCounts};
 use crate::message::{ReplicaId, Seq, View};
 use crate::transfer::TransferStats;
 
@@ -18,10 +23,32 @@ pub struct NodeStatus {
     pub normal: bool,
     pub primary: ReplicaId,
     pub last_executed: Seq,
+    /// The highest sequence number this replica saw committed (PBFT §4.2, committed-local).
+    pub committed: Seq,
     pub stable_checkpoint: Seq,
     pub transferring: bool,
+    /// Where the cluster is as far as this replica can tell: the highest view, and the
+    /// highest last executed sequence number, that f + 1 replicas reached by their latest
+    /// STATUS (see `Replica::cluster_position`).
+    /// This replica's own until `cluster_known`.
+    pub cluster_view: View,
+    pub cluster_executed: Seq,
+    /// Whether f peers have sent a STATUS yet, so that the above say where the cluster is.
+    pub cluster_known: bool,
+    /// f + 1 replicas are in a later view, or executed a checkpoint interval or more beyond
+    /// this one. It catches up by retransmission (or state transfer, once a later
+    /// checkpoint is stable).
+    pub behind: bool,
     /// Inputs the core refused, all reasons together.
     pub rejects: u64,
+    /// Inputs the core refused, by reason.
+    pub reject_counts: RejectCounts,
+    /// Client requests refused (the client heard why), by the refusal's kind.
+    pub client_refusals: BTreeMap<&'static str, u64>,
+    /// View changes started, by cause, and completed.
+    pub view_changes: ViewChangeCounts,
+    /// Clients in the reply cache: those whose requests this replica executed.
+    pub clients: usize,
     /// Pieces of evidence of faulty replicas held.
     pub evidence: usize,
     /// The newest checkpoint this replica took or installed, with its state digest:
@@ -36,4 +63,135 @@ pub struct NodeStatus {
     pub messages_too_large: u64,
     /// What state transfer fetched, refused and fetched again, and from whom it refused.
     pub transfer: TransferStats,
+}
+
+/// What a replica is doing, in one word, for operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaState {
+    /// Taking part in the protocol in the cluster's current view, caught up.
+    Normal,
+    /// Changing views (PBFT §4.4): it orders nothing until the new view starts.
+    ViewChange,
+    /// In a normal view, but behind the cluster and catching up (see
+    /// [`NodeStatus::behind`]), or not yet sure it is not: f peers have not told it where
+    /// they are (see [`NodeStatus::cluster_known`]), as just after a start.
+    Recovering,
+    /// Fetching the state of a stable checkpoint from its peers (PBFT §5.3.2).
+    Transferring,
+    /// Shut down, or stopped by a failure.
+    Stopped,
+}
+
+impl ReplicaState {
+    pub const ALL: [ReplicaState; 5] = [
+        ReplicaState::Normal,
+        ReplicaState::ViewChange,
+        ReplicaState::Recovering,
+        ReplicaState::Transferring,
+        ReplicaState::Stopped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicaState::Normal => "normal",
+            ReplicaState::ViewChange => "view_change",
+            ReplicaState::Recovering => "recovering",
+            ReplicaState::Transferring => "transferring",
+            ReplicaState::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for ReplicaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl NodeStatus {
+    /// What the replica is doing; a stopped replica is stopped whatever else it last said.
+    pub fn state(&self) -> ReplicaState {
+        if !self.running {
+            ReplicaState::Stopped
+        } else if self.transferring {
+            ReplicaState::Transferring
+        } else if !self.normal {
+            ReplicaState::ViewChange
+        } else if self.behind || !self.cluster_known {
+            ReplicaState::Recovering
+        } else {
+            ReplicaState::Normal
+        }
+    }
+
+    /// Ready to serve: running, in the cluster's current view and caught up.
+    pub fn is_ready(&self) -> bool {
+        self.state() == ReplicaState::Normal
+    }
+
+    /// How far the cluster has executed beyond this replica.
+    pub fn lag(&self) -> u64 {
+        self.cluster_executed.0.saturating_sub(self.last_executed.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_says_the_most_pressing_thing() {
+        let normal = NodeStatus {
+            running: true,
+            normal: true,
+            cluster_known: true,
+            ..NodeStatus::default()
+        };
+        assert_eq!(normal.state(), ReplicaState::Normal);
+        assert!(normal.is_ready());
+        let cases = [
+            (
+                NodeStatus {
+                    behind: true,
+                    ..normal.clone()
+                },
+                ReplicaState::Recovering,
+            ),
+            (
+                NodeStatus {
+                    cluster_known: false,
+                    ..normal.clone()
+                },
+                ReplicaState::Recovering,
+            ),
+            (
+                NodeStatus {
+                    normal: false,
+                    behind: true,
+                    ..normal.clone()
+                },
+                ReplicaState::ViewChange,
+            ),
+            (
+                NodeStatus {
+                    normal: false,
+                    transferring: true,
+                    ..normal.clone()
+                },
+                ReplicaState::Transferring,
+            ),
+            (
+                NodeStatus {
+                    running: false,
+                    ..normal.clone()
+                },
+                ReplicaState::Stopped,
+            ),
+        ];
+        for (status, state) in cases {
+            assert_eq!(status.state(), state);
+            assert!(!status.is_ready(), "{state}");
+        }
+    }
 }
