@@ -19,7 +19,7 @@ use crate::files::cluster::{
     is_three_f_plus_one,
 };
 use crate::files::encoding::{ClusterIdHex, KeyHex};
-use crate::files::replica::ReplicaFile;
+use crate::files::replica::{MetricsTable, ReplicaFile};
 
 /// The unit the interlock protects when `--units` is not given.
 pub const DEFAULT_UNIT: &str = "reactor-1";
@@ -53,6 +53,14 @@ pub struct InitArgs {
     /// (port P+i) or HOST:PORT. Replicas whose host is a name listen on 0.0.0.0.
     #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
     pub hosts: Vec<String>,
+    /// Replica i serves its HTTP endpoints (/metrics, /health, /ready, /status) on TCP
+    /// port M+i of its host.
+    #[arg(long, value_name = "M", default_value_t = 9100)]
+    pub metrics_base_port: u16,
+    /// The replicas' HTTP endpoints elsewhere than their hosts, one per replica,
+    /// comma-separated: HOST (port M+i) or HOST:PORT.
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+    pub metrics_hosts: Vec<String>,
     /// K: take a checkpoint every K sequence numbers (cluster.toml's [protocol])
     /// [default: 128].
     #[arg(long, value_name = "K")]
@@ -82,6 +90,7 @@ pub struct InitArgs {
 /// Runs `rampart init`.
 pub fn run(args: &InitArgs) -> Result<(), Failure> {
     let addresses = replica_addresses(args)?;
+    let metrics = metrics_addresses(args, &addresses)?;
     check_application_flags(args)?;
     let cluster_path = args.out.join("cluster.toml");
     if cluster_path.exists() && !args.force {
@@ -101,9 +110,11 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         replicas: replica_keys
             .iter()
             .zip(&addresses)
-            .map(|(key, address)| ReplicaEntry {
+            .zip(&metrics)
+            .map(|((key, address), metrics)| ReplicaEntry {
                 key: KeyHex(key.public_key()),
                 address: address.to_string(),
+                metrics: Some(metrics.to_string()),
             })
             .collect(),
         protocol: cluster_protocol(args),
@@ -143,7 +154,10 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         remove_previous_cluster(&args.out)?;
     }
     for (index, (key, address)) in replica_keys.iter().zip(&addresses).enumerate() {
-        let replica = ReplicaFile::new(index as u32, address.listen_address());
+        let mut replica = ReplicaFile::new(index as u32, address.listen_address());
+        replica.metrics = Some(MetricsTable {
+            listen: metrics[index].listen_address(),
+        });
         write_key(&args.out.join(&replica.key), key)?;
         let name = format!("replica-{index}.toml");
         write_text(&args.out.join(name), &replica.render())?;
@@ -167,6 +181,10 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
     println!(
         "start replica i with: rampart replica --config {}",
         args.out.join("replica-<i>.toml").display()
+    );
+    println!(
+        "see the cluster with: rampart status --config {}",
+        args.out.join("cluster.toml").display()
     );
     Ok(())
 }
@@ -205,9 +223,56 @@ fn replica_addresses(args: &InitArgs) -> Result<Vec<HostPort>, Failure> {
         .collect()
 }
 
+/// Where each replica serves its HTTP endpoints: `--metrics-hosts`, or the replica's own
+/// host, on ports M, M+1, ….
+fn metrics_addresses(args: &InitArgs, replicas: &[HostPort]) -> Result<Vec<HostPort>, Failure> {
+    let count = replicas.len();
+    if !args.metrics_hosts.is_empty() && args.metrics_hosts.len() != count {
+        return Err(Failure::config(format_args!(
+            "--metrics-hosts lists {} hosts for {count} replicas; list one host per replica",
+            args.metrics_hosts.len()
+        )));
+    }
+    let last_port = usize::from(args.metrics_base_port) + count - 1;
+    if args.metrics_base_port == 0 || last_port > usize::from(u16::MAX) {
+        return Err(Failure::config(format_args!(
+            "--metrics-base-port {} leaves no room for {count} ports; choose a port between 1 \
+             and {}",
+            args.metrics_base_port,
+            usize::from(u16::MAX) + 1 - count
+        )));
+    }
+    let addresses: Vec<HostPort> = replicas
+        .iter()
+        .enumerate()
+        .map(|(index, replica)| {
+            // The range check above keeps every port within u16.
+            let port = args.metrics_base_port + index as u16;
+            match args.metrics_hosts.get(index) {
+                None => Ok(HostPort::new(replica.host.clone(), port)),
+                Some(host) => with_port("--metrics-hosts", host, port),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    for (index, address) in addresses.iter().enumerate() {
+        if let Some(first) = addresses[..index].iter().position(|other| other == address) {
+            return Err(Failure::config(format_args!(
+                "replicas {first} and {index} would both serve metrics on {address}; give \
+                 --metrics-hosts a port for each"
+            )));
+        }
+    }
+    Ok(addresses)
+}
+
 /// `HOST:PORT` as given, or `HOST` on `port`.
 fn host_with_port(host: &str, port: u16) -> Result<HostPort, Failure> {
-    let refused = |reason: String| Failure::config(format_args!("--hosts: {reason}"));
+    with_port("--hosts", host, port)
+}
+
+/// `HOST:PORT` as given, or `HOST` on `port`; errors name `flag`.
+fn with_port(flag: &str, host: &str, port: u16) -> Result<HostPort, Failure> {
+    let refused = |reason: String| Failure::config(format_args!("{flag}: {reason}"));
     if let Ok(address) = host.parse::<HostPort>() {
         return Ok(address);
     }

@@ -6,7 +6,7 @@
 
 mod setup;
 
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -82,7 +82,26 @@ fn check_listen_address(setup: &Setup) -> Result<(), Failure> {
     let listen = setup.node.listen;
     UdpSocket::bind(listen)
         .map(drop)
-        .map_err(|error| listen_failure(&setup.config_path, listen, &error))
+        .map_err(|error| listen_failure(&setup.config_path, listen, &error))?;
+    if let Some(metrics) = setup.node.metrics_listen {
+        TcpListener::bind(metrics)
+            .map(drop)
+            .map_err(|error| metrics_listen_failure(&setup.config_path, metrics, &error))?;
+    }
+    Ok(())
+}
+
+fn metrics_listen_failure(
+    config_path: &Path,
+    listen: std::net::SocketAddr,
+    error: &std::io::Error,
+) -> Failure {
+    Failure::runtime(format_args!(
+        "{}: cannot listen for metrics on TCP {listen}: {error}; stop the process that holds \
+         the port, or change [metrics] listen (and this replica's metrics address in the \
+         cluster file)",
+        config_path.display()
+    ))
 }
 
 fn listen_failure(
@@ -173,6 +192,9 @@ fn start_failure(config_path: &Path, error: NodeError) -> Failure {
     match error {
         NodeError::Transport(TransportError::Bind { address, source }) => {
             listen_failure(config_path, address, &source)
+        }
+        NodeError::MetricsBind { address, source } => {
+            metrics_listen_failure(config_path, address, &source)
         }
         NodeError::Store(StoreError::ForeignDirectory { .. })
         | NodeError::Config(_)

@@ -7,6 +7,7 @@
 //! [[replicas]]
 //! key = "8a3d…"                 # 64 hex characters
 //! address = "127.0.0.1:7100"
+//! metrics = "127.0.0.1:9100"    # optional: its HTTP endpoints, for `rampart status`
 //! # ... one entry per replica, in replica-id order
 //!
 //! [protocol]                    # optional; every field has a default
@@ -94,6 +95,11 @@ impl ApplicationKind {
 pub struct ReplicaEntry {
     pub key: KeyHex,
     pub address: String,
+    /// Where its HTTP endpoints (`/metrics`, `/health`, `/ready`, `/status`) are reached,
+    /// as `host:port`. Not part of the protocol: only `rampart status` reads it, so that
+    /// it works from any client's or replica's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
 }
 
 /// The protocol tunables of [`core::Config`] that must be equal on every replica of the
@@ -193,6 +199,8 @@ pub struct ClusterSpec {
     pub cluster: Cluster,
     /// Every replica's address, by replica id.
     pub addresses: Vec<HostPort>,
+    /// Where each replica's HTTP endpoints are reached, by replica id, if the file says.
+    pub metrics: Vec<Option<HostPort>>,
     /// The protocol tunables every replica shares.
     pub protocol: ClusterProtocol,
     /// Which clients the replicas admit.
@@ -247,6 +255,26 @@ impl ClusterFile {
             }
             addresses.push(address);
         }
+        let mut metrics: Vec<Option<HostPort>> = Vec::with_capacity(count);
+        for (index, entry) in self.replicas.iter().enumerate() {
+            let Some(text) = &entry.metrics else {
+                metrics.push(None);
+                continue;
+            };
+            let address: HostPort = text
+                .parse()
+                .map_err(|error| format!("the metrics address of replica {index}: {error}"))?;
+            if let Some(first) = metrics
+                .iter()
+                .position(|other| other.as_ref() == Some(&address))
+            {
+                return Err(format!(
+                    "replica {first} and replica {index} share the metrics address {address}; \
+                     give every replica its own"
+                ));
+            }
+            metrics.push(Some(address));
+        }
         self.protocol
             .config(cluster.clone())
             .validate()
@@ -277,6 +305,7 @@ impl ClusterFile {
         Ok(ClusterSpec {
             cluster,
             addresses,
+            metrics,
             protocol: self.protocol.clone(),
             clients,
             application,
@@ -332,6 +361,14 @@ impl ClusterFile {
                     "address",
                     &entry.address,
                 );
+            if let Some(metrics) = &entry.metrics {
+                document.string(
+                    "Where its HTTP endpoints (/metrics, /health, /ready, /status) are\n\
+                     reached: host:port. Only `rampart status` reads it.",
+                    "metrics",
+                    metrics,
+                );
+            }
         }
         self.protocol.render(&mut document);
         self.clients.render(&mut document);
@@ -433,6 +470,7 @@ mod tests {
                 .map(|index| ReplicaEntry {
                     key: key(index as u64),
                     address: format!("127.0.0.1:{}", 7100 + index),
+                    metrics: Some(format!("127.0.0.1:{}", 9100 + index)),
                 })
                 .collect(),
             protocol: ClusterProtocol::default(),
@@ -456,6 +494,10 @@ mod tests {
         let spec = parsed.check().expect("valid");
         assert_eq!(spec.cluster.size(), 4);
         assert_eq!(spec.addresses[3].to_string(), "127.0.0.1:7103");
+        assert_eq!(
+            spec.metrics[3].as_ref().map(ToString::to_string),
+            Some("127.0.0.1:9103".to_string())
+        );
         let Application::Interlock(policy) = spec.application else {
             panic!("an interlock");
         };
@@ -481,6 +523,12 @@ mod tests {
         let mut bad_address = sample(4);
         bad_address.replicas[1].address = "nowhere".to_string();
         refused(bad_address, "host:port");
+        let mut duplicate_metrics = sample(4);
+        duplicate_metrics.replicas[3].metrics = Some("127.0.0.1:9100".to_string());
+        refused(duplicate_metrics, "share the metrics address");
+        let mut bad_metrics = sample(4);
+        bad_metrics.replicas[0].metrics = Some("9100".to_string());
+        refused(bad_metrics, "the metrics address of replica 0");
         let mut no_table = sample(4);
         no_table.interlock = None;
         refused(no_table, "no [interlock] table");

@@ -15,6 +15,9 @@
 //! view_change_timeout_ticks = 100
 //! # ... this replica's timings; the shared tunables are in cluster.toml
 //!
+//! [metrics]                          # optional: no HTTP endpoints without it
+//! listen = "127.0.0.1:9102"          # /metrics, /health, /ready, /status
+//!
 //! [limits]
 //! client_bytes_in_flight_max = 16777216
 //! client_requests_in_flight_max = 32   # optional; the cluster's client_window if absent
@@ -62,8 +65,39 @@ pub struct ReplicaFile {
     pub max_frame_bytes: usize,
     #[serde(default)]
     pub protocol: Protocol,
+    /// Where to serve the HTTP endpoints; none without the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsTable>,
     #[serde(default)]
     pub limits: ReplicaLimits,
+}
+
+/// The replica's HTTP endpoints: `/metrics` (Prometheus), `/health`, `/ready`, `/status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsTable {
+    /// The TCP address to listen on.
+    #[serde(deserialize_with = "socket_address")]
+    pub listen: SocketAddr,
+}
+
+impl MetricsTable {
+    fn render(&self, document: &mut Document) {
+        document
+            .table(
+                "The replica's HTTP endpoints: /metrics (Prometheus' text format), /health\n\
+                 (200 while it runs), /ready (200 when normal in the current view and\n\
+                 caught up, else 503) and /status (JSON, what `rampart status` shows).\n\
+                 Without this table, none are served.",
+                "metrics",
+            )
+            .string(
+                "The TCP address to listen on; 0.0.0.0:PORT listens on every interface.\n\
+                 Anyone who reaches it can read the metrics: keep it on a private network.",
+                "listen",
+                &self.listen.to_string(),
+            );
+    }
 }
 
 /// What one client may hold of this replica: the requests it has waiting here, sent
@@ -324,6 +358,7 @@ impl ReplicaFile {
             verify_threads: 0,
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             protocol: Protocol::default(),
+            metrics: None,
             limits: ReplicaLimits::default(),
         }
     }
@@ -402,6 +437,9 @@ impl ReplicaFile {
                 self.max_frame_bytes as u64,
             );
         self.protocol.render(&mut document);
+        if let Some(metrics) = &self.metrics {
+            metrics.render(&mut document);
+        }
         self.limits.render(&mut document);
         document.finish()
     }
@@ -419,7 +457,16 @@ mod tests {
         file.protocol.view_change_timeout_ticks = 300;
         file.limits.client_bytes_in_flight_max = 1 << 20;
         file.limits.client_requests_in_flight_max = Some(8);
-        assert_eq!(crate::files::parse::<ReplicaFile>(&file.render()), Ok(file));
+        assert_eq!(
+            crate::files::parse::<ReplicaFile>(&file.render()),
+            Ok(file.clone())
+        );
+        file.metrics = Some(MetricsTable {
+            listen: "0.0.0.0:9102".parse().expect("address"),
+        });
+        let text = file.render();
+        assert!(text.contains("\n[metrics]\n"), "{text}");
+        assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file));
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn load(
     node.verify_threads = file.verify_threads;
     node.max_frame_bytes = file.max_frame_bytes;
     node.connection_limits = connection_limits;
+    node.metrics_listen = file.metrics.map(|metrics| metrics.listen);
     Ok(Setup {
         config_path: config_path.to_path_buf(),
         node,

@@ -491,6 +491,7 @@ fn cluster_file(application: ApplicationKind) -> ClusterFile {
             .map(|i| ReplicaEntry {
                 key: key(i),
                 address: format!("127.0.0.1:{}", 7100 + i),
+                metrics: None,
             })
             .collect(),
         protocol: ClusterProtocol::default(),
