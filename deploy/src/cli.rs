@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
-use crate::{bench, chaos, client, init, replica};
+use crate::{bench, chaos, client, health, init, replica, status};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -30,6 +30,11 @@ pub enum Command {
     /// Run the seeded fault campaign on simulated clusters and print what the safety,
     /// linearizability and liveness checkers found.
     Chaos(chaos::ChaosArgs),
+    /// Show every replica of a running cluster: reachable, view, status, last executed,
+    /// stable checkpoint, lag, and which is primary.
+    Status(status::StatusArgs),
+    /// Exit 0 if a URL answers HTTP 200, 1 otherwise (for container health checks).
+    Health(health::HealthArgs),
 }
 
 impl Cli {
@@ -42,6 +47,8 @@ impl Cli {
             Command::Bench(args) => bench::run(args),
             Command::Client(args) => client::run(args),
             Command::Chaos(args) => chaos::run(args),
+            Command::Status(args) => status::run(args),
+            Command::Health(args) => health::run(args),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`client`]: sends one command to a running cluster, or checks a certificate;
 //! - [`bench`]: measures throughput and latency against the crypto-bound ceiling;
 //! - [`chaos`]: runs the seeded fault campaign on simulated clusters;
+//! - [`status`]: shows every replica of a running cluster, from their HTTP endpoints;
+//! - [`health`]: checks one HTTP endpoint, for container health checks;
 //! - [`files`]: the file formats (`cluster.toml`, `replica-<i>.toml`, `client-<j>.toml`).
 //!
 //! Every subcommand returns a [`Failure`]: one line for the user that says what to fix,
@@ -21,9 +23,12 @@ pub mod client;
 pub mod demo;
 pub mod failure;
 pub mod files;
+pub mod health;
+pub mod http_get;
 pub mod init;
 pub mod local;
 pub mod logging;
 pub mod replica;
+pub mod status;
 
 pub use failure::{Failure, FailureKind};
