@@ -1,7 +1,9 @@
 //! The inbound pipeline: frames from the transport are decoded and their signatures
 //! verified in batches on dedicated verifier threads, never on the thread that runs the
-//! core, and never on the async runtime. What
-//! fails is dropped, logged and counted; what passes reaches the core as [`Verified`].
+//! core, and never on the async runtime. What fails is dropped and counted, and logged
+//! at debug level: the node's watch logs each reason at most once a minute
+//! (`ops::refusals`), so that a peer sending garbage cannot fill the log. What passes
+//! reaches the core as [`Verified`].
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -186,7 +188,7 @@ impl Checker {
                     self.counters
                         .signatures_invalid
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%from, "a fetched batch holds an invalid request signature: dropped");
+                    tracing::debug!(%from, "a fetched batch holds an invalid request signature: dropped");
                     None
                 }
             }
@@ -214,7 +216,7 @@ impl Checker {
                     self.counters
                         .signatures_invalid
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%from, kind = message.kind(), "invalid signature: message dropped");
+                    tracing::debug!(%from, kind = message.kind(), "invalid signature: message dropped");
                     None
                 }
             }
@@ -236,7 +238,7 @@ impl Checker {
                     self.counters
                         .signatures_invalid
                         .fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(client = %client.short(), "invalid request signature");
+                    tracing::debug!(client = %client.short(), "invalid request signature");
                     Some(CoreInput::Refused {
                         client,
                         number: request.value.number,
@@ -263,7 +265,7 @@ impl Checker {
         self.counters
             .frames_undecodable
             .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(from = who, %error, "undecodable frame dropped");
+        tracing::debug!(from = who, %error, "undecodable frame dropped");
         None
     }
 
@@ -300,7 +302,7 @@ impl Checker {
                         self.counters
                             .messages_refused
                             .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%from, %error, "message refused");
+                        tracing::debug!(%from, %error, "message refused");
                         return None;
                     }
                 }
@@ -321,7 +323,7 @@ impl Checker {
                         self.counters
                             .messages_refused
                             .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(%from, %error, "fetched batch refused");
+                        tracing::debug!(%from, %error, "fetched batch refused");
                         return None;
                     }
                 }
