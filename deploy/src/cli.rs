@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
+use crate::logging::LogFormat;
 use crate::{bench, chaos, client, health, init, replica, status};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
@@ -11,6 +12,15 @@ use crate::{bench, chaos, client, health, init, replica, status};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How to write log lines: readable text, or one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        global = true,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +50,7 @@ pub enum Command {
 impl Cli {
     /// Runs the chosen subcommand.
     pub fn run(&self) -> Result<(), Failure> {
+        crate::logging::set_format(self.log_format);
         match &self.command {
             Command::Init(args) => init::run(args),
             Command::Replica(args) => replica::run(args),
