@@ -48,6 +48,20 @@ fn init_writes_valid_files_and_private_keys() {
     assert_eq!(spec.application, Application::Kv);
     let ports: Vec<u16> = spec.addresses.iter().map(|address| address.port).collect();
     assert_eq!(ports, [7100, 7101, 7102, 7103]);
+    let metrics: Vec<String> = spec
+        .metrics
+        .iter()
+        .map(|address| address.as_ref().expect("a metrics address").to_string())
+        .collect();
+    assert_eq!(
+        metrics,
+        [
+            "127.0.0.1:9100",
+            "127.0.0.1:9101",
+            "127.0.0.1:9102",
+            "127.0.0.1:9103"
+        ]
+    );
 
     for index in 0..4u32 {
         let key_path = out.join(format!("replica-{index}.key"));
@@ -67,6 +81,11 @@ fn init_writes_valid_files_and_private_keys() {
         let replica: ReplicaFile = toml::from_str(&text).expect("replica file parses");
         assert_eq!(replica.replica, index);
         assert_eq!(replica.listen.port(), 7100 + index as u16);
+        let metrics = replica.metrics.expect("a [metrics] table");
+        assert_eq!(
+            metrics.listen.to_string(),
+            format!("127.0.0.1:{}", 9100 + index)
+        );
         assert!(replica.sync);
         assert_eq!(
             replica.data_dir,
@@ -155,6 +174,64 @@ fn init_refuses_an_existing_cluster_without_force() {
         !dir.path().join("data/replica-0").exists(),
         "--force deletes the old cluster's data"
     );
+}
+
+/// Named hosts listen on every interface, and are reached by name; `--metrics-hosts`
+/// moves the HTTP endpoints elsewhere.
+#[test]
+fn init_places_each_replicas_metrics_beside_it_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let init = |flags: &[&str]| {
+        run(rampart()
+            .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
+            .args([
+                "--force",
+                "--hosts",
+                "replica-0,replica-1,replica-2,replica-3",
+            ])
+            .args(flags)
+            .arg("--out")
+            .arg(dir.path()))
+    };
+    let output = init(&["--metrics-base-port", "9200"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
+    let metrics = spec.metrics[2].as_ref().expect("an address").to_string();
+    assert_eq!(metrics, "replica-2:9202");
+    let text = fs::read_to_string(dir.path().join("replica-2.toml")).expect("written");
+    let replica: ReplicaFile = toml::from_str(&text).expect("parses");
+    let listen = replica.metrics.expect("a [metrics] table").listen;
+    assert_eq!(listen.to_string(), "0.0.0.0:9202");
+
+    let hosts = "127.0.0.1:9300,127.0.0.1:9301,127.0.0.2,127.0.0.1:9303";
+    let output = init(&["--metrics-hosts", hosts]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
+    let metrics: Vec<String> = spec
+        .metrics
+        .iter()
+        .map(|address| address.as_ref().expect("an address").to_string())
+        .collect();
+    assert_eq!(
+        metrics,
+        [
+            "127.0.0.1:9300",
+            "127.0.0.1:9301",
+            "127.0.0.2:9102",
+            "127.0.0.1:9303"
+        ]
+    );
+
+    let output = init(&["--metrics-hosts", "127.0.0.1:9300,127.0.0.1:9301"]);
+    assert_one_line_error(
+        &output,
+        2,
+        &["--metrics-hosts lists 2 hosts for 4 replicas"],
+    );
+    let output = init(&["--metrics-hosts", "a:1,b:2,a:1,c:3"]);
+    assert_one_line_error(&output, 2, &["replicas 0 and 2", "a:1"]);
+    let output = init(&["--metrics-base-port", "65534"]);
+    assert_one_line_error(&output, 2, &["--metrics-base-port 65534"]);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The `rampart` binary, driven as an operator would: `init` output, `replica` refusals
 //! with one-line errors, a four-replica cluster that starts and stops cleanly, `client`
-//! commands against replica processes, crash recovery checked on the stores offline, and
-//! the demo.
+//! commands against replica processes, crash recovery checked on the stores offline,
+//! metrics, health and `rampart status` (checked with Prometheus' own tools), and the demo.
 
 mod admission;
 mod bench;
@@ -14,6 +14,7 @@ mod durability;
 mod floods;
 mod full_disk;
 mod init;
+mod operations;
 mod processes;
 mod replica_errors;
 mod stores;

@@ -65,6 +65,13 @@ impl ProcessCluster {
         self.spawn(replica, rampart());
     }
 
+    /// Starts replica `replica` with `flags` before the subcommand (`--log-format json`).
+    pub fn start_with_flags(&mut self, replica: usize, flags: &[&str]) {
+        let mut command = rampart();
+        command.args(flags);
+        self.spawn(replica, command);
+    }
+
     /// Starts replica `replica` with no file of its allowed past `kilobytes` (the shell's
     /// `ulimit -f`, with SIGXFSZ ignored so a write past the limit fails with EFBIG instead
     /// of killing the process): storage that runs out of room, without privileges.

@@ -1,6 +1,6 @@
 //! Running the `rampart` binary from tests: temporary clusters, free ports, bounded waits.
 
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -38,7 +38,19 @@ pub fn free_ports(count: usize) -> Vec<u16> {
         .collect()
 }
 
-/// Runs `rampart init` for a cluster on 127.0.0.1 at free ports, and checks it succeeded.
+/// `count` TCP ports on 127.0.0.1 that were free a moment ago.
+pub fn free_tcp_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().expect("local address").port())
+        .collect()
+}
+
+/// Runs `rampart init` for a cluster on 127.0.0.1 at free ports (UDP for the replicas,
+/// TCP for their HTTP endpoints), and checks it succeeded.
 pub fn init_cluster(out: &Path, replicas: usize, clients: u32, app: &str) {
     init_cluster_with(out, replicas, clients, app, &[]);
 }
@@ -49,6 +61,10 @@ pub fn init_cluster_with(out: &Path, replicas: usize, clients: u32, app: &str, f
         .iter()
         .map(|port| format!("127.0.0.1:{port}"))
         .collect();
+    let metrics_hosts: Vec<String> = free_tcp_ports(replicas)
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
     let output = run(rampart()
         .args(["init", "--app", app, "--replicas"])
         .arg(replicas.to_string())
@@ -56,6 +72,8 @@ pub fn init_cluster_with(out: &Path, replicas: usize, clients: u32, app: &str, f
         .arg(clients.to_string())
         .arg("--hosts")
         .arg(hosts.join(","))
+        .arg("--metrics-hosts")
+        .arg(metrics_hosts.join(","))
         .args(flags)
         .arg("--out")
         .arg(out));
