@@ -96,7 +96,7 @@ impl Endpoints {
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Starts the watch that logs refusals and unreachable peers; it ends when the replica
-/// stops, or when the task is aborted.
+/// stops or is dropped, or when the task is aborted.
 pub(crate) fn spawn_watch(
     status: watch::Receiver<NodeStatus>,
     inbound: Arc<InboundCounters>,
@@ -112,6 +112,10 @@ pub(crate) fn spawn_watch(
         loop {
             interval.tick().await;
             let now = Instant::now();
+            // The shell holds the sender: gone, the replica is gone too.
+            if status.has_changed().is_err() {
+                return;
+            }
             let current = status.borrow().clone();
             if !current.running {
                 return;
