@@ -125,7 +125,7 @@ impl ShellMetrics {
         );
         registry.register(
             "storage_write_seconds",
-            "Time RocksDB took to write one batch of records, synced when sync is on",
+            "Time the disk (RocksDB) took to write one batch of records, synced when sync is on",
             self.storage_write_seconds.clone(),
         );
         registry.register(

@@ -123,7 +123,7 @@ pub struct Store {
     observer: Option<Arc<dyn WriteObserver>>,
 }
 
-/// Told of every write batch the store wrote: its size and how long RocksDB took to write
+/// Told of every write batch the store wrote: its size and how long the disk took to write
 /// it (and sync it, when writes are synced). For metrics.
 pub trait WriteObserver: Send + Sync {
     fn written(&self, bytes: usize, elapsed: Duration);
