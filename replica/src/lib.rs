@@ -14,7 +14,6 @@
 
 pub mod app;
 pub mod apps;
-pub mod calibration;
 pub mod cluster;
 pub mod core;
 pub mod fault;

@@ -3,7 +3,7 @@
 //!
 //! It starts n replicas in this process over QUIC on 127.0.0.1 (RocksDB in a temporary
 //! directory) running the null application, times ed25519 and SHA-256 on this machine
-//! ([`rampart_replica::calibration`]) before and after the run (the ceiling uses the mean,
+//! ([`calibration`]) before and after the run (the ceiling uses the mean,
 //! see [`Calibration::mean`], and the report shows both ends), drives the cluster with C
 //! clients (each with its own key and connections, each running `--outstanding` closed
 //! loops) for a warm-up and a measured period, and reports
@@ -22,6 +22,7 @@
 //! share C clients' connections: what the replicas send one client in one round travels
 //! in one QUIC write. Comparing the two tells how much of a run's cost is per connection.
 
+pub mod calibration;
 mod cpu;
 mod null;
 mod report;
@@ -34,14 +35,12 @@ use std::time::{Duration, Instant};
 
 use rampart_client::{Client, ClientConfig};
 use rampart_crypto::KeyPair;
-use rampart_replica::calibration::{
-    Calibration, Ceiling, CeilingInputs, available_cores, signed_request_bytes,
-};
 use rampart_replica::cluster::ClientAdmission;
 use rampart_replica::node::InboundCounters;
 
 use crate::failure::Failure;
 use crate::local::{ClusterSpec, InProcessCluster};
+use calibration::{Calibration, Ceiling, CeilingInputs, available_cores, signed_request_bytes};
 use cpu::CpuSample;
 pub use cpu::CpuUse;
 pub use null::Null;

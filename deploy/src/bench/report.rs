@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use rampart_replica::calibration::{Calibration, Ceiling};
+use super::calibration::{Calibration, Ceiling};
 
 use super::CpuUse;
 

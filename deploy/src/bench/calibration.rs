@@ -67,7 +67,7 @@ use rampart_crypto::{
     Digest, Ed25519, KeyPair, PublicKey, Signature, SignatureCheck, Signed, Signer, Verifier,
 };
 
-use crate::message::{ClientId, Request, encode};
+use rampart_replica::message::{ClientId, Request, encode};
 
 /// How many signatures one calibrated batch verification checks.
 pub const BATCH_VERIFY_SIZE: usize = 64;
