@@ -37,6 +37,9 @@
 //! Snapshots must be deterministic too: equal states must give equal snapshot bytes,
 //! because replicas agree on checkpoints by the digest of the snapshot (PBFT §4.3).
 
+// Layered bottom up: `wire` (the format), `typed` (the application trait and its adapter
+// to `StateMachine`), `client` (what clients use to speak the format).
+mod client;
 mod typed;
 mod wire;
 
@@ -44,11 +47,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::message::{ClientId, Seq};
 
+pub use client::{decode_output, decode_query_output, encode_command, encode_query};
 pub use typed::{Application, Typed};
-pub use wire::{
-    CommandError, Operation, ReplyError, Response, decode_output, decode_query_output,
-    encode_command, encode_query,
-};
+pub use wire::{CommandError, Operation, ReplyError, Response};
 
 /// Deterministic facts about the command being applied (the same on every replica).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -1,14 +1,29 @@
 //! The cluster description every replica and client shares: the cluster id and the
-//! replicas' public keys, in replica-id order; and which clients the replicas admit.
+//! replicas' public keys, in replica-id order, which a [`ReplicaId`] indexes; and which
+//! clients the replicas admit.
+//!
+//! It depends on nothing else in the crate: messages, their verification and the core
+//! build on it.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use rampart_crypto::{ClusterId, PublicKey};
 
-use crate::message::ReplicaId;
+/// A replica's index in the cluster description.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, Serialize, Deserialize,
+)]
+pub struct ReplicaId(pub u32);
+
+impl fmt::Display for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}", self.0)
+    }
+}
 
 /// The members of a cluster. PBFT's n is `replicas.len()`; it tolerates f = ⌊(n-1)/3⌋
 /// Byzantine replicas.

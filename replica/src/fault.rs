@@ -82,7 +82,7 @@ pub trait Behaviour: fmt::Debug + Send {
     }
 }
 
-/// How a replica answers state transfer requests (see [`crate::transfer::answer`]).
+/// How a replica answers state transfer requests (see `transfer::answer`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateService {
     Honest,

@@ -11,6 +11,25 @@
 //! - [`net`]: the QUIC transport; [`store`]: durable storage on RocksDB;
 //! - [`transfer`]: state transfer in chunks checked against the signed checkpoint digest;
 //! - [`ops`]: metrics, health, readiness and status over HTTP, and rate-limited logs.
+//!
+//! # Layers
+//!
+//! Modules depend downward only, with no import cycles between them. Bottom up:
+//!
+//! 1. [`refusal`] and [`cluster`]: why a request is refused; the cluster description and
+//!    the [`ReplicaId`](cluster::ReplicaId)s that index it. They use nothing else here.
+//! 2. [`message`]: the messages, their encoding and their verification against the
+//!    cluster's keys.
+//! 3. [`core`]: the protocol, on messages and the cluster; [`app`] and [`apps`]: the
+//!    application interface and the applications, on messages.
+//! 4. [`fault`]: the fault-injection hook, on the core's seeded randomness.
+//! 5. [`transfer`]: state transfer, on the core's reply cache and checkpoint digests and
+//!    the fault hook; [`wire`]: the frames on the wire, on messages and state transfer.
+//! 6. [`store`]: durable storage, on the core, messages and state transfer; [`net`]: the
+//!    transport, on the cluster and messages.
+//! 7. [`shell`]: drives the core with the store, the network and the application through
+//!    its ports; it uses everything below.
+//! 8. [`node`]: the replica process, the shell over threads, QUIC and RocksDB.
 
 pub mod app;
 pub mod apps;

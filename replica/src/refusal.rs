@@ -10,9 +10,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The highest request number a replica accepts. A request executed at number `m` makes
-/// every number below `m + 1 - client_window` forgotten (see
-/// [`crate::core::ClientTable`]), so a number close to `u64::MAX` would leave its client
-/// no room above it. Clients number requests from their clock in microseconds, which stays
+/// every number below `m + 1 - client_window` forgotten (see the reply cache,
+/// `core::ClientTable`), so a number close to `u64::MAX` would leave its client no room
+/// above it. Clients number requests from their clock in microseconds, which stays
 /// below 2^63 for some 290,000 years.
 pub const REQUEST_NUMBER_MAX: u64 = (1 << 63) - 1;
 

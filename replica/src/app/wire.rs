@@ -1,4 +1,5 @@
-//! The wire format of typed applications, and the helpers clients use to speak it.
+//! The wire format of typed applications (the helpers clients use to speak it are in
+//! `client.rs`).
 //!
 //! An operation is the bincode encoding of an [`Operation`]: the application's `Command`
 //! or its `Query`, tagged. The tag lets a query take the ordered path too: PBFT's client
@@ -7,11 +8,9 @@
 //! query from a command. A result is the encoding of a [`Response`]: the output, or the
 //! [`CommandError`] that kept the operation from reaching the application.
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::typed::Application;
-use crate::message::{DecodeError, encode};
+use crate::message::DecodeError;
 
 /// What a typed application returns for every operation.
 pub type Response<T> = Result<T, CommandError>;
@@ -45,7 +44,7 @@ pub enum Operation<C, Q> {
 
 /// The same, borrowed, for encoding (bincode encodes both alike).
 #[derive(Serialize)]
-enum OperationRef<'a, C, Q> {
+pub(super) enum OperationRef<'a, C, Q> {
     Command(&'a C),
     Query(&'a Q),
 }
@@ -59,30 +58,6 @@ pub enum ReplyError {
     Undecodable { reason: String },
 }
 
-/// The operation bytes of a command, for a client request.
-pub fn encode_command<A: Application>(command: &A::Command) -> Bytes {
-    Bytes::from(encode(&OperationRef::<A::Command, A::Query>::Command(
-        command,
-    )))
-}
-
-/// The operation bytes of a query, for a read-only client request (or its ordered
-/// fallback).
-pub fn encode_query<A: Application>(query: &A::Query) -> Bytes {
-    let operation: OperationRef<'_, A::Command, A::Query> = OperationRef::Query(query);
-    Bytes::from(encode(&operation))
-}
-
-/// The output of a command, from the result the replicas agreed on.
-pub fn decode_output<A: Application>(result: &[u8]) -> Result<A::Output, ReplyError> {
-    decode_response(result)
-}
-
-/// The output of a query, from the result the replicas agreed on.
-pub fn decode_query_output<A: Application>(result: &[u8]) -> Result<A::QueryOutput, ReplyError> {
-    decode_response(result)
-}
-
 /// Decodes bytes from an untrusted source (an operation from a client, a result from a
 /// replica) within the same bound as every message ([`crate::message::decode`]).
 pub(super) fn decode_bounded<T: serde::de::DeserializeOwned>(
@@ -92,7 +67,9 @@ pub(super) fn decode_bounded<T: serde::de::DeserializeOwned>(
     crate::message::decode(what, bytes)
 }
 
-fn decode_response<T: serde::de::DeserializeOwned>(result: &[u8]) -> Result<T, ReplyError> {
+pub(super) fn decode_response<T: serde::de::DeserializeOwned>(
+    result: &[u8],
+) -> Result<T, ReplyError> {
     let response: Response<T> =
         decode_bounded("application result", result).map_err(|error| ReplyError::Undecodable {
             reason: error.to_string(),

@@ -89,10 +89,11 @@ use serde::{Deserialize, Serialize};
 use crate::app::{AppError, Application, ApplyContext};
 use crate::message::ClientId;
 
-pub use command::{Choice, Command, IgnoredReason, Output, Query, QueryOutput};
+pub use command::{Command, IgnoredReason, Output, Query, QueryOutput};
 pub use policy::{CONFIDENCE_PERCENT_MAX, Policy, PolicyError, UNIT_NAME_BYTES_MAX};
 pub use unit::{
-    Ballot, CountedAs, Decision, Event, HISTORY_ENTRIES_MAX, HistoryEntry, Tally, UnitStatus,
+    Ballot, Choice, CountedAs, Decision, Event, HISTORY_ENTRIES_MAX, HistoryEntry, Tally,
+    UnitStatus,
 };
 
 use unit::UnitRecord;

@@ -4,6 +4,11 @@
 use crate::cluster::{ClientAdmission, Cluster, ClusterError};
 use crate::message::{Limits, REQUEST_OVERHEAD_BYTES, SIGNED_MESSAGE_BYTES_MAX};
 
+/// The default size of a snapshot chunk: large enough that per-chunk overhead (a key, a
+/// checksum, a request) is negligible, small enough to stay far below RocksDB's write
+/// buffer and the frame size limit.
+pub const SNAPSHOT_CHUNK_BYTES: u32 = 1 << 20;
+
 /// The default of [`Config::client_bytes_in_flight_max`]: 16 MiB, sixteen requests of the
 /// default largest operation.
 pub const CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT: usize = 16 << 20;
@@ -56,7 +61,7 @@ pub struct Config {
     /// this long goes to another peer.
     pub state_transfer_timeout_ticks: u64,
     /// The size of a snapshot chunk: the unit of state transfer and of the checkpoint
-    /// digest's manifest (see [`crate::transfer::Manifest`]). It is part of the state
+    /// digest's manifest (see `transfer::Manifest`). It is part of the state
     /// digest, so every replica of a cluster must use the same one.
     pub snapshot_chunk_bytes: u32,
     /// How many recent replies each client's entry in the reply cache holds, and how many of
@@ -155,7 +160,7 @@ impl Config {
             view_change_timeout_max_ticks: 6_000,
             status_interval_ticks: 20,
             state_transfer_timeout_ticks: 500,
-            snapshot_chunk_bytes: crate::transfer::SNAPSHOT_CHUNK_BYTES,
+            snapshot_chunk_bytes: SNAPSHOT_CHUNK_BYTES,
             client_window: 64,
             operation_bytes_max: 1 << 20,
             client_bytes_in_flight_max: CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT,

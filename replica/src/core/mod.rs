@@ -45,7 +45,9 @@ use bytes::Bytes;
 use rampart_crypto::{Digest, Signed};
 
 pub use client_table::{CachedReply, ClientRecord, ClientTable, RequestStatus, checkpoint_digest};
-pub use config::{CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT, Config, ConfigError, MessageBytesMax};
+pub use config::{
+    CLIENT_BYTES_IN_FLIGHT_MAX_DEFAULT, Config, ConfigError, MessageBytesMax, SNAPSHOT_CHUNK_BYTES,
+};
 pub use evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence, EvidenceStore};
 pub use log::{Log, Round, Slot};
 pub use persist::{MessageKey, PersistOp, PersistedState};

@@ -2,7 +2,7 @@
 //! the stable checkpoint fetches that checkpoint's state from the replicas that signed it,
 //! checks it against the digest a quorum signed, installs it, and goes on executing from
 //! the log. The shell moves the state in chunks, each checked on arrival
-//! ([`crate::transfer`]); the core decides what to fetch, keeps the deadline, and judges
+//! (the `transfer` module); the core decides what to fetch, keeps the deadline, and judges
 //! the result.
 //!
 //! The deadline is for progress, not for the whole transfer: every part that checks out

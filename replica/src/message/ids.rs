@@ -1,4 +1,5 @@
-//! The numbers PBFT names things by: replicas, views, sequence numbers, and clients.
+//! The numbers PBFT names things by: replicas (defined with the cluster they index),
+//! views, sequence numbers, and clients.
 
 use std::fmt;
 
@@ -6,17 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use rampart_crypto::PublicKey;
 
-/// A replica's index in the cluster description.
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Debug, Serialize, Deserialize,
-)]
-pub struct ReplicaId(pub u32);
-
-impl fmt::Display for ReplicaId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r{}", self.0)
-    }
-}
+pub use crate::cluster::ReplicaId;
 
 /// A view number. The primary of view v is replica v mod n (PBFT §4.1).
 #[derive(

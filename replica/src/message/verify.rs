@@ -246,7 +246,7 @@ pub fn signature_checks(
 /// verified already: clients send every request to every replica, which verifies it on
 /// arrival, so a backup need not verify it again inside the primary's PRE-PREPARE. `known`
 /// must recognize a request by all its signed bytes and its signature (its
-/// [`request_digest`]), never by its signature alone.
+/// [`request_digest`](super::request::request_digest)), never by its signature alone.
 pub fn signature_checks_except(
     message: &Message,
     cluster: &Cluster,

@@ -18,7 +18,7 @@ use super::caps::{HandshakeSlot, Verdict};
 use super::error::Peer;
 use super::inbound::Inbound;
 use super::link::{Delivery, Lanes, close_code, serve};
-use super::replica_transport::{ClientLink, ReplicaLink, Shared};
+use super::shared::{ClientLink, ReplicaLink, Shared};
 use super::tls::{self, ALPN_CLIENT, ALPN_REPLICA};
 
 /// Accepts connection attempts within the caps; each handshake runs in its own task so a

@@ -4,7 +4,7 @@
 //! protocol messages, so the key in the certificate *is* the identity: there is no
 //! certificate authority, and whoever completes a TLS 1.3 handshake with a certificate has
 //! proved possession of that key's secret (the CertificateVerify signature). Peers pin the
-//! key they expect from the cluster description (see [`super::verifier`]).
+//! key they expect from the cluster description (see `verifier.rs`).
 
 use quinn::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rampart_crypto::{KeyPair, PublicKey};

@@ -42,6 +42,15 @@
 //!   read, and the connection that carried it is closed; its dialer reconnects.
 //!
 //! Everything refused is logged and counted in [`TransportStats`]; peer input never panics.
+//!
+//! # Layers
+//!
+//! The modules depend downward only. Bottom up: `error`, `stats`, `backoff`, `tasks` and
+//! `frame`; `caps` (connection and handshake caps), `config`, `identity` and `verifier`
+//! (TLS identities and key pinning), `not_admitted`, `inbound` and `queue`; `tls` and
+//! `link` (one connection's streams) and `endpoint`; `shared`, what a replica transport's
+//! handle and tasks share; `admission`, which adds accepted connections to it; and the two
+//! handles, `replica_transport` and `client_transport`.
 
 mod admission;
 mod backoff;
@@ -58,6 +67,7 @@ mod not_admitted;
 mod peers;
 mod queue;
 mod replica_transport;
+mod shared;
 mod stats;
 mod tasks;
 mod tls;

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rampart_crypto::{KeyPair, PublicKey};
@@ -19,19 +19,20 @@ use tracing::{info, warn};
 
 use super::admission::accept_loop;
 use super::caps::Caps;
-use super::config::{Limits, Timing, TransportConfig};
+use super::config::TransportConfig;
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
 use super::identity::TlsIdentity;
-use super::inbound::{Inbound, InboundReceiver, Lanes as InboundLanes, lanes};
+use super::inbound::{Inbound, InboundReceiver, lanes};
 use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_dialer};
 use super::not_admitted::NotAdmittedLog;
 use super::peers::PeerStats;
 use super::queue::enqueue;
+use super::shared::{ReplicaLink, Shared};
 use super::stats::{Counters, StatsHandle, TransportStats};
 use super::tasks::Tasks;
 use super::tls::{self, ALPN_REPLICA};
-use crate::cluster::{ClientAdmission, Cluster};
+use crate::cluster::Cluster;
 use crate::message::ReplicaId;
 
 /// A replica's QUIC transport: bytes in, bytes out, authenticated peers; it knows nothing
@@ -41,56 +42,6 @@ pub struct ReplicaTransport {
     shared: Arc<Shared>,
     endpoint: Endpoint,
     _stop_on_drop: StopOnDrop,
-}
-
-/// The link to one other replica.
-#[derive(Debug)]
-pub(super) struct ReplicaLink {
-    pub(super) queue: mpsc::Sender<Bytes>,
-    /// The bulk lane's queue (see [`Lane`]).
-    pub(super) bulk: mpsc::Sender<Bytes>,
-    /// For replicas that dial us (lower ids): where new connections are handed over.
-    pub(super) accepted: Option<watch::Sender<Option<quinn::Connection>>>,
-}
-
-/// The link to one connected client.
-#[derive(Debug)]
-pub(super) struct ClientLink {
-    pub(super) queue: mpsc::Sender<Bytes>,
-    pub(super) connection: quinn::Connection,
-}
-
-/// What the transport's handle and its tasks share.
-pub(super) struct Shared {
-    pub(super) me: ReplicaId,
-    pub(super) cluster: Cluster,
-    /// Indexed by replica id; `None` for this replica.
-    pub(super) replicas: Vec<Option<ReplicaLink>>,
-    pub(super) clients: Mutex<HashMap<PublicKey, ClientLink>>,
-    pub(super) lanes: InboundLanes,
-    pub(super) caps: Arc<Caps>,
-    /// Which clients may connect.
-    pub(super) admission: ClientAdmission,
-    pub(super) not_admitted_log: NotAdmittedLog,
-    pub(super) limits: Limits,
-    pub(super) timing: Timing,
-    pub(super) context: LinkContext,
-}
-
-impl Shared {
-    pub(super) fn lock_clients(&self) -> MutexGuard<'_, HashMap<PublicKey, ClientLink>> {
-        // The map stays consistent at every step, so a poisoned lock is still usable.
-        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("me", &self.me)
-            .field("replicas", &self.replicas.len())
-            .finish_non_exhaustive()
-    }
 }
 
 impl ReplicaTransport {

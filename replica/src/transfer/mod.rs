@@ -26,10 +26,8 @@ use crate::message::Seq;
 pub use fetch::{Complete, FetchSettings, Fetcher, Step, Target, TransferStats};
 pub use manifest::{CheckedChunk, Manifest, SNAPSHOT_BYTES_MAX, TransferFault, chunk_digest};
 
-/// The default size of a snapshot chunk: large enough that per-chunk overhead (a key, a
-/// checksum, a request) is negligible, small enough to stay far below RocksDB's write
-/// buffer and the frame size limit.
-pub const SNAPSHOT_CHUNK_BYTES: u32 = 1 << 20;
+/// The default size of a snapshot chunk, defined with the configuration it is the default of.
+pub use crate::core::SNAPSHOT_CHUNK_BYTES;
 
 /// What replicas send each other to move a checkpoint's state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

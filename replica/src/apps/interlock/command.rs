@@ -3,15 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::policy::Policy;
-use super::unit::{CountedAs, Decision, Tally, UnitStatus};
+use super::unit::{Choice, CountedAs, Decision, Tally, UnitStatus};
 use crate::message::Seq;
-
-/// An agent's assessment of a unit.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize)]
-pub enum Choice {
-    Shutdown,
-    Continue,
-}
 
 /// A command. The agent is the client that signed the request, never a field here.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::command::Choice;
 use super::policy::Policy;
 use crate::message::{ClientId, Seq};
 
@@ -12,6 +11,13 @@ use crate::message::{ClientId, Seq};
 /// history grows only when an agent changes its ballot; the bound keeps an agent that
 /// flips back and forth from growing the replicated state without limit.
 pub const HISTORY_ENTRIES_MAX: usize = 1024;
+
+/// An agent's assessment of a unit.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+pub enum Choice {
+    Shutdown,
+    Continue,
+}
 
 /// How a ballot counts.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Serialize, Deserialize)]
