@@ -12,13 +12,12 @@
 //!   because at least one of them comes from a correct replica, and correct replicas
 //!   execute the same requests in the same order.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use bytes::Bytes;
 use rampart_crypto::{Digest, Ed25519, Signed, Verifier};
 use rampart_replica::cluster::Cluster;
+use rampart_replica::core::quorum::CertificateFault;
 use rampart_replica::message::{
     ClientId, ReplicaId, Reply, Request, RequestKey, Seq, View, batch_digest, request_digest,
 };
@@ -110,26 +109,33 @@ impl Certificate {
             return Err(CertificateError::TooFewReplies { replies: 0, needed });
         };
         let result = first.value.result.clone();
-        let mut reply_signers = BTreeSet::new();
+        let request = &self.request.value;
+        let subject = (request.client, request.number, self.seq, result.clone());
+        let mut reply_signers = cluster
+            .quorums()
+            .check_certificate(&self.replies, &subject, needed)
+            .map_err(|fault| match fault {
+                CertificateFault::Outsider { replica } => {
+                    CertificateError::UnknownReplica { replica }
+                }
+                CertificateFault::Duplicate { replica } => {
+                    CertificateError::DuplicateReply { replica }
+                }
+                CertificateFault::Mismatch { replica } => {
+                    CertificateError::MismatchedReply { replica }
+                }
+                CertificateFault::TooFew { voters, needed } => CertificateError::TooFewReplies {
+                    replies: voters,
+                    needed,
+                },
+            })?;
         for reply in &self.replies {
-            let replica = reply.value.replica;
             verify_reply(&self.request, self.seq, reply, cluster, verifier)?;
-            if reply.value.result != result {
-                return Err(CertificateError::MismatchedReply { replica });
-            }
-            if !reply_signers.insert(replica) {
-                return Err(CertificateError::DuplicateReply { replica });
-            }
         }
-        if reply_signers.len() < needed {
-            return Err(CertificateError::TooFewReplies {
-                replies: reply_signers.len(),
-                needed,
-            });
-        }
+        reply_signers.sort_unstable();
         Ok(VerifiedCommit {
             result,
-            reply_signers: reply_signers.into_iter().collect(),
+            reply_signers,
             ..commit
         })
     }
@@ -152,35 +158,44 @@ pub fn verify_commit(
         return Err(CertificateError::BelowQuorum { signers: 0, quorum });
     };
     let (view, seq, digest) = (first.value.view, first.value.seq, first.value.digest);
-    let mut signers = BTreeSet::new();
+    // The quorum first, as the core counts it; then the signatures, which cost more.
+    let mut signers = cluster
+        .quorums()
+        .check_certificate(&proof.commits, &(view, seq, digest), quorum)
+        .map_err(|fault| match fault {
+            CertificateFault::Outsider { replica } => CertificateError::UnknownReplica { replica },
+            CertificateFault::Duplicate { replica } => {
+                CertificateError::DuplicateSigner { replica }
+            }
+            CertificateFault::Mismatch { replica } => {
+                let found = proof
+                    .commits
+                    .iter()
+                    .find(|commit| commit.value.replica == replica)
+                    .map_or((view, seq), |commit| (commit.value.view, commit.value.seq));
+                CertificateError::MismatchedCommits {
+                    replica,
+                    view,
+                    seq,
+                    found_view: found.0,
+                    found_seq: found.1,
+                }
+            }
+            CertificateFault::TooFew { voters, needed } => CertificateError::BelowQuorum {
+                signers: voters,
+                quorum: needed,
+            },
+        })?;
     for commit in &proof.commits {
         let replica = commit.value.replica;
         let key = cluster
             .key(replica)
             .ok_or(CertificateError::UnknownReplica { replica })?;
-        if !signers.insert(replica) {
-            return Err(CertificateError::DuplicateSigner { replica });
-        }
-        let value = &commit.value;
-        if (value.view, value.seq, value.digest) != (view, seq, digest) {
-            return Err(CertificateError::MismatchedCommits {
-                replica,
-                view,
-                seq,
-                found_view: value.view,
-                found_seq: value.seq,
-            });
-        }
         commit
             .verify(cluster.id, key, verifier)
             .map_err(|_| CertificateError::ForgedSignature { replica })?;
     }
-    if signers.len() < quorum {
-        return Err(CertificateError::BelowQuorum {
-            signers: signers.len(),
-            quorum,
-        });
-    }
+    signers.sort_unstable();
     if claimed_seq != seq {
         return Err(CertificateError::WrongSeq {
             claimed: claimed_seq,
@@ -212,7 +227,7 @@ pub fn verify_commit(
         digest,
         request: request.value.key(),
         result: Bytes::new(),
-        signers: signers.into_iter().collect(),
+        signers,
         reply_signers: Vec::new(),
     })
 }

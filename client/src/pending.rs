@@ -4,16 +4,14 @@
 //! field inside a reply: a faulty replica could put any id there, and counting it would
 //! let one replica vote several times.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use rampart_crypto::Signed;
-use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{
-    Refusal, ReplicaId, Reply, Request, ResultVote, Seq, View, accepted_result,
-};
+use rampart_replica::core::quorum::{Quorums, ResultVote, Tally, accepted_result};
+use rampart_replica::message::{Refusal, ReplicaId, Reply, Request, Seq, View};
 use rampart_replica::wire::CommitProof;
 
 use crate::certificate::Certificate;
@@ -60,26 +58,6 @@ pub(crate) enum Outcome {
     Rejected { refusal: Refusal },
     /// Read-only answers that can no longer reach 2f + 1 matching ones.
     Inconclusive,
-}
-
-/// The quorum sizes of a cluster.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Thresholds {
-    pub(crate) replica_count: usize,
-    /// f + 1.
-    pub(crate) weak_quorum: usize,
-    /// n - f, which is 2f + 1 when n = 3f + 1.
-    pub(crate) quorum: usize,
-}
-
-impl Thresholds {
-    pub(crate) fn of(cluster: &Cluster) -> Thresholds {
-        Thresholds {
-            replica_count: cluster.size(),
-            weak_quorum: cluster.weak_quorum(),
-            quorum: cluster.quorum(),
-        }
-    }
 }
 
 /// A request in flight and the votes it collected.
@@ -136,23 +114,24 @@ impl Pending {
     }
 
     /// The certificate, once a proof and f + 1 signed replies with `result` are in.
-    fn certificate(&self, result: &Bytes, thresholds: Thresholds) -> Option<Certificate> {
+    fn certificate(&self, result: &Bytes, quorums: Quorums) -> Option<Certificate> {
         let Kind::Ordered { request, .. } = &self.kind else {
             return None;
         };
         let (seq, proof) = self.proof.as_ref()?;
-        let replies: Vec<Signed<Reply>> = self
-            .signed_replies
-            .values()
-            .filter(|reply| reply.value.result == *result && reply.value.seq == *seq)
-            .take(thresholds.weak_quorum)
-            .cloned()
-            .collect();
-        (replies.len() >= thresholds.weak_quorum).then(|| Certificate {
+        let subject = (
+            request.value.client,
+            request.value.number,
+            *seq,
+            result.clone(),
+        );
+        let weak_quorum = quorums.weak_quorum();
+        let replies = quorums.matching(self.signed_replies.values(), &subject, weak_quorum);
+        (replies.len() >= weak_quorum).then(|| Certificate {
             request: request.clone(),
             seq: *seq,
             proof: proof.clone(),
-            replies,
+            replies: replies.into_iter().cloned().collect(),
         })
     }
 
@@ -171,11 +150,11 @@ impl Pending {
     }
 
     /// Hands the outcome to the waiting call once the votes decide the request.
-    pub(crate) fn settle(&mut self, thresholds: Thresholds) {
+    pub(crate) fn settle(&mut self, quorums: Quorums) {
         if self.waiter.is_none() {
             return;
         }
-        if let Some(outcome) = self.decide(thresholds)
+        if let Some(outcome) = self.decide(quorums)
             && let Some(waiter) = self.waiter.take()
         {
             // The call may have been cancelled; its guard removes this entry soon.
@@ -183,79 +162,87 @@ impl Pending {
         }
     }
 
-    fn decide(&self, thresholds: Thresholds) -> Option<Outcome> {
-        let mut votes = Vec::with_capacity(self.votes.len());
-        // Final refusals by kind; a transient one (a full quota) only means "not yet".
-        let mut refusals: BTreeMap<&str, (usize, &Refusal)> = BTreeMap::new();
-        for vote in self.votes.values() {
-            match vote {
-                Vote::Result {
-                    view,
-                    seq,
-                    result,
-                    tentative,
-                } => votes.push(ResultVote {
-                    view: *view,
-                    seq: *seq,
-                    result,
-                    tentative: *tentative,
-                }),
-                Vote::Refused(refusal) if !refusal.is_transient() => {
-                    refusals.entry(refusal.kind()).or_insert((0, refusal)).0 += 1;
-                }
-                Vote::Refused(_) => {}
-            }
-        }
+    fn decide(&self, quorums: Quorums) -> Option<Outcome> {
         match &self.kind {
             Kind::Ordered { certify, .. } => {
+                let votes: Vec<(ReplicaId, ResultVote<'_>)> = self
+                    .votes
+                    .iter()
+                    .filter_map(|(from, vote)| match vote {
+                        Vote::Result {
+                            view,
+                            seq,
+                            result,
+                            tentative,
+                        } => Some((
+                            *from,
+                            ResultVote {
+                                view: *view,
+                                seq: *seq,
+                                result,
+                                tentative: *tentative,
+                            },
+                        )),
+                        Vote::Refused(_) => None,
+                    })
+                    .collect();
                 // A certificate needs committed replies, so a certified request ignores
                 // tentative ones.
-                if let Some(result) =
-                    accepted_result(&votes, thresholds.weak_quorum, thresholds.quorum, !certify)
-                {
+                if let Some(result) = accepted_result(&votes, quorums, !certify) {
                     if !certify {
                         return Some(Outcome::Accepted {
-                            result: (*result).clone(),
+                            result: result.clone(),
                             certificate: None,
                         });
                     }
-                    if let Some(certificate) = self.certificate(result, thresholds) {
+                    if let Some(certificate) = self.certificate(result, quorums) {
                         return Some(Outcome::Accepted {
-                            result: (*result).clone(),
+                            result: result.clone(),
                             certificate: Some(Box::new(certificate)),
                         });
                     }
                 }
-                // f + 1 refusals of one kind: at least one correct replica refuses, and a
-                // correct replica refuses only what none will execute.
-                refusals
-                    .values()
-                    .find(|(count, _)| *count >= thresholds.weak_quorum)
-                    .map(|(_, refusal)| Outcome::Rejected {
-                        refusal: (*refusal).clone(),
-                    })
+                // f + 1 final refusals of one kind: at least one correct replica refuses,
+                // and a correct replica refuses only what none will execute. A transient
+                // refusal (a full quota) only means "not yet".
+                let mut refusals = Tally::new(quorums);
+                for (from, vote) in &self.votes {
+                    if let Vote::Refused(refusal) = vote
+                        && !refusal.is_transient()
+                    {
+                        refusals.vote(*from, refusal.kind());
+                    }
+                }
+                let kind = *refusals.decided(quorums.weak_quorum())?;
+                self.votes.values().find_map(|vote| match vote {
+                    Vote::Refused(refusal) if refusal.kind() == kind => Some(Outcome::Rejected {
+                        refusal: refusal.clone(),
+                    }),
+                    _ => None,
+                })
             }
             Kind::ReadOnly => {
-                let mut results: HashMap<&Bytes, usize> = HashMap::new();
-                for vote in votes.iter().filter(|vote| !vote.tentative) {
-                    *results.entry(vote.result).or_default() += 1;
+                let mut results = Tally::new(quorums);
+                for (from, vote) in &self.votes {
+                    match vote {
+                        Vote::Result {
+                            result,
+                            tentative: false,
+                            ..
+                        } => results.vote(*from, result),
+                        _ => results.dissent(*from),
+                    };
                 }
-                let leader = results.iter().max_by_key(|(_, count)| **count);
-                let leading_count = leader.map_or(0, |(_, count)| *count);
-                if let Some((result, count)) = leader
-                    && *count >= thresholds.quorum
-                {
+                if let Some(result) = results.decided(quorums.quorum()) {
                     return Some(Outcome::Accepted {
                         result: (*result).clone(),
                         certificate: None,
                     });
                 }
                 // Replicas that answered anything else can no longer join a quorum.
-                let dissenting = self.votes.len() - leading_count;
-                if dissenting > thresholds.replica_count - thresholds.quorum {
-                    return Some(Outcome::Inconclusive);
-                }
-                None
+                results
+                    .out_of_reach(quorums.quorum())
+                    .then_some(Outcome::Inconclusive)
             }
         }
     }
@@ -269,8 +256,8 @@ mod tests {
     };
     use rampart_replica::message::{Seq, View};
 
-    fn thresholds() -> Thresholds {
-        Thresholds::of(&test_cluster().0)
+    fn thresholds() -> Quorums {
+        test_cluster().0.quorums()
     }
 
     fn waiting(kind: Kind) -> (Pending, oneshot::Receiver<Outcome>) {
@@ -410,12 +397,12 @@ mod tests {
         });
         pending.vote(ReplicaId(0), result(b"ok"));
         pending.vote(ReplicaId(1), result(b"ok"));
-        pending.settle(Thresholds::of(&cluster));
+        pending.settle(cluster.quorums());
         assert!(receiver.try_recv().is_err());
         assert!(pending.wants_certificate().is_some());
         let proof = commit_proof(&keys, &[0, 1, 2], &request, View(0), Seq(5), &[]);
         pending.add_proof(Seq(5), proof.clone());
-        pending.settle(Thresholds::of(&cluster));
+        pending.settle(cluster.quorums());
         assert!(receiver.try_recv().is_err(), "signed replies are missing");
         let replies: Vec<_> = [0, 1]
             .into_iter()
@@ -430,7 +417,7 @@ mod tests {
             proof,
             replies,
         };
-        pending.settle(Thresholds::of(&cluster));
+        pending.settle(cluster.quorums());
         assert_eq!(
             receiver.try_recv(),
             Ok(Outcome::Accepted {

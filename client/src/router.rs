@@ -51,7 +51,7 @@ fn route(shared: &Shared, from: ReplicaId, frame: &[u8]) {
             };
             debug!(replica = %from, number, %refusal, "request refused");
             pending.vote(from, Vote::Refused(refusal));
-            pending.settle(shared.thresholds);
+            pending.settle(shared.quorums);
         }
     }
 }
@@ -91,7 +91,7 @@ fn on_reply(
                 tentative: reply.tentative && !read_only,
             },
         );
-        pending.settle(shared.thresholds);
+        pending.settle(shared.quorums);
         match pending.wants_certificate() {
             Some(request) => (request.clone(), !pending.has_proof()),
             None => return,
@@ -132,6 +132,6 @@ fn on_reply(
         if let Some(signed) = verified_reply {
             pending.add_signed_reply(from, signed);
         }
-        pending.settle(shared.thresholds);
+        pending.settle(shared.quorums);
     }
 }

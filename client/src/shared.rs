@@ -10,7 +10,9 @@ use rampart_crypto::Ed25519;
 use rampart_replica::cluster::Cluster;
 use rampart_replica::message::ClientId;
 
-use crate::pending::{Pending, Thresholds};
+use rampart_replica::core::Quorums;
+
+use crate::pending::Pending;
 use crate::stats::Counters;
 use crate::view::ViewTracker;
 use crate::window::Window;
@@ -20,7 +22,7 @@ use crate::window::Window;
 pub(crate) struct Shared {
     pub(crate) client: ClientId,
     pub(crate) cluster: Cluster,
-    pub(crate) thresholds: Thresholds,
+    pub(crate) quorums: Quorums,
     state: Mutex<State>,
     /// Woken when a request number is released, for calls waiting for room in the window,
     /// and when the client closes.
@@ -46,14 +48,14 @@ pub(crate) struct State {
 
 impl Shared {
     pub(crate) fn new(client: ClientId, cluster: Cluster, window: Window) -> Shared {
-        let thresholds = Thresholds::of(&cluster);
+        let quorums = cluster.quorums();
         Shared {
             client,
-            thresholds,
+            quorums,
             state: Mutex::new(State {
                 pending: HashMap::new(),
                 window,
-                views: ViewTracker::new(cluster.size(), thresholds.weak_quorum),
+                views: ViewTracker::new(quorums),
                 closed: false,
                 all_answer_until: None,
             }),

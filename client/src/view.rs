@@ -1,6 +1,7 @@
 //! Which view the client believes the cluster is in, and so which replica it sends new
 //! requests to first (PBFT §4.1: the primary of view v is replica v mod n).
 
+use rampart_replica::core::Quorums;
 use rampart_replica::message::{ReplicaId, View};
 
 /// The highest view reported by each replica, and the view the client believes.
@@ -11,15 +12,14 @@ use rampart_replica::message::{ReplicaId, View};
 #[derive(Debug)]
 pub(crate) struct ViewTracker {
     reported: Vec<View>,
-    weak_quorum: usize,
+    quorums: Quorums,
 }
 
 impl ViewTracker {
-    pub(crate) fn new(replica_count: usize, weak_quorum: usize) -> ViewTracker {
-        assert!(weak_quorum >= 1 && weak_quorum <= replica_count);
+    pub(crate) fn new(quorums: Quorums) -> ViewTracker {
         ViewTracker {
-            reported: vec![View(0); replica_count],
-            weak_quorum,
+            reported: vec![View(0); quorums.replica_count()],
+            quorums,
         }
     }
 
@@ -33,9 +33,10 @@ impl ViewTracker {
 
     /// The highest view at least f + 1 replicas have reached.
     pub(crate) fn believed(&self) -> View {
-        let mut views = self.reported.clone();
-        views.sort_unstable_by(|a, b| b.cmp(a));
-        views[self.weak_quorum - 1]
+        let reported = (0..).map(ReplicaId).zip(self.reported.iter().copied());
+        self.quorums
+            .highest_reached(reported, self.quorums.weak_quorum())
+            .unwrap_or_default()
     }
 }
 
@@ -45,7 +46,7 @@ mod tests {
 
     #[test]
     fn one_replica_cannot_move_the_believed_view() {
-        let mut views = ViewTracker::new(4, 2);
+        let mut views = ViewTracker::new(Quorums::new(4));
         views.observe(ReplicaId(3), View(1_000));
         assert_eq!(views.believed(), View(0));
         views.observe(ReplicaId(1), View(2));
@@ -54,7 +55,7 @@ mod tests {
 
     #[test]
     fn the_believed_view_follows_f_plus_1_replicas_and_never_goes_back() {
-        let mut views = ViewTracker::new(4, 2);
+        let mut views = ViewTracker::new(Quorums::new(4));
         views.observe(ReplicaId(0), View(3));
         views.observe(ReplicaId(2), View(5));
         assert_eq!(views.believed(), View(3));

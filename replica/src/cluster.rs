@@ -26,7 +26,7 @@ impl fmt::Display for ReplicaId {
 }
 
 /// The members of a cluster. PBFT's n is `replicas.len()`; it tolerates f = ⌊(n-1)/3⌋
-/// Byzantine replicas.
+/// Byzantine replicas (see `core/quorum.rs`, which defines the quorum sizes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cluster {
     pub id: ClusterId,
@@ -76,22 +76,6 @@ impl Cluster {
     /// n, the number of replicas.
     pub fn size(&self) -> usize {
         self.replicas.len()
-    }
-
-    /// f, the number of Byzantine replicas tolerated: the largest f with 3f + 1 <= n.
-    pub fn faults_tolerated(&self) -> usize {
-        (self.size() - 1) / 3
-    }
-
-    /// The size of a quorum certificate: n - f (2f + 1 when n = 3f + 1). Any two quorums
-    /// share at least f + 1 replicas, so at least one correct one.
-    pub fn quorum(&self) -> usize {
-        self.size() - self.faults_tolerated()
-    }
-
-    /// f + 1: enough replicas that at least one of them is correct.
-    pub fn weak_quorum(&self) -> usize {
-        self.faults_tolerated() + 1
     }
 
     pub fn key(&self, replica: ReplicaId) -> Option<PublicKey> {
@@ -164,16 +148,6 @@ mod tests {
         (0..count)
             .map(|i| KeyPair::from_seed(i).public_key())
             .collect()
-    }
-
-    #[test]
-    fn quorum_sizes_follow_n_equals_3f_plus_1() {
-        for (n, f, quorum) in [(4, 1, 3), (7, 2, 5), (10, 3, 7), (5, 1, 4)] {
-            let cluster = Cluster::new(ClusterId(1), keys(n)).expect("valid");
-            assert_eq!(cluster.faults_tolerated(), f, "n={n}");
-            assert_eq!(cluster.quorum(), quorum, "n={n}");
-            assert_eq!(cluster.weak_quorum(), f + 1, "n={n}");
-        }
     }
 
     #[test]

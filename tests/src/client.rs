@@ -10,9 +10,8 @@ use bytes::Bytes;
 
 use rampart_crypto::{ClusterId, Signed, Signer};
 use rampart_replica::core::Rng;
-use rampart_replica::message::{
-    ClientId, Refusal, ReplicaId, Reply, Request, ResultVote, accepted_result,
-};
+use rampart_replica::core::quorum::{Quorums, ResultVote, accepted_result};
+use rampart_replica::message::{ClientId, Refusal, ReplicaId, Reply, Request};
 
 use crate::checker::linearizability::Operation;
 use crate::kv::{KvOp, KvResult};
@@ -59,7 +58,7 @@ pub struct SimClient {
     signer: Arc<dyn Signer>,
     cluster: ClusterId,
     replica_count: usize,
-    weak_quorum: usize,
+    quorums: Quorums,
     rng: Rng,
     issued: usize,
     next_number: u64,
@@ -101,7 +100,7 @@ impl SimClient {
             signer,
             cluster,
             replica_count,
-            weak_quorum: (replica_count - 1) / 3 + 1,
+            quorums: Quorums::new(replica_count),
             rng: Rng::new(seed ^ (index as u64).wrapping_mul(0x9e37_79b9)),
             issued: 0,
             next_number: 1,
@@ -288,7 +287,7 @@ impl SimClient {
             return;
         }
         let number = reply.number;
-        let quorum = self.replica_count - (self.weak_quorum - 1);
+        let quorums = self.quorums;
         let Some(pending) = self.pending.get_mut(&number) else {
             return;
         };
@@ -296,24 +295,15 @@ impl SimClient {
             return;
         };
         read.answers.insert(from, reply.result);
-        let mut counts: BTreeMap<&Bytes, usize> = BTreeMap::new();
-        for answer in read.answers.values() {
-            *counts.entry(answer).or_default() += 1;
-        }
-        let (leader, leading) = counts
-            .iter()
-            .max_by_key(|(_, count)| **count)
-            .map(|(answer, count)| ((*answer).clone(), *count))
-            .unwrap_or_default();
-        if leading >= quorum {
-            let result = KvResult::decode(&leader).unwrap_or(KvResult::Invalid);
+        let answers = quorums.tally(read.answers.iter().map(|(from, answer)| (*from, answer)));
+        if let Some(leader) = answers.decided(quorums.quorum()) {
+            let result = KvResult::decode(leader).unwrap_or(KvResult::Invalid);
             let history_index = pending.history_index;
             self.pending.remove(&number);
             self.history[history_index].completed = Some((now, result));
             return;
         }
-        let dissenting = read.answers.len() - leading;
-        if dissenting > self.replica_count - quorum {
+        if answers.out_of_reach(quorums.quorum()) {
             self.order_instead(number, now, outgoing);
         }
     }
@@ -331,8 +321,8 @@ impl SimClient {
         }
         let kind = refusal.kind();
         pending.refusals.insert(from, kind);
-        let agreeing = pending.refusals.values().filter(|k| **k == kind).count();
-        if agreeing >= self.weak_quorum {
+        let refusals = pending.refusals.iter().map(|(from, kind)| (*from, *kind));
+        if self.quorums.count(refusals, &kind) >= self.quorums.weak_quorum() {
             self.pending.remove(&number);
             self.refused_operations += 1;
         }
@@ -354,9 +344,12 @@ impl SimClient {
             return;
         }
         pending.replies.insert(from, reply);
-        let votes: Vec<ResultVote<'_>> = pending.replies.values().map(Reply::vote).collect();
-        let quorum = self.replica_count - (self.weak_quorum - 1);
-        let Some(result) = accepted_result(&votes, self.weak_quorum, quorum, true) else {
+        let votes: Vec<(ReplicaId, ResultVote<'_>)> = pending
+            .replies
+            .iter()
+            .map(|(from, reply)| (*from, ResultVote::of(reply)))
+            .collect();
+        let Some(result) = accepted_result(&votes, self.quorums, true) else {
             return;
         };
         let result = KvResult::decode(result).unwrap_or(KvResult::Invalid);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use rampart_crypto::{Digest, Signed};
 
+use super::quorum::Quorums;
 use super::{Action, Evidence, MessageKey, PersistOp, Reject, Replica};
 use crate::message::{Checkpoint, CheckpointCertificate, Message, Payload, ReplicaId, Seq};
 
@@ -75,20 +76,14 @@ impl Checkpoints {
         &self,
         seq: Seq,
         digest: Digest,
-        quorum: usize,
+        quorums: Quorums,
     ) -> Option<CheckpointCertificate> {
-        let proof: Vec<Signed<Checkpoint>> = self
-            .votes
-            .get(&seq)?
-            .values()
-            .filter(|c| c.value.state_digest == digest)
-            .take(quorum)
-            .cloned()
-            .collect();
-        (proof.len() >= quorum).then_some(CheckpointCertificate {
+        let votes = self.votes.get(&seq)?.values();
+        let proof = quorums.matching(votes, &(seq, digest), quorums.quorum());
+        (proof.len() >= quorums.quorum()).then(|| CheckpointCertificate {
             seq,
             state_digest: digest,
-            proof,
+            proof: proof.into_iter().cloned().collect(),
         })
     }
 }
@@ -170,7 +165,7 @@ impl Replica {
         }
         if let Some(certificate) = self
             .checkpoints
-            .certificate(seq, state_digest, self.quorum())
+            .certificate(seq, state_digest, self.quorums())
         {
             self.stabilize(certificate);
         }
@@ -199,18 +194,11 @@ impl Replica {
         {
             return Err(Reject::InvalidCheckpointCertificate);
         }
-        let mut signers = Vec::new();
-        for checkpoint in &certificate.proof {
-            let matches = checkpoint.value.seq == certificate.seq
-                && checkpoint.value.state_digest == certificate.state_digest;
-            if !matches || signers.contains(&checkpoint.value.replica) {
-                return Err(Reject::InvalidCheckpointCertificate);
-            }
-            signers.push(checkpoint.value.replica);
-        }
-        if signers.len() < self.quorum() {
-            return Err(Reject::InvalidCheckpointCertificate);
-        }
+        let quorums = self.quorums();
+        let subject = (certificate.seq, certificate.state_digest);
+        quorums
+            .check_certificate(&certificate.proof, &subject, quorums.quorum())
+            .map_err(|_| Reject::InvalidCheckpointCertificate)?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Protocol parameters. Every duration is in ticks: the core has no clock, and the shell
 //! decides how long a tick is.
 
+use super::quorum::Quorums;
 use crate::cluster::{ClientAdmission, Cluster, ClusterError};
 use crate::message::{Limits, REQUEST_OVERHEAD_BYTES, SIGNED_MESSAGE_BYTES_MAX};
 
@@ -301,12 +302,8 @@ impl Config {
         }
     }
 
-    pub fn quorum(&self) -> usize {
-        self.cluster.quorum()
-    }
-
-    pub fn weak_quorum(&self) -> usize {
-        self.cluster.weak_quorum()
+    pub fn quorums(&self) -> Quorums {
+        self.cluster.quorums()
     }
 
     pub fn replica_count(&self) -> usize {

@@ -31,7 +31,7 @@ impl Replica {
                 self.id
             );
         }
-        let quorum = self.quorum();
+        let quorums = self.quorums();
         let primary = self.primary();
         for slot in self.log.slots() {
             assert!(
@@ -64,8 +64,8 @@ impl Replica {
                 assert!(slot.round.pre_prepare.is_none() && slot.round.batch.is_none());
             }
             // committed-local implies prepared (PBFT §4.2).
-            if slot.round.is_committed(primary, quorum) {
-                assert!(slot.round.is_prepared(primary, quorum));
+            if slot.round.is_committed(primary, quorums) {
+                assert!(slot.round.is_prepared(primary, quorums));
                 assert!(
                     slot.decided.is_some(),
                     "{}: committed slot {} undecided",
@@ -77,13 +77,13 @@ impl Replica {
                 assert_eq!(certificate.seq(), slot.seq);
                 assert_eq!(certificate.digest(), batch.digest());
                 assert!(certificate.view() <= self.view);
-                assert_eq!(certificate.prepares.len() + 1, quorum);
+                assert_eq!(certificate.prepares.len(), quorums.prepares_needed());
             }
             if let Some(certificate) = &slot.decided {
                 let (_, seq, digest) = certificate.subject().expect("a certificate has commits");
                 assert_eq!(seq, slot.seq);
                 assert_eq!(digest, certificate.batch.digest());
-                assert!(certificate.commits.len() >= quorum);
+                assert!(certificate.commits.len() >= quorums.quorum());
             }
             assert!(slot.round.prepares.len() <= self.config.replica_count());
             assert!(slot.round.commits.len() <= self.config.replica_count());

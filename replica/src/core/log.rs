@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rampart_crypto::{Digest, Signed};
 
+use super::quorum::Quorums;
 use crate::message::{
     Batch, Commit, CommitCertificate, PrePrepare, Prepare, PreparedCertificate, ReplicaId, Seq,
     View,
@@ -32,72 +33,71 @@ impl Round {
         self.pre_prepare.as_ref().map(|pp| pp.value.digest)
     }
 
-    /// PREPAREs matching the pre-prepare, from backups (never the primary).
-    fn matching_prepares(&self, primary: ReplicaId) -> impl Iterator<Item = &Signed<Prepare>> {
-        let digest = self.digest();
-        self.prepares
-            .values()
-            .filter(move |p| Some(p.value.digest) == digest && p.value.replica != primary)
+    /// What the PREPAREs and COMMITs of the round must match: the pre-prepare's view,
+    /// sequence number and digest.
+    fn subject(&self) -> Option<(View, Seq, Digest)> {
+        let pre_prepare = &self.pre_prepare.as_ref()?.value;
+        Some((pre_prepare.view, pre_prepare.seq, pre_prepare.digest))
     }
 
-    /// prepared(m, v, n, i) of PBFT §4.2: the pre-prepare and quorum - 1 (2f) matching
-    /// PREPAREs from distinct backups.
-    pub fn is_prepared(&self, primary: ReplicaId, quorum: usize) -> bool {
-        self.pre_prepare.is_some() && self.matching_prepares(primary).count() + 1 >= quorum
+    /// PREPAREs from backups: the primary's PRE-PREPARE stands for its PREPARE.
+    fn backup_prepares(&self, primary: ReplicaId) -> impl Iterator<Item = &Signed<Prepare>> {
+        self.prepares
+            .values()
+            .filter(move |p| p.value.replica != primary)
+    }
+
+    /// prepared(m, v, n, i) of PBFT §4.2: the pre-prepare and 2f matching PREPAREs from
+    /// distinct backups.
+    pub fn is_prepared(&self, primary: ReplicaId, quorums: Quorums) -> bool {
+        self.subject().is_some_and(|subject| {
+            quorums.count(self.backup_prepares(primary), &subject) >= quorums.prepares_needed()
+        })
     }
 
     /// committed-local(m, v, n, i) of PBFT §4.2: prepared and a quorum (2f + 1) of matching
     /// COMMITs from distinct replicas.
-    pub fn is_committed(&self, primary: ReplicaId, quorum: usize) -> bool {
-        let digest = self.digest();
-        self.is_prepared(primary, quorum)
-            && self
-                .commits
-                .values()
-                .filter(|c| Some(c.value.digest) == digest)
-                .count()
-                >= quorum
+    pub fn is_committed(&self, primary: ReplicaId, quorums: Quorums) -> bool {
+        self.subject().is_some_and(|subject| {
+            self.is_prepared(primary, quorums)
+                && quorums.count(self.commits.values(), &subject) >= quorums.quorum()
+        })
     }
 
-    /// A commit certificate, if the round is committed-local: quorum matching COMMITs.
+    /// A commit certificate, if the round is committed-local: a quorum of matching COMMITs.
     pub fn commit_certificate(
         &self,
         primary: ReplicaId,
-        quorum: usize,
+        quorums: Quorums,
     ) -> Option<CommitCertificate> {
-        if !self.is_committed(primary, quorum) {
+        if !self.is_committed(primary, quorums) {
             return None;
         }
-        let digest = self.digest();
+        let commits = quorums.matching(self.commits.values(), &self.subject()?, quorums.quorum());
         Some(CommitCertificate {
-            commits: self
-                .commits
-                .values()
-                .filter(|c| Some(c.value.digest) == digest)
-                .take(quorum)
-                .cloned()
-                .collect(),
+            commits: commits.into_iter().cloned().collect(),
             batch: self.batch.clone()?,
         })
     }
 
-    /// The prepared certificate, if the round is prepared: the pre-prepare and exactly
-    /// quorum - 1 matching PREPAREs (the lowest replica ids, for determinism).
+    /// The prepared certificate, if the round is prepared: the pre-prepare and exactly 2f
+    /// matching PREPAREs from backups (the lowest replica ids, for determinism).
     pub fn prepared_certificate(
         &self,
         primary: ReplicaId,
-        quorum: usize,
+        quorums: Quorums,
     ) -> Option<PreparedCertificate> {
-        if !self.is_prepared(primary, quorum) {
+        if !self.is_prepared(primary, quorums) {
             return None;
         }
+        let prepares = quorums.matching(
+            self.backup_prepares(primary),
+            &self.subject()?,
+            quorums.prepares_needed(),
+        );
         Some(PreparedCertificate {
             pre_prepare: self.pre_prepare.clone()?,
-            prepares: self
-                .matching_prepares(primary)
-                .take(quorum - 1)
-                .cloned()
-                .collect(),
+            prepares: prepares.into_iter().cloned().collect(),
         })
     }
 }

@@ -28,6 +28,7 @@ mod log;
 mod monitor;
 mod normal;
 mod persist;
+pub mod quorum;
 mod reads;
 mod recovery;
 mod reject;
@@ -51,6 +52,7 @@ pub use config::{
 pub use evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence, EvidenceStore};
 pub use log::{Log, Round, Slot};
 pub use persist::{MessageKey, PersistOp, PersistedState};
+pub use quorum::Quorums;
 pub use reads::DEFERRED_READS_MAX;
 pub use recovery::Restored;
 pub use reject::Reject;
@@ -428,8 +430,8 @@ impl Replica {
         self.primary() == self.id
     }
 
-    fn quorum(&self) -> usize {
-        self.config.quorum()
+    fn quorums(&self) -> Quorums {
+        self.config.quorums()
     }
 
     fn low_watermark(&self) -> Seq {

@@ -205,17 +205,10 @@ impl Replica {
         let subject = certificate
             .subject()
             .ok_or(Reject::InvalidCommitCertificate)?;
-        let mut signers = Vec::new();
-        for commit in &certificate.commits {
-            let c = &commit.value;
-            if (c.view, c.seq, c.digest) != subject || signers.contains(&c.replica) {
-                return Err(Reject::InvalidCommitCertificate);
-            }
-            signers.push(c.replica);
-        }
-        if signers.len() < self.quorum() {
-            return Err(Reject::InvalidCommitCertificate);
-        }
+        let quorums = self.quorums();
+        quorums
+            .check_certificate(&certificate.commits, &subject, quorums.quorum())
+            .map_err(|_| Reject::InvalidCommitCertificate)?;
         if certificate.batch.digest() != subject.2 {
             return Err(Reject::WrongDigest);
         }
@@ -237,7 +230,7 @@ impl Replica {
             return;
         }
         let primary = self.primary();
-        let quorum = self.quorum();
+        let quorums = self.quorums();
         let (id, view, now) = (self.id, self.view, self.now);
         let Some(slot) = self.log.get_mut(seq) else {
             return;
@@ -258,7 +251,7 @@ impl Replica {
             }));
         }
         if !slot.prepared_in_view()
-            && let Some(certificate) = slot.round.prepared_certificate(primary, quorum)
+            && let Some(certificate) = slot.round.prepared_certificate(primary, quorums)
         {
             let batch = slot.round.batch.clone().unwrap_or_else(Batch::null);
             slot.prepared = Some((certificate.clone(), batch.clone()));
@@ -275,7 +268,7 @@ impl Replica {
             }));
         }
         if slot.decided.is_none()
-            && let Some(certificate) = slot.round.commit_certificate(primary, quorum)
+            && let Some(certificate) = slot.round.commit_certificate(primary, quorums)
         {
             slot.decided = Some(certificate.clone());
             slot.touched_at = now;

@@ -20,20 +20,26 @@ impl Replica {
     /// cannot make a correct replica believe it is behind. `None` until f peers have sent
     /// a STATUS: until then, the replica cannot know.
     pub fn cluster_position(&self) -> Option<(View, Seq)> {
-        let weak_quorum = self.config.weak_quorum();
-        if self.peer_positions.len() + 1 < weak_quorum {
+        let quorums = self.quorums();
+        let weak_quorum = quorums.weak_quorum();
+        let own = (self.view, self.last_executed);
+        let positions: Vec<(ReplicaId, (View, Seq))> = std::iter::once((self.id, own))
+            .chain(self.peer_positions.iter().map(|(&peer, &at)| (peer, at)))
+            .collect();
+        if quorums.distinct(positions.iter().map(|&(replica, _)| replica)) < weak_quorum {
             return None;
         }
-        let own = (self.view, self.last_executed);
-        let mut views: Vec<View> = vec![own.0];
-        let mut executed: Vec<Seq> = vec![own.1];
-        for (view, seq) in self.peer_positions.values() {
-            views.push(*view);
-            executed.push(*seq);
-        }
+        let views = positions
+            .iter()
+            .map(|&(replica, (view, _))| (replica, view));
+        let executed = positions.iter().map(|&(replica, (_, seq))| (replica, seq));
         Some((
-            highest_reached_by(views, weak_quorum).map_or(own.0, |view| view.max(own.0)),
-            highest_reached_by(executed, weak_quorum).map_or(own.1, |seq| seq.max(own.1)),
+            quorums
+                .highest_reached(views, weak_quorum)
+                .map_or(own.0, |view| view.max(own.0)),
+            quorums
+                .highest_reached(executed, weak_quorum)
+                .map_or(own.1, |seq| seq.max(own.1)),
         ))
     }
 
@@ -189,10 +195,4 @@ impl Replica {
             self.relay(peer, message);
         }
     }
-}
-
-/// The highest value that `count` of `values` reach: the `count`-th highest.
-fn highest_reached_by<T: Ord + Copy>(mut values: Vec<T>, count: usize) -> Option<T> {
-    values.sort_unstable_by(|a, b| b.cmp(a));
-    values.get(count.checked_sub(1)?).copied()
 }

@@ -85,10 +85,10 @@ impl ViewChanges {
     }
 
     /// Each replica's highest view.
-    pub(super) fn highest_views(&self) -> impl Iterator<Item = View> + '_ {
+    pub(super) fn highest_views(&self) -> impl Iterator<Item = (ReplicaId, View)> + '_ {
         self.received
-            .values()
-            .filter_map(|views| views.keys().next_back().copied())
+            .iter()
+            .filter_map(|(&replica, views)| Some((replica, *views.keys().next_back()?)))
     }
 
     /// The VIEW-CHANGEs for `view`, in replica order.
@@ -253,21 +253,21 @@ impl Replica {
     }
 
     fn check_prepared_certificate(&self, certificate: &PreparedCertificate) -> Result<(), Reject> {
+        // The primary's PRE-PREPARE stands for its PREPARE: a PREPARE of its own does not
+        // count (PBFT §4.2).
         let primary = certificate.view().primary(self.config.replica_count());
-        let mut signers = Vec::new();
-        for prepare in &certificate.prepares {
-            let p = &prepare.value;
-            let matches = p.view == certificate.view()
-                && p.seq == certificate.seq()
-                && p.digest == certificate.digest();
-            if !matches || p.replica == primary || signers.contains(&p.replica) {
-                return Err(Reject::InvalidPreparedCertificate);
-            }
-            signers.push(p.replica);
-        }
-        if signers.len() + 1 < self.quorum() {
+        if certificate
+            .prepares
+            .iter()
+            .any(|prepare| prepare.value.replica == primary)
+        {
             return Err(Reject::InvalidPreparedCertificate);
         }
+        let quorums = self.quorums();
+        let subject = (certificate.view(), certificate.seq(), certificate.digest());
+        quorums
+            .check_certificate(&certificate.prepares, &subject, quorums.prepares_needed())
+            .map_err(|_| Reject::InvalidPreparedCertificate)?;
         Ok(())
     }
 
@@ -372,25 +372,24 @@ impl Replica {
     /// §4.5.2), start the timer at a quorum for the target view, and, as its primary, send
     /// NEW-VIEW.
     pub(super) fn after_view_change_received(&mut self) {
-        let mut ahead: Vec<View> = self
-            .view_changes
-            .highest_views()
-            .filter(|&v| v > self.view)
-            .collect();
-        let weak_quorum = self.config.weak_quorum();
-        if ahead.len() >= weak_quorum {
-            // The highest view that f + 1 replicas have reached: at least one correct
-            // replica is there, so a faulty one cannot drag this replica forward alone.
-            ahead.sort_unstable_by(|a, b| b.cmp(a));
-            let view = ahead[weak_quorum - 1];
+        let quorums = self.quorums();
+        // The highest view that f + 1 replicas have reached: at least one correct replica
+        // is there, so a faulty one cannot drag this replica forward alone.
+        let reached = quorums
+            .highest_reached(self.view_changes.highest_views(), quorums.weak_quorum())
+            .filter(|&view| view > self.view);
+        if let Some(view) = reached {
             self.start_view_change(view, ViewChangeCause::PeersMovedOn);
             return;
         }
         if self.normal {
             return;
         }
-        let votes = self.view_changes.for_view(self.view).count();
-        if votes < self.quorum() {
+        let voters = self
+            .view_changes
+            .for_view(self.view)
+            .map(|vc| vc.signed.value.replica);
+        if quorums.distinct(voters) < quorums.quorum() {
             return;
         }
         if self.view_changes.timer_deadline.is_none() {
@@ -407,7 +406,7 @@ impl Replica {
     /// The new primary builds NEW-VIEW from a quorum of VIEW-CHANGEs, its own first.
     fn send_new_view(&mut self) {
         let view = self.view;
-        let quorum = self.quorum();
+        let quorum = self.quorums().quorum();
         let mut chosen: Vec<&ReceivedViewChange> = Vec::with_capacity(quorum);
         if let Some(own) = self.view_changes.get(self.id, view) {
             chosen.push(own);
@@ -447,18 +446,13 @@ impl Replica {
         if view < self.view || (view == self.view && self.normal) {
             return Err(Reject::OldView);
         }
-        let mut senders = Vec::new();
+        let quorums = self.quorums();
+        quorums
+            .check_certificate(&new_view.view_changes, &view, quorums.quorum())
+            .map_err(|_| Reject::InvalidNewView)?;
         for view_change in &new_view.view_changes {
-            let vc = &view_change.value;
-            if vc.new_view != view || senders.contains(&vc.replica) {
-                return Err(Reject::InvalidNewView);
-            }
-            senders.push(vc.replica);
-            self.check_view_change(vc)
+            self.check_view_change(&view_change.value)
                 .map_err(|_| Reject::InvalidNewView)?;
-        }
-        if senders.len() < self.quorum() {
-            return Err(Reject::InvalidNewView);
         }
         let values: Vec<&ViewChange> = new_view.view_changes.iter().map(|vc| &vc.value).collect();
         let plan = compute_new_view(view, &values);

@@ -44,7 +44,7 @@ pub use ids::{ClientId, ReplicaId, Seq, View};
 pub use normal::{
     Commit, CommitCertificate, PrePrepare, Prepare, PreparedCertificate, SIGNED_MESSAGE_BYTES_MAX,
 };
-pub use reply::{Reply, ResultVote, accepted_result};
+pub use reply::Reply;
 pub use request::{
     Batch, REQUEST_OVERHEAD_BYTES, Request, RequestKey, batch_bytes, batch_digest, request_bytes,
     request_digest,

@@ -466,7 +466,7 @@ impl LocalCluster {
             .filter(|replica| !self.config.behaviours.contains_key(replica))
             .filter(|&replica| self.node(replica).is_some())
             .collect();
-        let quorum = self.cluster.size() - self.cluster.faults_tolerated();
+        let quorum = self.cluster.quorum();
         let mut agreed = None;
         let converged = self
             .wait_until(timeout, |statuses| {

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use rampart_crypto::Signed;
-use rampart_replica::message::{Seq, accepted_result};
+use rampart_replica::core::quorum::{ResultVote, accepted_result};
+use rampart_replica::message::Seq;
 use rampart_replica::wire::{CommitProof, ReplicaFrame};
 
 use rampart_client::{Certificate, CertificateError, VerifiedCommit};
@@ -29,7 +30,11 @@ pub fn replica_frame(data: &[u8]) -> Outcome {
         } => {
             reply.key();
             let f = fixture();
-            accepted_result(&[reply.vote()], 1, f.cluster.quorum(), true);
+            accepted_result(
+                &[(reply.replica, ResultVote::of(&reply))],
+                f.cluster.quorums(),
+                true,
+            );
             let Some(proof) = certificate else {
                 return Outcome::Accepted;
             };
