@@ -13,7 +13,7 @@ use crate::message::{Batch, Payload, PrePrepare, Request, RequestKey, request_by
 impl Replica {
     /// Sends PRE-PREPAREs while the primary may.
     pub(super) fn propose(&mut self) {
-        if !self.normal || !self.is_primary() || self.transfer.is_some() {
+        if !self.is_normal() || !self.is_primary() || self.transfer.is_some() {
             return;
         }
         loop {

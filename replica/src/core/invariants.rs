@@ -3,13 +3,20 @@
 
 use super::checkpoint::CHECKPOINTS_PER_REPLICA_MAX;
 use super::view_change::VIEW_CHANGES_PER_REPLICA_MAX;
-use super::{Replica, RequestStatus};
+use super::{Replica, RequestStatus, Status};
 
 impl Replica {
     /// Asserts the invariants of the protocol state.
     pub fn check_invariants(&self) {
         let low = self.low_watermark();
         let high = self.high_watermark();
+        // A transfer runs beside the view-change protocol; `status()` reports it.
+        assert_ne!(
+            self.status,
+            Status::Transferring,
+            "{}: a stored Transferring status",
+            self.id
+        );
         // Execution never passes the stable checkpoint's state unseen: either this replica
         // executed up to it, or it is fetching it.
         assert!(
@@ -42,7 +49,7 @@ impl Replica {
             );
             // While changing views, the log stays in the view being left (or, after a
             // restart during a view change, in the view being entered).
-            if self.normal {
+            if self.is_normal() {
                 assert_eq!(
                     slot.view, self.view,
                     "{}: slot {} in an old view",
@@ -88,7 +95,7 @@ impl Replica {
             assert!(slot.round.prepares.len() <= self.config.replica_count());
             assert!(slot.round.commits.len() <= self.config.replica_count());
         }
-        if self.normal && self.is_primary() {
+        if self.is_normal() && self.is_primary() {
             assert!(
                 self.next_seq > low,
                 "{}: next sequence number below the window",
@@ -167,8 +174,8 @@ impl Replica {
         assert!(self.requests.assigned_count() <= self.requests.waiting_count());
         if let Some((timed, _)) = self.request_timer() {
             assert!(
-                self.normal && !self.is_primary(),
-                "{}: request timer outside a backup",
+                !self.is_changing_view() && !self.is_primary(),
+                "{}: request timer outside a backup in its view",
                 self.id
             );
             assert!(
@@ -187,13 +194,13 @@ impl Replica {
         }
         for view_change in self.view_changes.all() {
             let target = view_change.signed.value.new_view;
-            assert!(target > self.view || (target == self.view && !self.normal));
+            assert!(target > self.view || (target == self.view && !self.is_normal()));
         }
         assert!(self.view_changes.per_replica_max() <= VIEW_CHANGES_PER_REPLICA_MAX);
         assert!(self.view_changes.earlier_own.len() <= VIEW_CHANGES_PER_REPLICA_MAX);
         for (view, own) in &self.view_changes.earlier_own {
             assert!(
-                !self.normal,
+                !self.is_normal(),
                 "{}: earlier VIEW-CHANGEs kept in a started view",
                 self.id
             );

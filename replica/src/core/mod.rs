@@ -205,6 +205,49 @@ pub enum Action {
     InstallState { seq: Seq, state_digest: Digest },
 }
 
+/// A replica's status, named after PBFT's.
+///
+/// The view-change protocol gives a replica two states (§4.4): normal operation in its
+/// view, or a view change to it. A state transfer (§5.3.2) runs beside them: a replica
+/// fetching state still takes part in agreement in its view, or in a view change, and only
+/// its execution waits. [`Replica::status`] reports the one that says most about the
+/// replica: Recovering, then Transferring, then Normal or ViewChange.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Normal operation (PBFT §4.2): the replica orders and executes requests in its view.
+    #[default]
+    Normal,
+    /// A view change (PBFT §4.4): the replica left its old view and waits for the NEW-VIEW
+    /// of the current one, accepting only CHECKPOINT, VIEW-CHANGE and NEW-VIEW messages
+    /// (and commit certificates) meanwhile.
+    ViewChange,
+    /// State transfer (PBFT §5.3.2): the replica fetches the state of a stable checkpoint
+    /// above its execution, which waits until the state is installed.
+    Transferring,
+    /// The replica rebuilds its state from durable storage: while [`Replica::recover`]
+    /// restores it, and after [`Action::Rollback`], until the shell replaces the core with
+    /// a recovered one. It takes no input meanwhile.
+    Recovering,
+}
+
+impl Status {
+    /// A short name for logs, metrics and `rampart status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Normal => "normal",
+            Status::ViewChange => "view-change",
+            Status::Transferring => "transferring",
+            Status::Recovering => "recovering",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Counters for refused inputs, by reason.
 pub type RejectCounts = BTreeMap<Reject, u64>;
 
@@ -215,9 +258,12 @@ pub struct Replica {
     id: ReplicaId,
     /// Ticks since start.
     now: u64,
-    /// The current view; while `normal` is false, the view this replica is changing to.
+    /// The current view; during a view change, the view this replica is changing to.
     view: View,
-    normal: bool,
+    /// Normal, ViewChange or Recovering (see [`Status`]); never Transferring, which
+    /// [`Replica::status`] derives from `transfer`, since a state transfer runs beside the
+    /// view-change protocol rather than instead of it.
+    status: Status,
     log: Log,
     /// The primary's next sequence number to assign.
     next_seq: Seq,
@@ -226,8 +272,6 @@ pub struct Replica {
     executing: Option<Vec<RequestKey>>,
     /// The batch at `last_executed + 1`, executed before it committed (PBFT §5.1.2).
     tentative: Option<normal::Tentative>,
-    /// A [`Action::Rollback`] was asked for: this core is about to be replaced.
-    rolled_back: bool,
     clients: ClientTable,
     requests: Requests,
     /// PRE-PREPAREs of the current view whose batch is known only by digest.
@@ -279,13 +323,12 @@ impl Replica {
             id,
             now: 0,
             view: View(0),
-            normal: true,
+            status: Status::Normal,
             log: Log::default(),
             next_seq: Seq(1),
             last_executed: Seq(0),
             executing: None,
             tentative: None,
-            rolled_back: false,
             clients: ClientTable::default(),
             requests: Requests::default(),
             reads: reads::Reads::default(),
@@ -311,6 +354,11 @@ impl Replica {
 
     /// Takes one input and returns what the shell must do, in order.
     pub fn handle(&mut self, input: Input) -> Vec<Action> {
+        if self.status == Status::Recovering {
+            // See `Action::Rollback`: the shell replaces this core before it matters.
+            self.count_reject(Reject::Recovering);
+            return Vec::new();
+        }
         let result = match input {
             Input::Tick => {
                 self.on_tick();
@@ -469,9 +517,24 @@ impl Replica {
         self.view
     }
 
-    /// false while changing views.
+    /// What the replica is doing (see [`Status`]).
+    pub fn status(&self) -> Status {
+        match self.status {
+            Status::Normal | Status::ViewChange if self.transfer.is_some() => Status::Transferring,
+            status => status,
+        }
+    }
+
+    /// Whether the replica takes part in the normal case of its view (PBFT §4.2): false
+    /// while changing views or recovering, whether or not a state transfer runs.
     pub fn is_normal(&self) -> bool {
-        self.normal
+        self.status == Status::Normal
+    }
+
+    /// Whether the replica is changing views (PBFT §4.4), whether or not a state transfer
+    /// runs.
+    fn is_changing_view(&self) -> bool {
+        self.status == Status::ViewChange
     }
 
     pub fn current_primary(&self) -> ReplicaId {

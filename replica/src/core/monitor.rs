@@ -84,7 +84,7 @@ impl Replica {
     /// Starts the request timer for the oldest waiting request if no timer runs and this
     /// replica is a backup in normal operation.
     pub(super) fn arm_request_timer(&mut self) {
-        if self.monitor.request_timer.is_some() || !self.normal || self.is_primary() {
+        if self.monitor.request_timer.is_some() || !self.is_normal() || self.is_primary() {
             return;
         }
         if let Some(oldest) = self.requests.oldest() {
@@ -114,7 +114,7 @@ impl Replica {
     /// Every tick: the request timer, then the ordering timer. Either one that expires
     /// starts a view change.
     pub(super) fn check_primary(&mut self) {
-        if !self.normal || self.is_primary() {
+        if !self.is_normal() || self.is_primary() {
             self.monitor.request_timer = None;
             return;
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rampart_crypto::{Digest, Signed};
 
-use super::{Action, Evidence, PersistOp, Reject, Replica, checkpoint_digest};
+use super::{Action, Evidence, PersistOp, Reject, Replica, Status, checkpoint_digest};
 use crate::message::{
     Batch, Commit, CommitCertificate, Message, Payload, PrePrepare, Prepare, REQUEST_NUMBER_MAX,
     Reply, RequestKey, Seq, View, request_bytes,
@@ -17,7 +17,7 @@ impl Replica {
     /// Checks that (view, seq) can be agreed on now: the replica is in normal operation in
     /// that view, and seq lies between the watermarks (PBFT §4.2).
     fn check_agreement_slot(&self, view: View, seq: Seq) -> Result<(), Reject> {
-        if !self.normal {
+        if !self.is_normal() {
             return Err(Reject::NotNormal);
         }
         if view < self.view {
@@ -226,7 +226,7 @@ impl Replica {
     /// Takes every step the slot's state now allows: PREPARE once pre-prepared (backups),
     /// COMMIT once prepared, execution once committed-local (PBFT §4.2).
     pub(super) fn advance(&mut self, seq: Seq) {
-        if !self.normal {
+        if !self.is_normal() {
             return;
         }
         let primary = self.primary();
@@ -292,7 +292,8 @@ impl Replica {
     /// Requests already executed (by number, per client) are left out, which makes
     /// execution exactly-once (PBFT §4.1).
     pub(super) fn execute_next(&mut self) {
-        if self.executing.is_some() || self.transfer.is_some() || self.rolled_back {
+        let suspended = matches!(self.status(), Status::Transferring | Status::Recovering);
+        if self.executing.is_some() || suspended {
             return;
         }
         let seq = self.last_executed.next();
@@ -311,7 +312,7 @@ impl Replica {
                          with another digest; rolling back to durable state"
                     );
                     debug_assert_eq!(tentative.seq, seq);
-                    self.rolled_back = true;
+                    self.status = Status::Recovering;
                     self.emit(Action::Rollback);
                 }
                 None => self.hand_out(seq, &batch, false),
@@ -320,7 +321,7 @@ impl Replica {
         }
         let may_run_ahead = self.config.tentative_execution
             && self.tentative.is_none()
-            && self.normal
+            && self.is_normal()
             && slot.prepared_in_view()
             && !seq.0.is_multiple_of(self.config.checkpoint_interval);
         if may_run_ahead && let Some(batch) = slot.round.batch.clone() {
@@ -449,7 +450,7 @@ impl Replica {
     /// What follows the execution of the committed batch at `seq`.
     fn finish_execution(&mut self, seq: Seq, executed_any: bool, app_digest: Option<Digest>) {
         self.last_executed = seq;
-        if executed_any && self.normal {
+        if executed_any && self.is_normal() {
             // PBFT §4.5.2: progress in the new view ends the run of view changes.
             self.view_changes_in_a_row = 0;
             self.monitor.note_progress();

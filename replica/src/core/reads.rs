@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rampart_crypto::Signed;
 
-use super::{Action, Reject, Replica};
+use super::{Action, Reject, Replica, Status};
 use crate::message::{ClientId, Refusal, Request, Seq};
 
 /// How many read-only requests may wait for execution to catch up, in all.
@@ -82,9 +82,13 @@ impl Replica {
             .map_or(self.last_executed, |slot| slot.seq)
     }
 
+    /// Whether the application's state may answer a read that must wait for `barrier`:
+    /// it holds every committed batch up to it and nothing else. Not while a state
+    /// transfer replaces it, nor while a batch runs or ran ahead of its commit, nor once a
+    /// rolled-back execution waits to be undone (the state still holds it then).
     fn may_answer(&self, barrier: Seq) -> bool {
-        self.tentative.is_none()
-            && self.transfer.is_none()
+        matches!(self.status(), Status::Normal | Status::ViewChange)
+            && self.tentative.is_none()
             && self.executing.is_none()
             && self.last_executed >= barrier
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Action, ClientTable, PersistedState, Replica};
+use super::{Action, ClientTable, PersistedState, Replica, Status};
 use crate::core::view_change::ReceivedViewChange;
 use crate::message::{Batch, Message, Seq};
 
@@ -30,7 +30,13 @@ impl Replica {
     ) -> (Replica, Vec<Action>) {
         let mut replica = Replica::new(config, id, seed);
         replica.view = persisted.view;
-        replica.normal = persisted.normal;
+        // Recovering until everything persisted is back in place; then the status it had.
+        replica.status = Status::Recovering;
+        let status = if persisted.normal {
+            Status::Normal
+        } else {
+            Status::ViewChange
+        };
         replica.checkpoints.stable = persisted.stable.clone();
         replica.last_executed = restored.seq;
         replica.clients = restored.client_table;
@@ -47,17 +53,18 @@ impl Replica {
             // can commit without waiting for its peers to resend them (`restore_message`
             // keeps only those of the current view).
             for prepare in &certificate.prepares {
-                replica.restore_message(&Message::Prepare(prepare.clone()));
+                replica.restore_message(&Message::Prepare(prepare.clone()), status);
             }
         }
         for message in persisted.messages.values() {
-            replica.restore_message(message);
+            replica.restore_message(message, status);
         }
         for (seq, certificate) in persisted.decided.range(stable.next()..) {
             let slot = replica.log.slot(*seq, replica.view, 0);
             slot.decided = Some(certificate.clone());
         }
         replica.restore_primary_position();
+        replica.status = status;
         replica.resume();
         let actions = std::mem::take(&mut replica.out);
         if cfg!(debug_assertions) {
@@ -66,8 +73,9 @@ impl Replica {
         (replica, actions)
     }
 
-    /// Puts one persisted message back where the running replica kept it.
-    fn restore_message(&mut self, message: &Message) {
+    /// Puts one persisted message back where the running replica, in `status`, kept it.
+    fn restore_message(&mut self, message: &Message, status: Status) {
+        let normal = status == Status::Normal;
         let view = self.view;
         let stable = self.low_watermark();
         let in_window = |seq: Seq| seq > stable;
@@ -122,7 +130,7 @@ impl Replica {
                 batches,
             } => {
                 let target = view_change.value.new_view;
-                let relevant = target > view || (target == view && !self.normal);
+                let relevant = target > view || (target == view && !normal);
                 let received = ReceivedViewChange {
                     signed: view_change.clone(),
                     batches: batches.clone(),
@@ -131,17 +139,17 @@ impl Replica {
                     // The store forgets what the running replica let go of beyond the
                     // bound per sender, so this keeps what the running replica kept.
                     let _ = self.view_changes.insert(received);
-                } else if target < view && !self.normal && view_change.value.replica == self.id {
+                } else if target < view && !normal && view_change.value.replica == self.id {
                     // Still stored because no view has started since: see `earlier_own`.
                     self.view_changes.keep_earlier_own(received);
                 }
             }
             Message::NewView { new_view, batches } => {
-                if new_view.value.view == view && !self.normal {
+                if new_view.value.view == view && !normal {
                     // This replica's own NEW-VIEW, made durable before it was handed back:
                     // it is entered in `resume`, so the primary never builds a second one.
                     self.restored_new_view = Some((new_view.clone(), batches.clone()));
-                } else if new_view.value.view == view && self.normal {
+                } else if new_view.value.view == view && normal {
                     for pre_prepare in &new_view.value.pre_prepares {
                         if !in_window(pre_prepare.value.seq) {
                             continue;
@@ -225,7 +233,7 @@ impl Replica {
         if self.last_executed < stable.seq {
             self.start_transfer(&stable);
         }
-        if self.normal {
+        if self.is_normal() {
             self.mark_preprepared_requests_assigned();
             for seq in self.log.seqs() {
                 self.advance(seq);

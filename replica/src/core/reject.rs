@@ -12,6 +12,9 @@ pub enum Reject {
     FutureView,
     /// The replica is changing views and accepts only CHECKPOINT, VIEW-CHANGE and NEW-VIEW.
     NotNormal,
+    /// The replica rolled back a tentative execution and waits to be rebuilt from durable
+    /// state ([`Status::Recovering`](super::Status::Recovering)): it takes no more input.
+    Recovering,
     /// The sequence number is at or below the low watermark (already garbage-collected).
     BelowLowWatermark,
     /// The sequence number is above the high watermark (PBFT §4.2).
@@ -89,6 +92,7 @@ impl Reject {
             Reject::OldView
                 | Reject::FutureView
                 | Reject::NotNormal
+                | Reject::Recovering
                 | Reject::BelowLowWatermark
                 | Reject::AboveHighWatermark
                 | Reject::Duplicate

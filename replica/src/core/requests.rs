@@ -234,7 +234,7 @@ impl Replica {
             RequestStatus::New => {}
         }
         let now = self.now;
-        let forward = from_client && self.normal && !self.is_primary();
+        let forward = from_client && self.is_normal() && !self.is_primary();
         if let Some(waiting) = self.requests.waiting.get_mut(&key) {
             waiting.from_client |= from_client;
             // A client retransmits when it hears nothing; the primary may have missed it.
@@ -282,7 +282,7 @@ impl Replica {
             },
         );
         self.request_arrived(key);
-        if !self.normal {
+        if !self.is_normal() {
             // Entering the next view rebuilds the proposal queue from the waiting requests.
             return Ok(());
         }
@@ -374,7 +374,7 @@ impl Replica {
     /// `batch_bytes_max` bytes of them per status interval, oldest first, so large
     /// requests cannot crowd the primary's link with copies of themselves.
     pub(super) fn reforward_waiting_requests(&mut self) {
-        if !self.normal || self.is_primary() {
+        if !self.is_normal() || self.is_primary() {
             return;
         }
         let now = self.now;

@@ -47,7 +47,7 @@ impl Replica {
         let status = Status {
             replica: self.id,
             view: self.view,
-            normal: self.normal,
+            normal: self.is_normal(),
             last_executed: self.last_executed,
             stable_seq: self.low_watermark(),
         };
@@ -94,7 +94,7 @@ impl Replica {
         if !peer_behind {
             return;
         }
-        let position = (status.view, self.view, self.normal);
+        let position = (status.view, self.view, self.is_normal());
         if let Some(&(helped, at)) = self.view_help.get(&peer)
             && helped == position
             && self.now < at + self.view_change_timeout()
@@ -102,7 +102,7 @@ impl Replica {
             return;
         }
         self.view_help.insert(peer, (position, self.now));
-        if self.normal {
+        if self.is_normal() {
             if let Some(new_view) = self.view_changes.new_view.clone() {
                 self.relay(peer, new_view);
             }
@@ -153,7 +153,7 @@ impl Replica {
     /// peer executes in order): the next STATUS asks for the rest, and a lagging peer's
     /// catching up cannot crowd out the protocol's own messages.
     fn help_with_slots(&mut self, peer: ReplicaId, status: &Status) {
-        let same_view = self.normal && status.normal && status.view == self.view;
+        let same_view = self.is_normal() && status.normal && status.view == self.view;
         let idle_since = self.now.saturating_sub(self.config.status_interval_ticks);
         let from = status.last_executed.max(self.low_watermark());
         let budget = self.config.batch_bytes_max;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rampart_crypto::{Digest, Signed};
 
 use super::view_change_cause::{ViewChangeCause, ViewChangeCounts};
-use super::{Evidence, MessageKey, PersistOp, Reject, Replica};
+use super::{Evidence, MessageKey, PersistOp, Reject, Replica, Status};
 use crate::message::batch_bytes;
 use crate::message::{
     Batch, CheckpointCertificate, Message, NewView, Payload, PrePrepare, PreparedCertificate,
@@ -199,7 +199,7 @@ impl Replica {
         self.view_changes.cause = Some(cause);
         self.view_changes.counts.start(cause);
         self.view = view;
-        self.normal = false;
+        self.status = Status::ViewChange;
         self.monitor.reset(self.now);
         self.missing_batches.clear();
         self.view_changes.timer_deadline = None;
@@ -321,10 +321,10 @@ impl Replica {
         let view_change = &signed.value;
         let replica = view_change.replica;
         let target = view_change.new_view;
-        if target < self.view || (target == self.view && self.normal) {
+        if target < self.view || (target == self.view && self.is_normal()) {
             // The sender is behind; the NEW-VIEW of this view brings it up to date. This
             // replica's own old VIEW-CHANGE, relayed back to it, asks for nothing.
-            if self.normal
+            if self.is_normal()
                 && !self.is_own(replica)
                 && let Some(new_view) = self.view_changes.new_view.clone()
             {
@@ -382,7 +382,7 @@ impl Replica {
             self.start_view_change(view, ViewChangeCause::PeersMovedOn);
             return;
         }
-        if self.normal {
+        if !self.is_changing_view() {
             return;
         }
         let voters = self
@@ -443,7 +443,7 @@ impl Replica {
     ) -> Result<(), Reject> {
         let new_view = &signed.value;
         let view = new_view.view;
-        if view < self.view || (view == self.view && self.normal) {
+        if view < self.view || (view == self.view && self.is_normal()) {
             return Err(Reject::OldView);
         }
         let quorums = self.quorums();
@@ -516,7 +516,7 @@ impl Replica {
         self.log.enter_view(view, self.now);
         // Adopt V's checkpoint while still not normal, so nothing is proposed before O is in.
         self.stabilize(checkpoint);
-        self.normal = true;
+        self.status = Status::Normal;
         let now = self.now;
         let mut max_seq = self.low_watermark();
         for pre_prepare in pre_prepares {
@@ -559,7 +559,7 @@ impl Replica {
     /// PBFT §4.5.2: if no NEW-VIEW arrives in time after a quorum of VIEW-CHANGEs, move on
     /// to the next view, with twice the timeout.
     pub(super) fn check_view_change_timer(&mut self) {
-        if self.normal {
+        if !self.is_changing_view() {
             self.view_changes.timer_deadline = None;
             self.view_changes.stalled_deadline = None;
             return;

@@ -537,6 +537,7 @@ impl<N: Network> Shell<N> {
         let core = &self.core;
         self.status.send_modify(|status| {
             status.view = core.view();
+            status.status = core.status();
             status.normal = core.is_normal();
             status.primary = core.current_primary();
             status.last_executed = core.last_executed();

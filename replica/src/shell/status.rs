@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use rampart_crypto::Digest;
 
-use crate::core::{RejectCounts, ViewChangeCounts};
+use crate::core::{RejectCounts, Status, ViewChangeCounts};
 use crate::message::{ReplicaId, Seq, View};
 use crate::transfer::TransferStats;
 
@@ -19,6 +19,9 @@ pub struct NodeStatus {
     /// Why the replica stopped on its own (for example a storage error).
     pub failed: Option<String>,
     pub view: View,
+    /// What the replica is doing: normal operation, a view change, a state transfer or
+    /// recovery (see [`Status`]).
+    pub status: Status,
     /// false while changing views.
     pub normal: bool,
     pub primary: ReplicaId,

@@ -278,6 +278,7 @@ mod normal;
 mod reads;
 mod recovery;
 mod requests;
+mod status;
 mod storage_bounds;
 mod tentative;
 mod view_change;
