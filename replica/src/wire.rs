@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use rampart_crypto::{Digest, Signature, Signed};
 
-use crate::message::{Batch, Commit, Message, Refusal, Reply, Request};
+pub use crate::message::CommitProof;
+use crate::message::{Batch, Message, Refusal, Reply, Request};
 use crate::transfer::StateFrame;
 
 /// Between replicas.
@@ -61,14 +62,4 @@ pub enum ReplicaFrame {
     },
     /// The replica will not execute the request, and says why (see [`Refusal`]).
     Refused { number: u64, refusal: Refusal },
-}
-
-/// What proves a request was committed: a quorum of COMMITs for its sequence number, and
-/// the digests of every request in the batch, which hash to the committed digest and hold
-/// the request's own digest at `position`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitProof {
-    pub commits: Vec<Signed<Commit>>,
-    pub request_digests: Vec<Digest>,
-    pub position: u32,
 }

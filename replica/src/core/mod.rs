@@ -28,10 +28,12 @@ mod log;
 mod monitor;
 mod normal;
 mod persist;
+pub mod progress;
 pub mod quorum;
 mod reads;
 mod recovery;
 mod reject;
+mod replier;
 mod requests;
 mod rng;
 mod status;
@@ -52,10 +54,12 @@ pub use config::{
 pub use evidence::{EVIDENCE_PER_REPLICA_MAX, Evidence, EvidenceStore};
 pub use log::{Log, Round, Slot};
 pub use persist::{MessageKey, PersistOp, PersistedState};
+pub use progress::SlotProgress;
 pub use quorum::Quorums;
 pub use reads::DEFERRED_READS_MAX;
 pub use recovery::Restored;
 pub use reject::Reject;
+pub use replier::answers_as_backup;
 pub use rng::Rng;
 pub use view_change_cause::{ViewChangeCause, ViewChangeCounts};
 

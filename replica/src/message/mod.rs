@@ -42,7 +42,8 @@ pub use encoding::{DECODED_BYTES_MAX, DecodeError, bincode_config, decode, encod
 pub use envelope::{Message, Payload};
 pub use ids::{ClientId, ReplicaId, Seq, View};
 pub use normal::{
-    Commit, CommitCertificate, PrePrepare, Prepare, PreparedCertificate, SIGNED_MESSAGE_BYTES_MAX,
+    Commit, CommitCertificate, CommitProof, PrePrepare, Prepare, PreparedCertificate,
+    SIGNED_MESSAGE_BYTES_MAX,
 };
 pub use reply::Reply;
 pub use request::{

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use rampart_crypto::{Digest, Signable, Signed};
 
 use super::ids::{ReplicaId, Seq, View};
-use super::request::Batch;
+use super::request::{Batch, RequestKey, request_digest};
 
 /// An upper bound on the encoded size of one signed protocol message of a few fixed
 /// fields (PRE-PREPARE, PREPARE, COMMIT, CHECKPOINT): view and sequence number (bincode's
@@ -94,4 +94,26 @@ impl CommitCertificate {
             .first()
             .map(|c| (c.value.view, c.value.seq, c.value.digest))
     }
+
+    /// The proof that the request `key` was committed, if the batch holds it: the commits,
+    /// and the batch as request digests, which is all a client needs to check it.
+    pub fn proof_for(&self, key: RequestKey) -> Option<CommitProof> {
+        let requests = &self.batch.requests;
+        let position = requests.iter().position(|r| r.value.key() == key)?;
+        Some(CommitProof {
+            commits: self.commits.clone(),
+            request_digests: requests.iter().map(request_digest).collect(),
+            position: u32::try_from(position).ok()?,
+        })
+    }
+}
+
+/// What proves a request was committed: a quorum of COMMITs for its sequence number, and
+/// the digests of every request in the batch, which hash to the committed digest and hold
+/// the request's own digest at `position`. Clients keep it in their certificates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitProof {
+    pub commits: Vec<Signed<Commit>>,
+    pub request_digests: Vec<Digest>,
+    pub position: u32,
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use rampart_crypto::Signed;
 
-use crate::message::{ReplicaId, Reply, Request, RequestKey, Seq, View, request_digest};
+use crate::message::{Reply, Request, RequestKey, Seq, View};
 use crate::wire::{CommitProof, ReplicaFrame};
 
 use super::send::Outgoing;
@@ -115,60 +115,12 @@ impl<N: Network> Shell<N> {
         if self.retransmitted.remove(&key) || self.certify.contains(&key) {
             return true;
         }
-        if self.id == self.core.current_primary() {
-            return true;
-        }
-        let config = self.core.config();
-        let f = config.cluster.faults_tolerated();
-        let backups = if config.tentative_execution { 2 * f } else { f };
-        answers_as_backup(
-            self.id,
-            self.core.current_primary(),
-            config.replica_count(),
-            backups,
-            key.number,
-        )
+        self.core.is_designated_replier(key.number)
     }
 
     /// The commit certificate of `seq` and the place of `key` in its batch, if the log
     /// still holds the decision.
     fn commit_proof(&self, seq: Seq, key: RequestKey) -> Option<CommitProof> {
-        let certificate = self.core.log().get(seq)?.decided.as_ref()?;
-        let position = certificate
-            .batch
-            .requests
-            .iter()
-            .position(|r| r.value.key() == key)?;
-        Some(CommitProof {
-            commits: certificate.commits.clone(),
-            request_digests: certificate
-                .batch
-                .requests
-                .iter()
-                .map(request_digest)
-                .collect(),
-            position: position as u32,
-        })
+        self.core.commit_proof(seq, key)
     }
-}
-
-/// Whether `replica` is one of the `backups` backups designated to answer request
-/// `number` when `primary` leads a cluster of `n`: a rotation over the n − 1 backups by
-/// request number, which spreads the replies. The primary is never designated (it answers
-/// because the client sent it the request).
-pub(super) fn answers_as_backup(
-    replica: ReplicaId,
-    primary: ReplicaId,
-    n: usize,
-    backups: usize,
-    number: u64,
-) -> bool {
-    let n = n as u64;
-    // This replica's place among the backups: 0 to n - 2.
-    let place = (u64::from(replica.0) + n - u64::from(primary.0)) % n;
-    if place == 0 {
-        return false;
-    }
-    let first = number % (n - 1);
-    ((place - 1) + (n - 1) - first) % (n - 1) < backups as u64
 }

@@ -7,7 +7,6 @@ use crate::core::Config;
 use crate::message::{ClientId, View, decode};
 use crate::store::fixture;
 
-use super::replies::answers_as_backup;
 use super::send::Outgoing;
 use super::*;
 use crate::message::{Request, encode};
@@ -204,34 +203,6 @@ async fn a_tentative_execution_that_commits_otherwise_is_rolled_back_to_durable_
     assert!(!shell.core.has_tentative_execution());
     shell.publish_status();
     assert_eq!(watch.borrow().rollbacks, 1);
-}
-
-/// With the primary, the designated backups make exactly the quorum a client needs: f + 1
-/// committed replies, or 2f + 1 with tentative execution. Every backup takes its turn.
-#[test]
-fn the_primary_and_the_designated_backups_make_exactly_the_quorum_a_client_needs() {
-    for f in 1..=3usize {
-        let n = 3 * f + 1;
-        for backups in [f, 2 * f] {
-            for primary in (0..n as u32).map(ReplicaId) {
-                let mut turns = vec![0; n];
-                for number in 0..3 * n as u64 {
-                    let designated: Vec<usize> = (0..n)
-                        .filter(|&r| {
-                            answers_as_backup(ReplicaId(r as u32), primary, n, backups, number)
-                        })
-                        .collect();
-                    assert_eq!(designated.len(), backups, "n {n}, request {number}");
-                    assert!(!designated.contains(&(primary.0 as usize)));
-                    for r in designated {
-                        turns[r] += 1;
-                    }
-                }
-                let idle = (0..n).filter(|&r| r != primary.0 as usize && turns[r] == 0);
-                assert_eq!(idle.count(), 0, "n {n}: a backup never answers");
-            }
-        }
-    }
 }
 
 /// PBFT §5.1.3: a read-only request is not answered from a state that holds a batch which

@@ -277,6 +277,7 @@ mod monitor;
 mod normal;
 mod reads;
 mod recovery;
+mod replier;
 mod requests;
 mod status;
 mod storage_bounds;
