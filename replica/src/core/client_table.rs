@@ -126,6 +126,7 @@ pub fn checkpoint_digest(seq: Seq, app_digest: Digest, clients: &ClientTable) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use rampart_crypto::KeyPair;

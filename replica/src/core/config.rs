@@ -312,6 +312,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use rampart_crypto::{ClusterId, Digest, KeyPair, Signed};
 

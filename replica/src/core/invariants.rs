@@ -87,9 +87,16 @@ impl Replica {
                 assert_eq!(certificate.prepares.len(), quorums.prepares_needed());
             }
             if let Some(certificate) = &slot.decided {
-                let (_, seq, digest) = certificate.subject().expect("a certificate has commits");
-                assert_eq!(seq, slot.seq);
-                assert_eq!(digest, certificate.batch.digest());
+                let subject = certificate.subject();
+                assert!(
+                    subject.is_some(),
+                    "{}: an empty commit certificate",
+                    self.id
+                );
+                if let Some((_, seq, digest)) = subject {
+                    assert_eq!(seq, slot.seq);
+                    assert_eq!(digest, certificate.batch.digest());
+                }
                 assert!(certificate.commits.len() >= quorums.quorum());
             }
             assert!(slot.round.prepares.len() <= self.config.replica_count());
@@ -122,6 +129,15 @@ impl Replica {
             assert!(
                 !next.0.is_multiple_of(self.config.checkpoint_interval),
                 "{}: tentative execution at a checkpoint",
+                self.id
+            );
+        }
+        if let Some(tentative) = &self.tentative {
+            // Execution stays busy until the shell reports the results, so a tentative
+            // batch that is not executing has them (`commit_tentative` relies on it).
+            assert!(
+                self.executing.is_some() || tentative.has_results(),
+                "{}: a tentative execution without results that is not running",
                 self.id
             );
         }

@@ -16,6 +16,13 @@
 //! Peer input that breaks a rule is dropped with a typed [`Reject`] and counted; it never
 //! causes a panic. Assertions guard only the core's own invariants
 //! ([`Replica::check_invariants`], run after every input in debug builds).
+//!
+//! The core does not panic on its own either: `panic!`, `unwrap` and `expect` are denied
+//! here (tests excepted). What the core could only get wrong through a bug of its own is
+//! an invariant in `invariants.rs`, and what a caller could get wrong is refused with a
+//! [`Reject`].
+
+#![deny(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod batch_fetch;
 mod batching;
@@ -624,4 +631,5 @@ pub struct MemoryFootprint {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests;

@@ -371,14 +371,14 @@ impl Replica {
         if self.transfer.is_some() || seq != self.last_executed.next() {
             return Err(Reject::UnexpectedExecution);
         }
-        let Some(keys) = self.executing.take() else {
+        let Some(keys) = self.executing.as_ref() else {
             return Err(Reject::UnexpectedExecution);
         };
-        assert_eq!(
-            keys.len(),
-            results.len(),
-            "the shell must return one result per executed request"
-        );
+        let checkpoint = seq.0.is_multiple_of(self.config.checkpoint_interval);
+        if keys.len() != results.len() || (checkpoint && app_digest.is_none()) {
+            return Err(Reject::MalformedExecution);
+        }
+        let keys = self.executing.take().unwrap_or_default();
         let executed: Vec<(RequestKey, Bytes)> = keys.into_iter().zip(results).collect();
         if let Some(view) = self.tentative.as_ref().map(|t| t.view) {
             let replies: Vec<Action> = executed
@@ -429,14 +429,14 @@ impl Replica {
 
     /// The batch executed tentatively at `last_executed + 1` committed with the digest it
     /// ran with: its results become the committed ones.
-    fn commit_tentative(&mut self, tentative: Tentative) {
-        let Tentative {
-            seq,
-            digest,
-            results,
-            ..
-        } = tentative;
-        let executed = results.expect("execution is busy until the results are reported");
+    fn commit_tentative(&mut self, mut tentative: Tentative) {
+        let Some(executed) = tentative.results.take() else {
+            // Still running: execution stays busy until the results are reported, so this
+            // is not reached (see `check_invariants`); were it, the commit would wait.
+            self.tentative = Some(tentative);
+            return;
+        };
+        let Tentative { seq, digest, .. } = tentative;
         let executed_any = !executed.is_empty();
         let replies = self.record_results(seq, executed);
         self.emit(Action::Committed {
@@ -455,9 +455,11 @@ impl Replica {
             self.view_changes_in_a_row = 0;
             self.monitor.note_progress();
         }
-        if seq.0.is_multiple_of(self.config.checkpoint_interval) {
-            let app_digest =
-                app_digest.expect("the shell must report a snapshot digest at a checkpoint");
+        // At a checkpoint the digest is there: `on_executed` refuses a report without it,
+        // and no tentative execution runs at a checkpoint (see `check_invariants`).
+        if seq.0.is_multiple_of(self.config.checkpoint_interval)
+            && let Some(app_digest) = app_digest
+        {
             let state_digest = checkpoint_digest(seq, app_digest, &self.clients);
             self.take_checkpoint(seq, state_digest);
         }

@@ -144,6 +144,7 @@ impl SlotProgress {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use std::sync::Arc;
 

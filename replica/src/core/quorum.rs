@@ -496,4 +496,5 @@ impl Cluster {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests;

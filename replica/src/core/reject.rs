@@ -58,6 +58,10 @@ pub enum Reject {
     UnexpectedState,
     /// An execution result that does not match the execution in progress.
     UnexpectedExecution,
+    /// The shell reported an execution without one result per executed request, or
+    /// without the snapshot digest a checkpoint needs: a bug in the shell, never a peer's
+    /// doing. The execution stays in progress.
+    MalformedExecution,
     /// A read-only request reached the ordering path; the shell answers those itself.
     ReadOnlyRequest,
     /// A request that was already executed and whose reply is no longer cached.

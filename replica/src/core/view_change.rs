@@ -467,21 +467,17 @@ impl Replica {
         }
         let found = self.known_batches(&batches, plan.pre_prepares.iter().map(|p| p.digest));
         let own = self.is_own(view.primary(self.config.replica_count()));
-        let message = Message::NewView {
-            new_view: signed.clone(),
-            batches,
-        };
-        self.enter_view(view, message, own, plan.checkpoint, &found);
+        self.enter_view(view, (signed, batches), own, plan.checkpoint, &found);
         Ok(())
     }
 
-    /// Enters `view` after a valid NEW-VIEW: the log moves to the new view, the stable
-    /// checkpoint of V is adopted, the pre-prepares of O are accepted, and backups prepare
-    /// them.
+    /// Enters `view` after a valid NEW-VIEW (with the batches it carried): the log moves to
+    /// the new view, the stable checkpoint of V is adopted, the pre-prepares of O are
+    /// accepted, and backups prepare them.
     fn enter_view(
         &mut self,
         view: View,
-        new_view: Message,
+        (signed, attached): (Signed<NewView>, Vec<Arc<Batch>>),
         own: bool,
         checkpoint: CheckpointCertificate,
         batches: &BTreeMap<Digest, Arc<Batch>>,
@@ -494,14 +490,11 @@ impl Replica {
             "view change completed: entering view {view}{}",
             cause.map_or_else(String::new, |cause| format!(" (started because {cause})"))
         );
-        let Message::NewView {
-            new_view: signed, ..
-        } = &new_view
-        else {
-            unreachable!("enter_view takes a NEW-VIEW");
-        };
-        let signed = signed.clone();
         let pre_prepares = signed.value.pre_prepares.clone();
+        let new_view = Message::NewView {
+            new_view: signed.clone(),
+            batches: attached,
+        };
         self.view = view;
         self.view_changes.timer_deadline = None;
         self.view_changes.stalled_deadline = None;
@@ -580,6 +573,7 @@ impl Replica {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use rampart_crypto::{ClusterId, KeyPair, Signed};

@@ -249,3 +249,40 @@ fn under_load_requests_gather_into_a_batch_while_one_is_in_flight() {
         vec![(Seq(1), 1), (Seq(2), 4), (Seq(3), 4)]
     );
 }
+
+/// The shell reports one result per executed request, and a snapshot digest at a
+/// checkpoint. A report that does not is refused and counted, never a panic, and the
+/// execution waits for a proper one.
+#[test]
+fn a_malformed_execution_report_is_refused_and_the_execution_waits() {
+    let h = Harness::new(4);
+    let mut backup = h.replica(1);
+    commit_slot(&h, &mut backup, 1, &h.batch(&[1, 2]));
+    assert_eq!(report(&mut backup, 1, &[b"r1"]), []);
+    assert_eq!(rejected(&backup, Reject::MalformedExecution), 1);
+    let actions = report(&mut backup, 1, &[b"r1", b"r2"]);
+    let replies = actions.iter().filter(|a| matches!(a, Action::Reply(_)));
+    assert_eq!(replies.count(), 2);
+    assert_eq!(backup.last_executed(), Seq(1));
+
+    for seq in 2..=4 {
+        commit_slot(&h, &mut backup, seq, &h.batch(&[seq + 1]));
+    }
+    report(&mut backup, 2, &[b"r3"]);
+    report(&mut backup, 3, &[b"r4"]);
+    // Sequence number 4 is a checkpoint: its report needs the snapshot's digest.
+    assert_eq!(report(&mut backup, 4, &[b"r5"]), []);
+    assert_eq!(rejected(&backup, Reject::MalformedExecution), 2);
+    let actions = backup.handle(Input::Executed {
+        seq: Seq(4),
+        results: vec![Bytes::from_static(b"r5")],
+        app_digest: Some(Digest::of(b"snapshot")),
+    });
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::StoreCheckpoint { seq: Seq(4), .. })),
+        "{actions:?}"
+    );
+    assert_eq!(backup.last_executed(), Seq(4));
+}
