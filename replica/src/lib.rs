@@ -28,8 +28,11 @@
 //! 6. [`store`]: durable storage, on the core, messages and state transfer; [`net`]: the
 //!    transport, on the cluster and messages.
 //! 7. [`shell`]: drives the core with the store, the network and the application through
-//!    its ports; it uses everything below.
-//! 8. [`node`]: the replica process, the shell over threads, QUIC and RocksDB.
+//!    its ports, and records its own metrics; it uses everything below.
+//! 8. [`ops`]: metrics, health and status over HTTP, from what the shell publishes and
+//!    the transport counts.
+//! 9. [`node`]: the replica process, the shell over threads, QUIC and RocksDB, serving
+//!    [`ops`].
 
 pub mod app;
 pub mod apps;

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::core::ViewChangeCause;
 use crate::net::StatsHandle;
-use crate::node::{InboundCounters, NodeStatus, ReplicaState};
+use crate::shell::{InboundCounters, NodeStatus, ReplicaState};
 
 use super::refusals::refusal_counts;
 

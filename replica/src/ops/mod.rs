@@ -22,7 +22,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
 use crate::net::StatsHandle;
-use crate::node::{InboundCounters, NodeStatus};
+use crate::shell::{InboundCounters, NodeStatus};
 
 pub use http::{Handler, HttpLimits, HttpServer, Response};
 pub use metrics::{CONTENT_TYPE, PREFIX};

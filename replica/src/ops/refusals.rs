@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::net::TransportStats;
-use crate::node::{InboundCounters, NodeStatus};
+use crate::shell::{InboundCounters, NodeStatus};
 
 /// The shortest time between two log lines about one refusal reason.
 pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::net::PeerStats;
-use crate::node::{NodeStatus, ReplicaState};
+use crate::shell::{NodeStatus, ReplicaState};
 
 /// One replica's answer to `/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

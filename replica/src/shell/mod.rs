@@ -44,11 +44,11 @@ use crate::app::{ApplyContext, StateMachine};
 use crate::core::{Action, Config, Input, Outbound, PersistOp, Replica, Restored, Rng};
 use crate::fault::Behaviour;
 use crate::message::{Message, Payload, ReplicaId, RequestKey, Seq, Verified};
-use crate::ops::metrics::ShellMetrics;
 use crate::store::Store;
 use crate::transfer::Manifest;
 use crate::wire::{PeerFrame, ReplicaFrame};
 
+mod metrics;
 mod ports;
 mod progress;
 mod recorder;
@@ -59,6 +59,7 @@ mod transfer;
 mod verified;
 mod verify;
 
+pub(crate) use metrics::ShellMetrics;
 pub use ports::{Network, Observer, Ports, ShellError, ShellEvent};
 pub use progress::Progress;
 pub use status::{NodeStatus, ReplicaState};

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::metrics::{Phase, ShellMetrics};
 use crate::core::{Action, Outbound, PersistOp, Replica};
 use crate::message::{Message, Payload, Seq};
-use crate::ops::metrics::{Phase, ShellMetrics};
 
 use super::status::NodeStatus;
 
