@@ -78,7 +78,8 @@ pub enum ReplicaState {
     ViewChange,
     /// In a normal view, but behind the cluster and catching up (see
     /// [`NodeStatus::behind`]), or not yet sure it is not: f peers have not told it where
-    /// they are (see [`NodeStatus::cluster_known`]), as just after a start.
+    /// they are (see [`NodeStatus::cluster_known`]), as just after a start; or rebuilding
+    /// from its durable state ([`Status::Recovering`]).
     Recovering,
     /// Fetching the state of a stable checkpoint from its peers (PBFT §5.3.2).
     Transferring,
@@ -113,18 +114,19 @@ impl std::fmt::Display for ReplicaState {
 }
 
 impl NodeStatus {
-    /// What the replica is doing; a stopped replica is stopped whatever else it last said.
+    /// What the replica is doing: the core's [`Status`], and, in normal operation, whether
+    /// it has caught up with the cluster. A stopped replica is stopped whatever else it
+    /// last said.
     pub fn state(&self) -> ReplicaState {
         if !self.running {
-            ReplicaState::Stopped
-        } else if self.transferring {
-            ReplicaState::Transferring
-        } else if !self.normal {
-            ReplicaState::ViewChange
-        } else if self.behind || !self.cluster_known {
-            ReplicaState::Recovering
-        } else {
-            ReplicaState::Normal
+            return ReplicaState::Stopped;
+        }
+        match self.status {
+            Status::Transferring => ReplicaState::Transferring,
+            Status::ViewChange => ReplicaState::ViewChange,
+            Status::Recovering => ReplicaState::Recovering,
+            Status::Normal if self.behind || !self.cluster_known => ReplicaState::Recovering,
+            Status::Normal => ReplicaState::Normal,
         }
     }
 
@@ -170,6 +172,7 @@ mod tests {
             ),
             (
                 NodeStatus {
+                    status: Status::ViewChange,
                     normal: false,
                     behind: true,
                     ..normal.clone()
@@ -178,11 +181,20 @@ mod tests {
             ),
             (
                 NodeStatus {
+                    status: Status::Transferring,
                     normal: false,
                     transferring: true,
                     ..normal.clone()
                 },
                 ReplicaState::Transferring,
+            ),
+            (
+                NodeStatus {
+                    status: Status::Recovering,
+                    normal: false,
+                    ..normal.clone()
+                },
+                ReplicaState::Recovering,
             ),
             (
                 NodeStatus {
