@@ -1,5 +1,5 @@
 //! The interlock actuator: the component that really cuts power to a unit, and acts on a
-//! shutdown decision of the [interlock](rampart_replica::apps::interlock) only when a
+//! shutdown decision of the [interlock](rampart_protocol::apps::interlock) only when a
 //! [`Certificate`] proves it.
 //!
 //! An agent hands the actuator the certificate of one of its votes. The actuator trusts
@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # fn example(
-//! #     cluster: rampart_replica::cluster::Cluster,
+//! #     cluster: rampart_protocol::cluster::Cluster,
 //! #     certificate: rampart_client::Certificate,
 //! # ) -> Result<(), rampart_client::actuator::ActuatorError> {
 //! use rampart_client::actuator::{Actuator, Verdict};
@@ -55,12 +55,12 @@
 //! sequence number, not now: an actuator started afresh trips on the certificate of an
 //! old round's shutdown, erring on the safe side.
 
-use rampart_replica::app::{Operation, decode_output};
-use rampart_replica::apps::interlock::{
+use rampart_protocol::app::{Operation, decode_output};
+use rampart_protocol::apps::interlock::{
     Command, Decision, IgnoredReason, Interlock, Output, Query,
 };
-use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{ReplicaId, Seq, decode};
+use rampart_protocol::cluster::Cluster;
+use rampart_protocol::message::{ReplicaId, Seq, decode};
 
 use crate::certificate::{Certificate, CertificateError};
 

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use bytes::Bytes;
 use rampart_crypto::{Digest, Ed25519, Signed, Verifier};
-use rampart_replica::cluster::Cluster;
-use rampart_replica::core::quorum::CertificateFault;
-use rampart_replica::message::{
+use rampart_protocol::cluster::Cluster;
+use rampart_protocol::core::quorum::CertificateFault;
+use rampart_protocol::message::{
     ClientId, ReplicaId, Reply, Request, RequestKey, Seq, View, batch_digest, request_digest,
 };
-use rampart_replica::wire::CommitProof;
+use rampart_protocol::wire::CommitProof;
 
 /// A request, the sequence number that ordered it, the replicas' proof of the commit, and
 /// their signed replies.

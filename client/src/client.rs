@@ -10,9 +10,9 @@ use tokio::time::{Duration, Instant, sleep, sleep_until, timeout, timeout_at};
 use tracing::{debug, info, warn};
 
 use rampart_crypto::{KeyPair, Signed};
-use rampart_replica::message::{ClientId, ReplicaId, Request, View, encode};
-use rampart_replica::net::{ClientTransport, SendError};
-use rampart_replica::wire::ClientFrame;
+use rampart_net::{ClientTransport, SendError};
+use rampart_protocol::message::{ClientId, ReplicaId, Request, View, encode};
+use rampart_protocol::wire::ClientFrame;
 
 use crate::certificate::Certificate;
 use crate::config::ClientConfig;
@@ -233,7 +233,7 @@ impl Client {
         let mut outcome = slot.register(Kind::Ordered { request, certify })?;
         // Every request goes to every replica, as in Aardvark (NSDI 2009): the backups
         // then know what the primary has to order, and suspect a primary that leaves it
-        // unordered for long (`rampart_replica::core`'s ordering timer), so a faulty
+        // unordered for long (`rampart_protocol::core`'s ordering timer), so a faulty
         // primary can neither censor this client nor slow it down for long. The primary
         // and f (or 2f) designated backups answer; a certified request is answered by all,
         // since its certificate needs f + 1 signed replies.

@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rampart_replica::cluster::Cluster;
-use rampart_replica::core::Config as ReplicaConfig;
-use rampart_replica::net::ClientTransportConfig;
+use rampart_net::ClientTransportConfig;
+use rampart_protocol::cluster::Cluster;
+use rampart_protocol::core::Config as ReplicaConfig;
 
 use crate::error::ClientError;
 

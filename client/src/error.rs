@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use rampart_crypto::{CryptoError, PublicKey};
-use rampart_replica::app::ReplyError;
-use rampart_replica::message::Refusal;
-use rampart_replica::net::TransportError;
+use rampart_net::TransportError;
+use rampart_protocol::app::ReplyError;
+use rampart_protocol::message::Refusal;
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]

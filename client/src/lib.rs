@@ -9,14 +9,14 @@
 //!   replicas' signed proof that it was committed, which anyone can check offline with
 //!   [`Certificate::verify`].
 //! - [`Client::execute`], [`Client::execute_certified`], [`Client::query_typed`]: the same
-//!   for typed [`Application`](rampart_replica::app::Application)s, except that a typed
+//!   for typed [`Application`](rampart_protocol::app::Application)s, except that a typed
 //!   query is never ordered (see [`Client::query_typed`]).
 //! - [`actuator::Actuator`]: acts on a shutdown decision of the interlock only when a
 //!   certificate proves it, trusting no single agent or replica.
 //!
 //! ```no_run
 //! # async fn example(
-//! #     cluster: rampart_replica::cluster::Cluster,
+//! #     cluster: rampart_protocol::cluster::Cluster,
 //! #     addresses: Vec<std::net::SocketAddr>,
 //! #     key: rampart_crypto::KeyPair,
 //! # ) -> Result<(), rampart_client::ClientError> {

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use rampart_crypto::Signed;
-use rampart_replica::core::quorum::{Quorums, ResultVote, Tally, accepted_result};
-use rampart_replica::message::{Refusal, ReplicaId, Reply, Request, Seq, View};
-use rampart_replica::wire::CommitProof;
+use rampart_protocol::core::quorum::{Quorums, ResultVote, Tally, accepted_result};
+use rampart_protocol::message::{Refusal, ReplicaId, Reply, Request, Seq, View};
+use rampart_protocol::wire::CommitProof;
 
 use crate::certificate::Certificate;
 
@@ -254,7 +254,7 @@ mod tests {
     use crate::test_support::{
         client_key, commit_proof, signed_reply, signed_request, test_cluster,
     };
-    use rampart_replica::message::{Seq, View};
+    use rampart_protocol::message::{Seq, View};
 
     fn thresholds() -> Quorums {
         test_cluster().0.quorums()

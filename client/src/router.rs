@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use rampart_crypto::{Signature, Signed};
-use rampart_replica::message::{ReplicaId, Reply, decode};
-use rampart_replica::wire::{CommitProof, ReplicaFrame};
+use rampart_protocol::message::{ReplicaId, Reply, decode};
+use rampart_protocol::wire::{CommitProof, ReplicaFrame};
 
 use crate::certificate::{verify_commit, verify_reply};
 use crate::pending::Vote;

@@ -7,10 +7,10 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use rampart_crypto::Ed25519;
-use rampart_replica::cluster::Cluster;
-use rampart_replica::message::ClientId;
+use rampart_protocol::cluster::Cluster;
+use rampart_protocol::message::ClientId;
 
-use rampart_replica::core::Quorums;
+use rampart_protocol::core::Quorums;
 
 use crate::pending::Pending;
 use crate::stats::Counters;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rampart_replica::net::TransportStats;
+use rampart_net::TransportStats;
 
 /// A snapshot of a client's counters, each counted since it connected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

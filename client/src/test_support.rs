@@ -4,11 +4,11 @@
 use bytes::Bytes;
 
 use rampart_crypto::{ClusterId, KeyPair, Signed};
-use rampart_replica::cluster::Cluster;
-use rampart_replica::message::{
+use rampart_protocol::cluster::Cluster;
+use rampart_protocol::message::{
     ClientId, Commit, ReplicaId, Reply, Request, Seq, View, batch_digest, request_digest,
 };
-use rampart_replica::wire::CommitProof;
+use rampart_protocol::wire::CommitProof;
 
 pub(crate) const CLUSTER_ID: ClusterId = ClusterId(0x5eed);
 

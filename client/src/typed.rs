@@ -1,7 +1,7 @@
 //! Typed calls for applications written against [`Application`]: commands, queries and
 //! their outputs as serde types instead of bytes.
 
-use rampart_replica::app::{
+use rampart_protocol::app::{
     Application, decode_output, decode_query_output, encode_command, encode_query,
 };
 

@@ -1,8 +1,8 @@
 //! Which view the client believes the cluster is in, and so which replica it sends new
 //! requests to first (PBFT §4.1: the primary of view v is replica v mod n).
 
-use rampart_replica::core::Quorums;
-use rampart_replica::message::{ReplicaId, View};
+use rampart_protocol::core::Quorums;
+use rampart_protocol::message::{ReplicaId, View};
 
 /// The highest view reported by each replica, and the view the client believes.
 ///

@@ -5,9 +5,9 @@
 use bytes::Bytes;
 
 use rampart_crypto::{KeyPair, Signature, Signed};
-use rampart_replica::app::{CommandError, encode_command, encode_query};
-use rampart_replica::apps::interlock::{Choice, CountedAs, Tally};
-use rampart_replica::message::{ClientId, Reply, Request, View, encode};
+use rampart_protocol::app::{CommandError, encode_command, encode_query};
+use rampart_protocol::apps::interlock::{Choice, CountedAs, Tally};
+use rampart_protocol::message::{ClientId, Reply, Request, View, encode};
 
 use super::*;
 use crate::test_support::{CLUSTER_ID, client_key, commit_proof, test_cluster};

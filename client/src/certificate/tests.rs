@@ -40,9 +40,9 @@ fn a_genuine_certificate_verifies_offline() {
     assert_eq!(verified.result, bytes::Bytes::from_static(b"shut down"));
     assert_eq!(verified.reply_signers, vec![ReplicaId(1), ReplicaId(3)]);
     // It survives being stored and shipped.
-    let bytes = rampart_replica::message::encode(&certificate);
+    let bytes = rampart_protocol::message::encode(&certificate);
     let shipped: Certificate =
-        rampart_replica::message::decode("certificate", &bytes).expect("decodes");
+        rampart_protocol::message::decode("certificate", &bytes).expect("decodes");
     assert_eq!(shipped.verify(&cluster), Ok(verified));
 }
 

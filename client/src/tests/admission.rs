@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use rampart_crypto::KeyPair;
-use rampart_replica::cluster::ClientAdmission;
-use rampart_replica::message::View;
+use rampart_protocol::cluster::ClientAdmission;
+use rampart_protocol::message::View;
 
 use super::fake_cluster::{Arrival, FakeCluster, all_answer, reply};
 use crate::test_support::client_key;

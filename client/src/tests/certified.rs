@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use rampart_crypto::Signature;
-use rampart_replica::message::{Seq, View};
+use rampart_protocol::message::{Seq, View};
 
 use super::fake_cluster::{FakeCluster, all_answer, receiver_answers, reply, reply_with_proof};
 use crate::Client;

@@ -12,12 +12,12 @@ use bytes::Bytes;
 use tokio::task::JoinHandle;
 
 use rampart_crypto::{KeyPair, PublicKey, Signed};
-use rampart_replica::cluster::{ClientAdmission, Cluster};
-use rampart_replica::message::{
+use rampart_net::{Inbound, ReplicaTransport, SendError, TransportConfig};
+use rampart_protocol::cluster::{ClientAdmission, Cluster};
+use rampart_protocol::message::{
     ClientId, Refusal, ReplicaId, Reply, Request, Seq, View, decode, encode,
 };
-use rampart_replica::net::{Inbound, ReplicaTransport, SendError, TransportConfig};
-use rampart_replica::wire::{ClientFrame, CommitProof, ReplicaFrame};
+use rampart_protocol::wire::{ClientFrame, CommitProof, ReplicaFrame};
 
 use crate::config::ClientConfig;
 use crate::test_support::{client_key, test_cluster};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use rampart_replica::message::{Refusal, ReplicaId, View};
+use rampart_protocol::message::{Refusal, ReplicaId, View};
 
 use super::fake_cluster::{
     Answer, Arrival, Behaviour, FakeCluster, Replier, all_answer, lock, receiver_answers, refuse,

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use rampart_replica::message::View;
+use rampart_protocol::message::View;
 
 use super::fake_cluster::{FakeCluster, all_answer, receiver_answers, reply};
 use crate::Client;

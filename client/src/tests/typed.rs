@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use rampart_replica::app::{Application, ApplyContext, StateMachine, Typed};
-use rampart_replica::message::{ClientId, Seq, View};
+use rampart_protocol::app::{Application, ApplyContext, StateMachine, Typed};
+use rampart_protocol::message::{ClientId, Seq, View};
 
 use super::fake_cluster::{FakeCluster, all_answer, lock, reply};
 use crate::test_support::client_key;

@@ -1,4 +1,4 @@
-//! The applications' decoders (`replica/src/app/`, `replica/src/apps/`): a request's
+//! The applications' decoders (`replica/protocol/src/app/`, `replica/protocol/src/apps/`): a request's
 //! operation is a client's bytes, decoded by every replica's application, and a snapshot
 //! arrives from peers by state transfer. Both must be refused with an error when they do
 //! not decode, leave the state consistent, and keep the application deterministic.

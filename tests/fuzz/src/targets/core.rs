@@ -1,4 +1,4 @@
-//! The protocol core (`replica/src/core`): one [`Replica`] fed an arbitrary sequence of
+//! The protocol core (`replica/protocol/src/core`): one [`Replica`] fed an arbitrary sequence of
 //! validly signed messages, client requests, ticks and shell reports, with
 //! [`Replica::check_invariants`] after every input.
 //!

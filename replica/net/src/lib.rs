@@ -52,6 +52,9 @@
 //! handle and tasks share; `admission`, which adds accepted connections to it; and the two
 //! handles, `replica_transport` and `client_transport`.
 
+// The protocol modules the transport builds on, under the paths it uses.
+use rampart_protocol::{cluster, message};
+
 mod admission;
 mod backoff;
 mod caps;
