@@ -24,7 +24,8 @@
 //! bytes) on one long-lived unidirectional stream, so frames from one replica to another
 //! arrive in the order they were sent while the connection lives. A lost connection is
 //! redialed with exponential backoff; a newer connection from the same peer replaces the
-//! older one.
+//! older one. A peer configured by name ([`PeerAddress::Name`]) is looked up again before
+//! every dial, so a replica that comes back on another IP address is found there.
 //!
 //! # Bounds
 //!
@@ -43,6 +44,7 @@
 //!
 //! Everything refused is logged and counted in [`TransportStats`]; peer input never panics.
 
+mod address;
 mod admission;
 mod backoff;
 mod caps;
@@ -66,6 +68,7 @@ mod verifier;
 #[cfg(test)]
 mod tests;
 
+pub use address::{PeerAddress, Resolver};
 pub use caps::ConnectionLimits;
 pub use client_transport::ClientTransport;
 pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, Limits, Timing, TransportConfig};
