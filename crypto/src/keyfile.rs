@@ -93,6 +93,18 @@ pub fn load_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
             mode,
         });
     }
+    read_key_pair(path)
+}
+
+/// Reads a key pair written by [`save_key_pair`] whatever the file's permissions: for
+/// copying a key that a platform stores with permissions of its own (Kubernetes mounts a
+/// Secret readable by the pod's group) into an owner-only file with [`create_key_pair`].
+/// A replica or client loads its key with [`load_key_pair`] only.
+pub fn load_key_pair_any_mode(path: &Path) -> Result<KeyPair, CryptoError> {
+    read_key_pair(path)
+}
+
+fn read_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
     let text = fs::read_to_string(path).map_err(io_error(path))?;
     let hex_text = body(path, &text, SECRET_HEADER)?;
     let bytes = hex::decode(hex_text).map_err(|e| format_error(path, e.to_string()))?;
@@ -215,6 +227,22 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
             load_key_pair(&path).expect("an owner-only key file loads");
         }
+    }
+
+    #[test]
+    fn a_key_can_be_read_whatever_its_mode_only_to_copy_it() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("secret");
+        save_key_pair(&path, &KeyPair::from_seed(5)).expect("saves");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o440)).expect("chmod");
+        assert!(load_key_pair(&path).is_err());
+        let key = load_key_pair_any_mode(&path).expect("reads");
+        assert_eq!(key.public_key(), KeyPair::from_seed(5).public_key());
+        fs::write(&path, "not a key\n").expect("write");
+        assert!(matches!(
+            load_key_pair_any_mode(&path),
+            Err(CryptoError::KeyFileFormat { .. })
+        ));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum Command {
     /// Write a new private key to a file of its own (mode 0600) and print its public key,
     /// for `init --public-keys`.
     Keygen(keygen::KeygenArgs),
+    /// Copy a private key handed in with looser permissions (a Kubernetes Secret) into a
+    /// new owner-only file, for `replica --key`.
+    InstallKey(keygen::InstallKeyArgs),
     /// Run one replica until SIGINT or SIGTERM.
     Replica(replica::ReplicaArgs),
     /// Run the embedded demo: a four-replica cluster in this process, with a Byzantine
@@ -58,6 +61,7 @@ impl Cli {
         match &self.command {
             Command::Init(args) => init::run(args),
             Command::Keygen(args) => keygen::run(args),
+            Command::InstallKey(args) => keygen::install(args),
             Command::Replica(args) => replica::run(args),
             Command::Demo(args) => crate::demo::run(args),
             Command::Bench(args) => bench::run(args),

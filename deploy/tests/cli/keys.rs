@@ -84,6 +84,53 @@ fn keygen_never_replaces_an_existing_file() {
 }
 
 #[test]
+fn install_key_copies_a_group_readable_key_into_an_owner_only_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let secret = dir.path().join("secret");
+    let printed = keygen(&secret);
+    // As Kubernetes mounts a Secret for a pod with an fsGroup.
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o440)).expect("chmod");
+    assert!(load_key_pair(&secret).is_err(), "refused as it is");
+    let installed = dir.path().join("replica.key");
+    let install = || {
+        run(rampart()
+            .args(["install-key", "--from"])
+            .arg(&secret)
+            .arg("--out")
+            .arg(&installed))
+    };
+    let output = install();
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), printed);
+    assert_eq!(mode(&installed), 0o600);
+    assert_eq!(
+        format!(
+            "{}\n",
+            load_key_pair(&installed).expect("loads").public_key()
+        ),
+        printed
+    );
+    // Again, as a restarted init container would: the same key is already there.
+    let again = install();
+    assert_eq!(again.status.code(), Some(0), "{}", describe(&again));
+
+    let other = dir.path().join("other.key");
+    keygen(&other);
+    let output = run(rampart()
+        .args(["install-key", "--from"])
+        .arg(&other)
+        .arg("--out")
+        .arg(&installed));
+    assert_one_line_error(&output, 2, &["replica.key", "another key"]);
+    let output = run(rampart()
+        .args(["install-key", "--from"])
+        .arg(dir.path().join("absent"))
+        .arg("--out")
+        .arg(dir.path().join("new.key")));
+    assert_one_line_error(&output, 2, &["absent", "--from"]);
+}
+
+#[test]
 fn init_from_public_keys_writes_no_private_key() {
     let hosts = tempfile::tempdir().expect("temporary directory");
     let public_keys = keys_in(hosts.path(), 4, 2);
