@@ -166,13 +166,14 @@ impl Run {
             "replica {target} reconnected at a new address, {new_address}"
         ));
         self.progress(PROGRESS_OPERATIONS, "after the reconnection")?;
-        self.caught_up(target)
+        self.caught_up(target, "reconnecting at a new address")
     }
 
     /// Waits until replica `target` has executed as far as the others had when the wait
-    /// began. It can only get there through its peers: this replica has the highest id
-    /// among those it needs, so they dial it, and must have found its new address.
-    fn caught_up(&mut self, target: usize) -> Result<(), String> {
+    /// began: it can only get there through its peers. After a network cut, it is the
+    /// highest replica that is not the primary, so the others dial it, and must have found
+    /// its new address; after a wipe, it must have fetched their state.
+    fn caught_up(&mut self, target: usize, since: &str) -> Result<(), String> {
         let waiting = Instant::now();
         let auditor = self.auditor.as_mut().ok_or("no auditor")?;
         let others = self.runtime.block_on(auditor.last_executed())?;
@@ -188,7 +189,7 @@ impl Run {
             if let Some((_, seq)) = reached.filter(|(_, seq)| **seq >= goal) {
                 let line = format!(
                     "replica {target} caught up through its peers (last executed {seq} ≥ {goal}) \
-                     {:.1} s after reconnecting",
+                     {:.1} s after {since}",
                     waiting.elapsed().as_secs_f64()
                 );
                 self.log(line);
@@ -196,8 +197,8 @@ impl Run {
             }
             if waiting.elapsed() > PROGRESS_TIMEOUT {
                 return Err(format!(
-                    "replica {target} did not catch up within {} s of reconnecting at a new \
-                     address: its peers did not find it (last executed {:?}, goal {goal})",
+                    "replica {target} did not catch up within {} s after {since} (last \
+                     executed {:?}, goal {goal})",
                     PROGRESS_TIMEOUT.as_secs(),
                     reached.map(|(_, seq)| *seq)
                 ));
@@ -222,7 +223,8 @@ impl Run {
         ));
         container.start()?;
         self.log(format!("replica {target} started on an empty volume"));
-        self.progress(AFTER_WIPE_OPERATIONS, "after the wipe")
+        self.progress(AFTER_WIPE_OPERATIONS, "after the wipe")?;
+        self.caught_up(target, "starting on an empty volume")
     }
 
     /// Saves every container's log into the work directory, and removes the containers.
