@@ -125,6 +125,12 @@ impl Container {
         run(docker().args(["unpause", &self.id])).map(drop)
     }
 
+    /// The state of its healthcheck: `starting`, `healthy` or `unhealthy`.
+    pub fn health(&self) -> Outcome<String> {
+        let format = "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}";
+        run(docker().args(["inspect", "--format", format, &self.id]))
+    }
+
     /// The networks the container is attached to.
     pub fn networks(&self) -> Outcome<Vec<String>> {
         let format = "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}";

@@ -51,6 +51,9 @@ pub struct Options {
 /// Everything one run shares.
 struct Run {
     runtime: tokio::runtime::Runtime,
+    /// The `rampart` binary, for `health` and `status`.
+    rampart: PathBuf,
+    ports: Ports,
     /// Reads each replica apart; set once the cluster is up.
     auditor: Option<Auditor>,
     layout: Layout,
@@ -227,6 +230,71 @@ impl Run {
         self.caught_up(target, "starting on an empty volume")
     }
 
+    /// Waits until every container's healthcheck (`rampart health` on the replica's
+    /// `/health`) passes.
+    fn healthy(&mut self) -> Result<(), String> {
+        let waiting = Instant::now();
+        loop {
+            let states: Vec<String> = self
+                .containers
+                .iter()
+                .map(Container::health)
+                .collect::<Result<_, _>>()?;
+            if states.iter().all(|state| state == "healthy") {
+                self.log(format!(
+                    "all {REPLICAS} containers healthy (HEALTHCHECK: rampart health on /health)"
+                ));
+                return Ok(());
+            }
+            if waiting.elapsed() > PROGRESS_TIMEOUT {
+                return Err(format!("the containers' healthchecks report {states:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Waits until every replica answers 200 on `/ready` through its published metrics
+    /// port, and adds `rampart status` from this host to the report.
+    fn ready(&mut self) -> Result<(), String> {
+        let waiting = Instant::now();
+        let url = |port: u16| format!("http://127.0.0.1:{port}/ready");
+        loop {
+            let not_ready: Vec<usize> = (0..REPLICAS)
+                .filter(|replica| {
+                    let url = url(self.ports.metrics[*replica]);
+                    !std::process::Command::new(&self.rampart)
+                        .args(["health", "--url", &url])
+                        .output()
+                        .is_ok_and(|output| output.status.success())
+                })
+                .collect();
+            if not_ready.is_empty() {
+                break;
+            }
+            if waiting.elapsed() > PROGRESS_TIMEOUT {
+                return Err(format!("replicas {not_ready:?} are not ready"));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        self.log(format!(
+            "all {REPLICAS} replicas ready (rampart health on /ready, published ports); \
+             rampart status from this host:"
+        ));
+        let config = self.layout.client_config(0);
+        let output = std::process::Command::new(&self.rampart)
+            .arg("status")
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .map_err(|error| format!("cannot run rampart status: {error}"))?;
+        let table = String::from_utf8_lossy(&output.stdout);
+        for line in table.lines() {
+            println!("    {line}");
+            let _ = writeln!(self.report, "    {line}");
+        }
+        Ok(())
+    }
+
     /// Saves every container's log into the work directory, and removes the containers.
     fn tear_down(&mut self) {
         let logs = self.layout.work.join("logs");
@@ -295,6 +363,8 @@ pub fn run(options: &Options) -> Result<bool, String> {
     compose.up()?;
     let mut run = Run {
         runtime,
+        rampart,
+        ports,
         auditor: None,
         layout,
         containers: Vec::new(),
@@ -330,6 +400,7 @@ fn run_up(run: &mut Run, seed: u64) -> Result<bool, String> {
          container with only its own key; network {}",
         run.network
     ));
+    run.healthy()?;
 
     run.auditor = Some(auditor(&run.layout)?);
     let runtime = &run.runtime;
@@ -372,6 +443,7 @@ fn run_up(run: &mut Run, seed: u64) -> Result<bool, String> {
         run.runtime.block_on(client.close());
     }
     let agreed = agree(run)?;
+    run.ready()?;
     Ok(judge(run, &finals, agreed.as_ref()))
 }
 

@@ -151,12 +151,14 @@ pub fn write_cluster(layout: &Layout, rampart: &Path, ports: &Ports) -> Result<(
         fs::create_dir_all(&data).map_err(io(&data))?;
     }
 
-    // The clients here reach replica i at the port published for it.
+    // The clients here reach replica i, and `rampart status` its HTTP endpoints, at the
+    // ports published for it.
     let cluster_path = layout.cluster().join("cluster.toml");
     let mut cluster: ClusterFile = rampart_deploy::files::load(&cluster_path, "the cluster file")
         .map_err(|failure| failure.to_string())?;
-    for (entry, port) in cluster.replicas.iter_mut().zip(&ports.replica) {
-        entry.address = format!("127.0.0.1:{port}");
+    for (replica, entry) in cluster.replicas.iter_mut().enumerate() {
+        entry.address = format!("127.0.0.1:{}", ports.replica[replica]);
+        entry.metrics = Some(format!("127.0.0.1:{}", ports.metrics[replica]));
     }
     let host_cluster = layout.host().join("cluster.toml");
     fs::write(&host_cluster, cluster.render()).map_err(io(&host_cluster))?;
