@@ -25,6 +25,10 @@ pub enum CryptoError {
     /// A key file exists but does not hold a key in Rampart's format.
     #[error("key file {path} is malformed: {reason}")]
     KeyFileFormat { path: PathBuf, reason: String },
+    /// A new key file was to be created where a file already is; keys are never replaced
+    /// by accident.
+    #[error("{} already exists; a key file is never replaced", path.display())]
+    KeyFileExists { path: PathBuf },
     /// A private key file can be accessed by users other than its owner (its group or
     /// anyone else).
     #[error(

@@ -31,12 +31,16 @@ fn format_error(path: &Path, reason: impl Into<String>) -> CryptoError {
     }
 }
 
-/// Writes the key pair's secret to `path` with mode 0600, replacing any file there.
-pub fn save_key_pair(path: &Path, key_pair: &KeyPair) -> Result<(), CryptoError> {
-    let contents = format!(
+fn secret_contents(key_pair: &KeyPair) -> String {
+    format!(
         "{SECRET_HEADER}\n{}\n",
         hex::encode(key_pair.secret_bytes())
-    );
+    )
+}
+
+/// Writes the key pair's secret to `path` with mode 0600, replacing any file there.
+pub fn save_key_pair(path: &Path, key_pair: &KeyPair) -> Result<(), CryptoError> {
+    let contents = secret_contents(key_pair);
     let temporary = path.with_extension("tmp");
     let _ = fs::remove_file(&temporary);
     let mut file = fs::OpenOptions::new()
@@ -51,6 +55,33 @@ pub fn save_key_pair(path: &Path, key_pair: &KeyPair) -> Result<(), CryptoError>
     fs::rename(&temporary, path).map_err(io_error(path))
 }
 
+/// Writes the key pair's secret to a new file at `path` with mode 0600. An existing file
+/// is never replaced ([`CryptoError::KeyFileExists`]): it may be the only copy of a key a
+/// cluster lists. A write that fails halfway removes what it wrote.
+pub fn create_key_pair(path: &Path, key_pair: &KeyPair) -> Result<(), CryptoError> {
+    // `create_new` checks and creates in one step, so no other process can slip a file
+    // in between, and the mode applies from the first byte.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AlreadyExists => CryptoError::KeyFileExists {
+                path: path.to_path_buf(),
+            },
+            _ => io_error(path)(source),
+        })?;
+    let written = file
+        .write_all(secret_contents(key_pair).as_bytes())
+        .and_then(|()| file.sync_all());
+    if let Err(source) = written {
+        let _ = fs::remove_file(path);
+        return Err(io_error(path)(source));
+    }
+    Ok(())
+}
+
 /// Reads a key pair written by [`save_key_pair`], refusing a file anyone but its owner can
 /// access.
 pub fn load_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
@@ -62,6 +93,18 @@ pub fn load_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
             mode,
         });
     }
+    read_key_pair(path)
+}
+
+/// Reads a key pair written by [`save_key_pair`] whatever the file's permissions: for
+/// copying a key that a platform stores with permissions of its own (Kubernetes mounts a
+/// Secret readable by the pod's group) into an owner-only file with [`create_key_pair`].
+/// A replica or client loads its key with [`load_key_pair`] only.
+pub fn load_key_pair_any_mode(path: &Path) -> Result<KeyPair, CryptoError> {
+    read_key_pair(path)
+}
+
+fn read_key_pair(path: &Path) -> Result<KeyPair, CryptoError> {
     let text = fs::read_to_string(path).map_err(io_error(path))?;
     let hex_text = body(path, &text, SECRET_HEADER)?;
     let bytes = hex::decode(hex_text).map_err(|e| format_error(path, e.to_string()))?;
@@ -122,6 +165,32 @@ mod tests {
     }
 
     #[test]
+    fn a_created_key_file_is_private_and_never_replaces_a_file() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("replica.key");
+        create_key_pair(&path, &KeyPair::from_seed(5)).expect("creates");
+        let mode = fs::metadata(&path).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let before = fs::read(&path).expect("written");
+        let error = create_key_pair(&path, &KeyPair::from_seed(6)).expect_err("refused");
+        assert!(
+            matches!(error, CryptoError::KeyFileExists { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("already exists"), "{error}");
+        assert_eq!(fs::read(&path).expect("kept"), before);
+        assert_eq!(
+            load_key_pair(&path).expect("loads").public_key(),
+            KeyPair::from_seed(5).public_key()
+        );
+        let missing = dir.path().join("missing/replica.key");
+        assert!(matches!(
+            create_key_pair(&missing, &KeyPair::from_seed(5)),
+            Err(CryptoError::KeyFileIo { .. })
+        ));
+    }
+
+    #[test]
     fn a_world_readable_private_key_is_refused() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let path = dir.path().join("replica.key");
@@ -158,6 +227,22 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
             load_key_pair(&path).expect("an owner-only key file loads");
         }
+    }
+
+    #[test]
+    fn a_key_can_be_read_whatever_its_mode_only_to_copy_it() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("secret");
+        save_key_pair(&path, &KeyPair::from_seed(5)).expect("saves");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o440)).expect("chmod");
+        assert!(load_key_pair(&path).is_err());
+        let key = load_key_pair_any_mode(&path).expect("reads");
+        assert_eq!(key.public_key(), KeyPair::from_seed(5).public_key());
+        fs::write(&path, "not a key\n").expect("write");
+        assert!(matches!(
+            load_key_pair_any_mode(&path),
+            Err(CryptoError::KeyFileFormat { .. })
+        ));
     }
 
     #[test]

@@ -20,6 +20,9 @@ mod signed;
 pub use digest::{Digest, DigestBuilder};
 pub use error::CryptoError;
 pub use key::{KeyPair, PublicKey};
-pub use keyfile::{load_key_pair, load_public_key, save_key_pair, save_public_key};
+pub use keyfile::{
+    create_key_pair, load_key_pair, load_key_pair_any_mode, load_public_key, save_key_pair,
+    save_public_key,
+};
 pub use signature::{Ed25519, Signature, SignatureCheck, Signer, Verifier};
 pub use signed::{ClusterId, Signable, Signed, signing_bytes};

@@ -1,10 +1,13 @@
 //! Replica addresses as written in `cluster.toml`: `host:port`, where the host is an IP
-//! address or a name (a container or Kubernetes service name) resolved when a replica
-//! starts.
+//! address or a name (a container or Kubernetes service name). A replica looks its peers'
+//! names up before every dial ([`HostPort::peer_address`]); a client resolves them when
+//! it connects ([`HostPort::resolve`]).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
+
+use rampart_replica::net::PeerAddress;
 
 /// A `host:port` pair. IPv6 hosts are written in brackets: `[::1]:7100`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,6 +36,18 @@ impl HostPort {
         match self.ip() {
             Some(ip) => SocketAddr::new(ip, self.port),
             None => SocketAddr::from(([0, 0, 0, 0], self.port)),
+        }
+    }
+
+    /// The address as a replica's transport takes it: an IP address as it is, a name to
+    /// be looked up before every dial.
+    pub fn peer_address(&self) -> PeerAddress {
+        match self.ip() {
+            Some(ip) => PeerAddress::Socket(SocketAddr::new(ip, self.port)),
+            None => PeerAddress::Name {
+                host: self.host.clone(),
+                port: self.port,
+            },
         }
     }
 
@@ -120,5 +135,24 @@ mod tests {
             literal.resolve().expect("an IP needs no lookup"),
             literal.listen_address()
         );
+    }
+
+    #[test]
+    fn names_stay_names_for_the_transport_and_addresses_stay_addresses() {
+        let named: HostPort = "rampart-1.rampart:7100".parse().expect("valid");
+        assert_eq!(
+            named.peer_address(),
+            PeerAddress::Name {
+                host: "rampart-1.rampart".to_string(),
+                port: 7100
+            }
+        );
+        for text in ["127.0.0.2:7101", "[::1]:7100"] {
+            let literal: HostPort = text.parse().expect("valid");
+            assert_eq!(
+                literal.peer_address(),
+                PeerAddress::Socket(text.parse().expect("an IP address"))
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::failure::Failure;
 use crate::logging::LogFormat;
-use crate::{bench, chaos, client, health, init, replica, status};
+use crate::{bench, chaos, client, health, init, keygen, replica, status};
 
 /// Rampart: a Byzantine-fault-tolerant replicated state machine (PBFT).
 #[derive(Debug, Parser)]
@@ -25,8 +25,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the keys and configuration files of a new cluster.
+    /// Write the keys and configuration files of a new cluster, or only its files from
+    /// the public keys of keys made on each host with `keygen`.
     Init(init::InitArgs),
+    /// Write a new private key to a file of its own (mode 0600) and print its public key,
+    /// for `init --public-keys`.
+    Keygen(keygen::KeygenArgs),
+    /// Copy a private key handed in with looser permissions (a Kubernetes Secret) into a
+    /// new owner-only file, for `replica --key`.
+    InstallKey(keygen::InstallKeyArgs),
     /// Run one replica until SIGINT or SIGTERM.
     Replica(replica::ReplicaArgs),
     /// Run the embedded demo: a four-replica cluster in this process, with a Byzantine
@@ -53,6 +60,8 @@ impl Cli {
         crate::logging::set_format(self.log_format);
         match &self.command {
             Command::Init(args) => init::run(args),
+            Command::Keygen(args) => keygen::run(args),
+            Command::InstallKey(args) => keygen::install(args),
             Command::Replica(args) => replica::run(args),
             Command::Demo(args) => crate::demo::run(args),
             Command::Bench(args) => bench::run(args),

@@ -4,11 +4,15 @@
 //! for every replica, and `client-<j>.toml` and `client-<j>.key` for every client.
 //! `cluster.toml` is written last, so a directory without one never holds a complete
 //! cluster and an interrupted run can simply be repeated.
+//!
+//! With `--public-keys`, `init` generates no key and writes no `.key` file: the cluster is
+//! built from public keys that each host made with `rampart keygen`, so no private key
+//! has to leave its host (see [`crate::files::public_keys`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rampart_crypto::{ClusterId, KeyPair, save_key_pair};
+use rampart_crypto::{ClusterId, KeyPair, PublicKey, save_key_pair};
 
 use crate::address::HostPort;
 use crate::failure::Failure;
@@ -19,6 +23,7 @@ use crate::files::cluster::{
     is_three_f_plus_one,
 };
 use crate::files::encoding::{ClusterIdHex, KeyHex};
+use crate::files::public_keys::PublicKeys;
 use crate::files::replica::{MetricsTable, ReplicaFile};
 
 /// The unit the interlock protects when `--units` is not given.
@@ -27,15 +32,21 @@ pub const DEFAULT_UNIT: &str = "reactor-1";
 /// The lowest confidence that counts as a vote when `--min-confidence` is not given.
 pub const DEFAULT_MIN_CONFIDENCE_PERCENT: u8 = 50;
 
+/// Where a replica built from `--public-keys` finds its private key when `--key-path` is
+/// not given: beside its configuration file. `{i}` stands for the replica's index.
+pub const DEFAULT_KEY_PATH: &str = "replica-{i}.key";
+
 /// Writes the keys and configuration files of a new cluster.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// Number of replicas: n = 3f+1 with f ≥ 1 (4, 7, 10, …).
-    #[arg(long, value_name = "N")]
-    pub replicas: usize,
-    /// Number of clients; for the interlock, its voting agents (at least 1).
-    #[arg(long, value_name = "M")]
-    pub clients: u32,
+    /// Number of replicas: n = 3f+1 with f ≥ 1 (4, 7, 10, …). With --public-keys, the
+    /// file's replica lines give it.
+    #[arg(long, value_name = "N", required_unless_present = "public_keys")]
+    pub replicas: Option<usize>,
+    /// Number of clients; for the interlock, its voting agents (at least 1). With
+    /// --public-keys, the file's client lines give it.
+    #[arg(long, value_name = "M", required_unless_present = "public_keys")]
+    pub clients: Option<u32>,
     /// The replicated application.
     #[arg(long, value_enum, value_name = "APP")]
     pub app: ApplicationKind,
@@ -45,10 +56,21 @@ pub struct InitArgs {
     /// The directory to write to; created if missing.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Replace a cluster already in DIR. Its keys, configuration files and the data
-    /// directories under DIR/data are deleted.
+    /// Replace a cluster already in DIR. Its configuration files, the data directories
+    /// under DIR/data and, unless --public-keys is given, its keys are deleted.
     #[arg(long)]
     pub force: bool,
+    /// Build the cluster from these public keys instead of generating keys, and write no
+    /// private key. One line per replica and client: `replica <i> <public key>` or
+    /// `client <j> <public key>`, the key as `rampart keygen` prints it; `#` starts a
+    /// comment.
+    #[arg(long, value_name = "FILE")]
+    pub public_keys: Option<PathBuf>,
+    /// With --public-keys: the path of each replica's private key on its host, written
+    /// into its replica-<i>.toml (relative paths are relative to that file); `{i}` stands
+    /// for the replica's index [default: replica-{i}.key].
+    #[arg(long, value_name = "PATH", requires = "public_keys")]
+    pub key_path: Option<String>,
     /// The replicas' hosts instead of 127.0.0.1, one per replica, comma-separated: HOST
     /// (port P+i) or HOST:PORT. Replicas whose host is a name listen on 0.0.0.0.
     #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
@@ -87,11 +109,56 @@ pub struct InitArgs {
     pub min_confidence: Option<u8>,
 }
 
+/// The cluster's keys: generated here (private keys written beside the files), or the
+/// public keys of `--public-keys` (private keys stay where they were generated).
+enum Keys {
+    Generated {
+        replicas: Vec<KeyPair>,
+        clients: Vec<KeyPair>,
+    },
+    Public(PublicKeys),
+}
+
+impl Keys {
+    fn replicas(&self) -> Vec<PublicKey> {
+        match self {
+            Keys::Generated { replicas, .. } => replicas.iter().map(KeyPair::public_key).collect(),
+            Keys::Public(keys) => keys.replicas.clone(),
+        }
+    }
+
+    fn clients(&self) -> Vec<PublicKey> {
+        match self {
+            Keys::Generated { clients, .. } => clients.iter().map(KeyPair::public_key).collect(),
+            Keys::Public(keys) => keys.clients.clone(),
+        }
+    }
+}
+
+/// How many replicas and clients the cluster has.
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    replicas: usize,
+    clients: u32,
+}
+
 /// Runs `rampart init`.
 pub fn run(args: &InitArgs) -> Result<(), Failure> {
-    let addresses = replica_addresses(args)?;
+    let public_keys = args
+        .public_keys
+        .as_deref()
+        .map(PublicKeys::load)
+        .transpose()?;
+    let counts = counts(args, public_keys.as_ref())?;
+    let addresses = replica_addresses(args, counts.replicas)?;
     let metrics = metrics_addresses(args, &addresses)?;
-    check_application_flags(args)?;
+    check_application_flags(args, counts.clients)?;
+    let key_path = args.key_path.as_deref().unwrap_or(DEFAULT_KEY_PATH);
+    if key_path.trim().is_empty() {
+        return Err(Failure::config(
+            "--key-path is empty; give the path of each replica's private key on its host",
+        ));
+    }
     let cluster_path = args.out.join("cluster.toml");
     if cluster_path.exists() && !args.force {
         return Err(Failure::config(format_args!(
@@ -102,17 +169,24 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         )));
     }
 
-    let replica_keys = generate_keys(args.replicas)?;
-    let client_keys = generate_keys(args.clients as usize)?;
+    let keys = match public_keys {
+        Some(public_keys) => Keys::Public(public_keys),
+        None => Keys::Generated {
+            replicas: generate_keys(counts.replicas)?,
+            clients: generate_keys(counts.clients as usize)?,
+        },
+    };
+    let client_keys = keys.clients();
     let cluster = ClusterFile {
         cluster_id: ClusterIdHex(random_cluster_id()?),
         application: args.app,
-        replicas: replica_keys
-            .iter()
+        replicas: keys
+            .replicas()
+            .into_iter()
             .zip(&addresses)
             .zip(&metrics)
             .map(|((key, address), metrics)| ReplicaEntry {
-                key: KeyHex(key.public_key()),
+                key: KeyHex(key),
                 address: address.to_string(),
                 metrics: Some(metrics.to_string()),
             })
@@ -121,7 +195,7 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         clients: if args.open_admission {
             ClientsTable::open()
         } else {
-            ClientsTable::listed(client_keys.iter().map(KeyPair::public_key))
+            ClientsTable::listed(client_keys.iter().copied())
         },
         interlock: interlock_genesis(args, &client_keys),
     };
@@ -130,7 +204,7 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
             Failure::config(format_args!(
                 "the interlock policy (--clients {}, --quorum {}, --faulty-agents {}, \
                  --min-confidence {}, --units {}): {message}",
-                args.clients,
+                counts.clients,
                 genesis.shutdown_quorum,
                 genesis.faulty_agents_tolerated,
                 genesis.min_confidence_percent,
@@ -151,33 +225,51 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         ))
     })?;
     if args.force {
-        remove_previous_cluster(&args.out)?;
+        let keep_keys = matches!(keys, Keys::Public(_));
+        remove_previous_cluster(&args.out, keep_keys)?;
     }
-    for (index, (key, address)) in replica_keys.iter().zip(&addresses).enumerate() {
+    for (index, address) in addresses.iter().enumerate() {
         let mut replica = ReplicaFile::new(index as u32, address.listen_address());
         replica.metrics = Some(MetricsTable {
             listen: metrics[index].listen_address(),
         });
-        write_key(&args.out.join(&replica.key), key)?;
+        match &keys {
+            Keys::Generated { replicas, .. } => {
+                write_key(&args.out.join(&replica.key), &replicas[index])?;
+            }
+            Keys::Public(_) => {
+                replica.key = PathBuf::from(key_path.replace("{i}", &index.to_string()));
+            }
+        }
         let name = format!("replica-{index}.toml");
         write_text(&args.out.join(name), &replica.render())?;
     }
-    for (index, key) in client_keys.iter().enumerate() {
-        let client = ClientFile::new(index as u32);
-        write_key(&args.out.join(&client.key), key)?;
+    for index in 0..counts.clients {
+        let client = ClientFile::new(index);
+        if let Keys::Generated { clients, .. } = &keys {
+            write_key(&args.out.join(&client.key), &clients[index as usize])?;
+        }
         let name = format!("client-{index}.toml");
-        write_text(&args.out.join(name), &client.render(index as u32))?;
+        write_text(&args.out.join(name), &client.render(index))?;
     }
     write_text(&cluster_path, &cluster.render())?;
 
     println!(
         "wrote cluster {} ({} replicas, {} clients, application {}) to {}",
         cluster.cluster_id.0,
-        args.replicas,
-        args.clients,
+        counts.replicas,
+        counts.clients,
         args.app.name(),
         args.out.display()
     );
+    if let Some(path) = &args.public_keys {
+        println!(
+            "the keys are those of {}; no private key was written: replica i reads its own \
+             from {} on its host, client j from client-<j>.key",
+            path.display(),
+            key_path.replace("{i}", "<i>")
+        );
+    }
     println!(
         "start replica i with: rampart replica --config {}",
         args.out.join("replica-<i>.toml").display()
@@ -189,9 +281,50 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The numbers of replicas and clients: the flags', or the public keys file's, which the
+/// flags must then agree with.
+fn counts(args: &InitArgs, public_keys: Option<&PublicKeys>) -> Result<Counts, Failure> {
+    let (Some(keys), Some(path)) = (public_keys, &args.public_keys) else {
+        // Clap requires both flags without --public-keys.
+        return Ok(Counts {
+            replicas: args.replicas.unwrap_or_default(),
+            clients: args.clients.unwrap_or_default(),
+        });
+    };
+    let file = path.display();
+    let replicas = keys.replicas.len();
+    let clients = keys.clients.len();
+    if replicas == 0 {
+        return Err(Failure::config(format_args!(
+            "{file} lists no replica; add a line `replica <i> <public key>` for each, with \
+             the key `rampart keygen` printed on the replica's host"
+        )));
+    }
+    if !is_three_f_plus_one(replicas) {
+        return Err(Failure::config(format_args!(
+            "{file} lists {replicas} replicas, but a cluster needs n = 3f+1 replicas with \
+             f ≥ 1 (4, 7, 10, …); add or remove replica lines"
+        )));
+    }
+    if let Some(flag) = args.replicas.filter(|flag| *flag != replicas) {
+        return Err(Failure::config(format_args!(
+            "--replicas {flag}, but {file} lists {replicas} replicas; drop --replicas or \
+             correct the file"
+        )));
+    }
+    let clients = u32::try_from(clients)
+        .map_err(|_| Failure::config(format_args!("{file} lists too many clients")))?;
+    if let Some(flag) = args.clients.filter(|flag| *flag != clients) {
+        return Err(Failure::config(format_args!(
+            "--clients {flag}, but {file} lists {clients} clients; drop --clients or correct \
+             the file"
+        )));
+    }
+    Ok(Counts { replicas, clients })
+}
+
 /// The address of every replica, from `--hosts` or 127.0.0.1, on ports P, P+1, ….
-fn replica_addresses(args: &InitArgs) -> Result<Vec<HostPort>, Failure> {
-    let count = args.replicas;
+fn replica_addresses(args: &InitArgs, count: usize) -> Result<Vec<HostPort>, Failure> {
     if !is_three_f_plus_one(count) {
         return Err(Failure::config(format_args!(
             "--replicas {count} is not 3f+1 with f ≥ 1; use 4, 7, 10, … replicas (f = 1, 2, 3, …)"
@@ -302,11 +435,11 @@ fn cluster_protocol(args: &InitArgs) -> ClusterProtocol {
 }
 
 /// Refuses interlock settings for another application, and an interlock without agents.
-fn check_application_flags(args: &InitArgs) -> Result<(), Failure> {
+fn check_application_flags(args: &InitArgs, clients: u32) -> Result<(), Failure> {
     match args.app {
-        ApplicationKind::Interlock if args.clients == 0 => Err(Failure::config(
+        ApplicationKind::Interlock if clients == 0 => Err(Failure::config(
             "--app interlock needs at least one client to act as its voting agent; pass \
-             --clients 1 or more",
+             --clients 1 or more (with --public-keys, list client keys)",
         )),
         ApplicationKind::Kv
             if !args.units.is_empty()
@@ -326,11 +459,12 @@ fn check_application_flags(args: &InitArgs) -> Result<(), Failure> {
 /// The interlock's genesis policy: the clients are its agents, with the flags' values or
 /// the defaults (f = ⌊(M-1)/3⌋ and q = M - f, the largest quorum that f silent agents
 /// cannot block).
-fn interlock_genesis(args: &InitArgs, client_keys: &[KeyPair]) -> Option<InterlockGenesis> {
+fn interlock_genesis(args: &InitArgs, client_keys: &[PublicKey]) -> Option<InterlockGenesis> {
     if args.app != ApplicationKind::Interlock {
         return None;
     }
-    let agents = args.clients;
+    // The caller's count of clients fits a u32.
+    let agents = client_keys.len() as u32;
     let default_faulty = agents.saturating_sub(1) / 3;
     let units = if args.units.is_empty() {
         vec![DEFAULT_UNIT.to_string()]
@@ -338,10 +472,7 @@ fn interlock_genesis(args: &InitArgs, client_keys: &[KeyPair]) -> Option<Interlo
         args.units.clone()
     };
     Some(InterlockGenesis {
-        registered_agents: client_keys
-            .iter()
-            .map(|key| KeyHex(key.public_key()))
-            .collect(),
+        registered_agents: client_keys.iter().map(|key| KeyHex(*key)).collect(),
         units,
         shutdown_quorum: args.quorum.unwrap_or(agents - default_faulty),
         faulty_agents_tolerated: args.faulty_agents.unwrap_or(default_faulty),
@@ -378,9 +509,14 @@ fn write_text(path: &Path, text: &str) -> Result<(), Failure> {
 }
 
 /// Deletes what an earlier `rampart init` wrote to `directory`: numbered replica and
-/// client files and keys, and the replicas' data directories under `data/`. Other files
-/// are left alone.
-fn remove_previous_cluster(directory: &Path) -> Result<(), Failure> {
+/// client files and keys (unless `keep_keys`: they were not made by `init`), and the
+/// replicas' data directories under `data/`. Other files are left alone.
+fn remove_previous_cluster(directory: &Path, keep_keys: bool) -> Result<(), Failure> {
+    let file_suffixes: &[&str] = if keep_keys {
+        &[".toml"]
+    } else {
+        &[".toml", ".key"]
+    };
     let removal_failed = |path: &Path, error: std::io::Error| {
         Failure::runtime(format_args!(
             "cannot remove {} of the previous cluster: {error}",
@@ -388,7 +524,7 @@ fn remove_previous_cluster(directory: &Path) -> Result<(), Failure> {
         ))
     };
     for (folder, suffixes) in [
-        (directory.to_path_buf(), &[".toml", ".key"][..]),
+        (directory.to_path_buf(), file_suffixes),
         (directory.join("data"), &[""][..]),
     ] {
         let Ok(entries) = fs::read_dir(&folder) else {

@@ -1,6 +1,7 @@
 //! The `rampart` command: one module per subcommand, and the files they share.
 //!
 //! - [`init`]: writes the keys and configuration files of a new cluster;
+//! - [`keygen`]: writes one private key on the host that will use it;
 //! - [`replica`]: runs one replica from those files;
 //! - [`demo`]: the embedded default, a cluster in one process deciding a safety shutdown;
 //! - [`client`]: sends one command to a running cluster, or checks a certificate;
@@ -26,6 +27,7 @@ pub mod files;
 pub mod health;
 pub mod http_get;
 pub mod init;
+pub mod keygen;
 pub mod local;
 pub mod logging;
 pub mod replica;

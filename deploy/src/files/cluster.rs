@@ -357,7 +357,8 @@ impl ClusterFile {
                 )
                 .string(
                     "Where peers and clients reach it (UDP, QUIC): host:port, with an IP\n\
-                     address or a name resolved when a replica starts.",
+                     address or a name (looked up again before every dial by its peers,\n\
+                     once on connecting by a client).",
                     "address",
                     &entry.address,
                 );

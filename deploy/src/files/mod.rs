@@ -3,7 +3,8 @@
 //! - [`cluster`]: `cluster.toml`, the description every replica and client shares, with
 //!   [`clients`], its table of admitted clients;
 //! - [`replica`]: `replica-<i>.toml`, one replica's settings;
-//! - [`client`]: `client-<j>.toml`, one client's settings.
+//! - [`client`]: `client-<j>.toml`, one client's settings;
+//! - [`public_keys`]: the public keys `rampart init --public-keys` builds a cluster from.
 //!
 //! Paths inside a file are relative to the directory of that file, so that a generated
 //! directory can be moved or mounted elsewhere as a whole. Every reader refuses unknown
@@ -14,6 +15,7 @@ pub mod clients;
 pub mod cluster;
 pub mod document;
 pub mod encoding;
+pub mod public_keys;
 pub mod replica;
 
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@ use rampart_replica::cluster::Cluster;
 use rampart_replica::message::ReplicaId;
 use rampart_replica::node::NodeConfig;
 
+use crate::address::HostPort;
 use crate::failure::Failure;
 use crate::files::cluster::{Application, ClusterFile};
 use crate::files::replica::ReplicaFile;
@@ -70,17 +71,9 @@ pub fn load(
         .validate()
         .map_err(|error| in_file(format!("[protocol]: {error}")))?;
 
-    let mut addresses = Vec::with_capacity(spec.addresses.len());
-    for (index, address) in spec.addresses.iter().enumerate() {
-        let resolved = address.resolve().map_err(|error| {
-            Failure::runtime(format_args!(
-                "{}: cannot resolve the address of replica {index}, {address}: {error}; \
-                 check the name, or start this replica once it resolves",
-                cluster_path.display()
-            ))
-        })?;
-        addresses.push(resolved);
-    }
+    // Names are not looked up here but before every dial, so that a replica starts while
+    // a peer's name does not resolve yet, and finds a peer that moved to another address.
+    let addresses = spec.addresses.iter().map(HostPort::peer_address);
 
     let data_dir = data_dir.map_or_else(|| resolve(config_path, &file.data_dir), Path::to_path_buf);
     let mut node = NodeConfig::new(replica, protocol, addresses, data_dir);

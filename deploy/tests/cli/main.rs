@@ -14,6 +14,7 @@ mod durability;
 mod floods;
 mod full_disk;
 mod init;
+mod keys;
 mod operations;
 mod processes;
 mod replica_errors;

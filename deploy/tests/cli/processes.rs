@@ -35,6 +35,14 @@ impl ProcessCluster {
         }
     }
 
+    /// Replica processes for the cluster files already in `dir`; nothing is started.
+    pub fn adopt(dir: TempDir, replicas: usize) -> ProcessCluster {
+        ProcessCluster {
+            dir,
+            replicas: (0..replicas).map(|_| None).collect(),
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

@@ -9,6 +9,7 @@ use rampart_crypto::KeyPair;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
+use super::address::{PeerAddress, Resolver};
 use super::config::{ClientTransportConfig, Limits};
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
@@ -80,7 +81,8 @@ impl ClientTransport {
             let dialer = Dialer {
                 endpoint: endpoint.quic.clone(),
                 config: tls::client_config(&identity, *expected, ALPN_CLIENT, &timing)?,
-                address: *address,
+                address: PeerAddress::Socket(*address),
+                resolver: Resolver::system(),
                 peer: Peer::Replica(replica),
                 timing,
                 refusals: Some(Arc::clone(&refusals)),

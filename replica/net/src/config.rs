@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use super::address::{PeerAddress, Resolver};
 use super::caps::ConnectionLimits;
 use super::error::TransportError;
 use crate::cluster::ClientAdmission;
@@ -18,7 +19,10 @@ pub struct TransportConfig {
     /// [`super::ReplicaTransport::local_addr`].
     pub listen: SocketAddr,
     /// Every replica's address, in replica-id order (this replica's own entry is unused).
-    pub replica_addresses: Vec<SocketAddr>,
+    /// A name is looked up with `resolver` before every dial.
+    pub replica_addresses: Vec<PeerAddress>,
+    /// Looks up the names among `replica_addresses`: the system's resolver by default.
+    pub resolver: Resolver,
     pub limits: Limits,
     /// Caps on client connections and on handshakes in progress.
     pub connection_limits: ConnectionLimits,
@@ -30,10 +34,14 @@ pub struct TransportConfig {
 
 impl TransportConfig {
     /// A configuration with the default limits and timings.
-    pub fn new(listen: SocketAddr, replica_addresses: Vec<SocketAddr>) -> TransportConfig {
+    pub fn new<A: Into<PeerAddress>>(
+        listen: SocketAddr,
+        replica_addresses: impl IntoIterator<Item = A>,
+    ) -> TransportConfig {
         TransportConfig {
             listen,
-            replica_addresses,
+            replica_addresses: replica_addresses.into_iter().map(Into::into).collect(),
+            resolver: Resolver::system(),
             limits: Limits {
                 max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
                 queue_frames: 1024,

@@ -24,7 +24,8 @@
 //! bytes) on one long-lived unidirectional stream, so frames from one replica to another
 //! arrive in the order they were sent while the connection lives. A lost connection is
 //! redialed with exponential backoff; a newer connection from the same peer replaces the
-//! older one.
+//! older one. A peer configured by name ([`PeerAddress::Name`]) is looked up again before
+//! every dial, so a replica that comes back on another IP address is found there.
 //!
 //! # Bounds
 //!
@@ -55,6 +56,7 @@
 // The protocol modules the transport builds on, under the paths it uses.
 use rampart_protocol::{cluster, message};
 
+mod address;
 mod admission;
 mod backoff;
 mod caps;
@@ -79,6 +81,7 @@ mod verifier;
 #[cfg(test)]
 mod tests;
 
+pub use address::{PeerAddress, Resolver};
 pub use caps::ConnectionLimits;
 pub use client_transport::ClientTransport;
 pub use config::{ClientTransportConfig, DEFAULT_MAX_FRAME_BYTES, Limits, Timing, TransportConfig};

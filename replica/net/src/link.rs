@@ -10,7 +10,6 @@
 //! Frames queued or in flight when a connection is lost are lost with it; PBFT recovers
 //! from message loss by retransmission and view changes.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,6 +18,7 @@ use quinn::{ConnectError, ConnectionError, VarInt};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use super::address::{PeerAddress, Resolver};
 use super::backoff::Backoff;
 use super::config::Timing;
 use super::error::Peer;
@@ -324,7 +324,9 @@ async fn read_stream<T: Send + 'static>(
 pub(crate) struct Dialer {
     pub(crate) endpoint: quinn::Endpoint,
     pub(crate) config: quinn::ClientConfig,
-    pub(crate) address: SocketAddr,
+    /// Resolved before every dial: a name may point elsewhere since the last one.
+    pub(crate) address: PeerAddress,
+    pub(crate) resolver: Resolver,
     pub(crate) peer: Peer,
     pub(crate) timing: Timing,
     /// For a client's dialer: where a replica's refusal to admit the client's key is
@@ -347,6 +349,8 @@ impl Dialer {
 /// The outcome of one dial.
 enum Dial {
     Connected(quinn::Connection),
+    /// The peer's name did not resolve (it may be starting, or moving).
+    Unresolved(String),
     Failed,
     EndpointClosed,
 }
@@ -354,7 +358,12 @@ enum Dial {
 impl Dialer {
     async fn dial(&self, counters: &Counters) -> Dial {
         let peer = self.peer;
-        let address = self.address;
+        let lookup = self.resolver.resolve(&self.address);
+        let address = match tokio::time::timeout(self.timing.handshake_timeout, lookup).await {
+            Ok(Ok(address)) => address,
+            Ok(Err(error)) => return Dial::Unresolved(error.to_string()),
+            Err(_) => return Dial::Unresolved("the lookup timed out".to_string()),
+        };
         let connecting = match self
             .endpoint
             .connect_with(self.config.clone(), address, SERVER_NAME)
@@ -400,12 +409,34 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
     context: LinkContext,
 ) {
     let mut backoff = Backoff::new(dialer.timing.reconnect_min, dialer.timing.reconnect_max);
+    // Whether the last dial failed to resolve the name: only the first of a run of such
+    // failures is a warning, so a peer that stays away does not flood the log.
+    let mut unresolved = false;
     loop {
-        match dialer.dial(&context.counters).await {
+        let dial = dialer.dial(&context.counters).await;
+        match &dial {
+            Dial::Unresolved(error) if !unresolved => {
+                warn!(
+                    peer = %dialer.peer, address = %dialer.address, %error,
+                    "cannot resolve the peer's address; trying again"
+                );
+            }
+            Dial::Unresolved(error) => {
+                debug!(peer = %dialer.peer, address = %dialer.address, %error, "cannot resolve");
+            }
+            _ => {}
+        }
+        unresolved = matches!(dial, Dial::Unresolved(_));
+        match dial {
             Dial::Connected(connection) => {
                 context.counters.connection_established();
                 context.counters.peers.established(dialer.peer);
-                info!(peer = %dialer.peer, address = %dialer.address, "connected");
+                info!(
+                    peer = %dialer.peer,
+                    address = %dialer.address,
+                    remote = %connection.remote_address(),
+                    "connected"
+                );
                 let started = Instant::now();
                 let ended = serve(
                     &connection,
@@ -425,7 +456,7 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
                     backoff.reset();
                 }
             }
-            Dial::Failed => {}
+            Dial::Unresolved(_) | Dial::Failed => {}
             Dial::EndpointClosed => return,
         }
         if lanes.is_closed() {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use rampart_crypto::{KeyPair, PublicKey};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::admission::accept_loop;
 use super::caps::Caps;
@@ -84,13 +84,7 @@ impl ReplicaTransport {
             max_frame_bytes: limits.max_frame_bytes,
         };
         let (lanes, inbound_receiver) = lanes(limits.inbound_frames);
-        let peers: Vec<SocketAddr> = config
-            .replica_addresses
-            .iter()
-            .enumerate()
-            .filter(|(index, _)| *index != me.0 as usize)
-            .map(|(_, address)| *address)
-            .collect();
+        let peers = peer_addresses_now(me, &config).await;
         let caps = Caps::new(
             config.connection_limits,
             &peers,
@@ -119,7 +113,8 @@ impl ReplicaTransport {
                 let dialer = Dialer {
                     endpoint: endpoint.quic.clone(),
                     config: tls::client_config(&identity, expected, ALPN_REPLICA, &timing)?,
-                    address: config.replica_addresses[peer.0 as usize],
+                    address: config.replica_addresses[peer.0 as usize].clone(),
+                    resolver: config.resolver.clone(),
                     peer: Peer::Replica(peer),
                     timing,
                     refusals: None,
@@ -260,6 +255,29 @@ impl ReplicaTransport {
 }
 
 type LinkTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The peers' addresses as they are now, which the caps exempt from the handshake limits
+/// of strangers: names are looked up once, here. A name that does not resolve yet (a peer
+/// still starting) is left out, and a peer that later moves dials in from an address the
+/// caps do not know; either way it competes with clients for handshakes, never for
+/// connections, until this replica restarts.
+async fn peer_addresses_now(me: ReplicaId, config: &TransportConfig) -> Vec<SocketAddr> {
+    let mut peers = Vec::with_capacity(config.replica_addresses.len());
+    for (index, address) in config.replica_addresses.iter().enumerate() {
+        if index == me.0 as usize {
+            continue;
+        }
+        let lookup = config.resolver.resolve(address);
+        match tokio::time::timeout(config.timing.handshake_timeout, lookup).await {
+            Ok(Ok(resolved)) => peers.push(resolved),
+            Ok(Err(error)) => {
+                debug!(replica = %me, %address, %error, "a peer's name does not resolve yet")
+            }
+            Err(_) => debug!(replica = %me, %address, "looking up a peer's name timed out"),
+        }
+    }
+    peers
+}
 
 fn check_membership(
     me: ReplicaId,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::core;
 use crate::message::ReplicaId;
-use crate::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES};
+use crate::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES, PeerAddress, Resolver};
 use crate::store::StoreOptions;
 
 /// Everything a replica needs besides its key and its application.
@@ -17,8 +17,11 @@ pub struct NodeConfig {
     /// The protocol parameters, including the cluster description and which clients may
     /// connect (`protocol.clients`; none by default).
     pub protocol: core::Config,
-    /// Every replica's address, by replica id.
-    pub addresses: Vec<SocketAddr>,
+    /// Every replica's address, by replica id. A name is looked up with `resolver` before
+    /// every dial, so a peer that moves to another IP address is found there.
+    pub addresses: Vec<PeerAddress>,
+    /// Looks up the names among `addresses`: the system's resolver by default.
+    pub resolver: Resolver,
     /// Where to listen; usually this replica's entry in `addresses`.
     pub listen: SocketAddr,
     /// The RocksDB data directory.
@@ -45,20 +48,22 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// A configuration with the usual defaults: 10 ms ticks, synced writes, one verifier
     /// thread per core.
-    pub fn new(
+    pub fn new<A: Into<PeerAddress>>(
         replica: ReplicaId,
         protocol: core::Config,
-        addresses: Vec<SocketAddr>,
+        addresses: impl IntoIterator<Item = A>,
         data_dir: PathBuf,
     ) -> NodeConfig {
-        let listen = addresses
-            .get(replica.0 as usize)
-            .copied()
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let addresses: Vec<PeerAddress> = addresses.into_iter().map(Into::into).collect();
+        let listen = addresses.get(replica.0 as usize).map_or_else(
+            || SocketAddr::from(([127, 0, 0, 1], 0)),
+            PeerAddress::listen_address,
+        );
         NodeConfig {
             replica,
             protocol,
             addresses,
+            resolver: Resolver::system(),
             listen,
             data_dir,
             store: StoreOptions::default(),

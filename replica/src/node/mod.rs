@@ -191,6 +191,7 @@ impl NodeBuilder {
         let protocol = Arc::new(config.protocol.clone());
 
         let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
+        transport_config.resolver = config.resolver.clone();
         transport_config.limits.max_frame_bytes = config.max_frame_bytes;
         transport_config.clients = config.protocol.clients.clone();
         transport_config.connection_limits = config.connection_limits;

@@ -738,3 +738,5 @@ async fn a_replica_gets_in_while_strangers_fill_every_cap() {
     }
     shutdown_all(vec![zero, one]).await;
 }
+
+mod moved_peer;
