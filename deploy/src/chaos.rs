@@ -17,7 +17,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use rampart_testkit::campaign::{CampaignReport, Plan, SeedReport, run_plan};
+use rampart_testkit::campaign::{Campaign, CampaignReport, SeedReport};
+use rampart_testkit::models::kv;
 
 use crate::failure::Failure;
 
@@ -56,10 +57,10 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .max(1);
-    let plan: fn(u64) -> Plan = if args.beyond_tolerance {
-        Plan::beyond_tolerance
+    let subject = if args.beyond_tolerance {
+        kv::campaign().beyond_tolerance()
     } else {
-        Plan::generate
+        kv::campaign()
     };
     println!(
         "chaos: seeds {} to {last}{}, {threads} thread(s)",
@@ -71,7 +72,7 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
         }
     );
     let started = Instant::now();
-    let reports = run_seeds(args.first..=last, plan, threads);
+    let reports = run_seeds(args.first..=last, &subject, threads);
     let mut campaign = CampaignReport::default();
     for report in &reports {
         campaign.add(report);
@@ -80,7 +81,7 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    println!("{campaign}");
+    println!("{}", campaign.summary());
     println!("took {:.1} s", started.elapsed().as_secs_f64());
     let unsafe_seeds = campaign.seeds_with_safety_violations();
     if args.beyond_tolerance {
@@ -110,11 +111,15 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
 
 /// Runs every seed on `threads` workers that take the next seed as they finish one, and
 /// returns the reports in seed order. Progress goes to stderr.
-fn run_seeds(
+fn run_seeds<Op, Output>(
     seeds: std::ops::RangeInclusive<u64>,
-    plan: fn(u64) -> Plan,
+    campaign: &Campaign<Op, Output>,
     threads: usize,
-) -> Vec<SeedReport> {
+) -> Vec<SeedReport>
+where
+    Op: Clone + Send + 'static,
+    Output: Send + 'static,
+{
     let total = seeds.end() - seeds.start() + 1;
     let progress = std::io::stderr().is_terminal();
     let next = AtomicU64::new(*seeds.start());
@@ -128,7 +133,7 @@ fn run_seeds(
                     if seed > *seeds.end() || seed < *seeds.start() {
                         return;
                     }
-                    let report = run_plan(&plan(seed));
+                    let report = campaign.run_seed(seed);
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if progress {
                         eprint!("\r  {finished}/{total} seeds");

@@ -16,3 +16,4 @@ mod n7f2;
 mod real_cluster;
 mod smoke;
 mod transfer;
+mod user_application;
