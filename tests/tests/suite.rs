@@ -9,6 +9,7 @@ mod campaign;
 mod durability;
 mod ed25519;
 mod harness;
+mod interlock_campaign;
 mod large_operations;
 mod memory;
 mod n4f1;

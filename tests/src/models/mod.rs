@@ -2,4 +2,5 @@
 //! any user's application ([`crate::campaign`]): each with its workload and a sequential
 //! model written from its specification, not from its code.
 
+pub mod interlock;
 pub mod kv;
