@@ -244,3 +244,15 @@ fn a_byte_level_application_is_checked_by_its_invariant() {
         "{report}"
     );
 }
+
+/// The README shows the example that runs as a doc test of the campaign module, as it is.
+#[test]
+fn the_readme_shows_the_example_as_it_runs() {
+    let readme = include_str!("../../README.md");
+    let example = include_str!("../examples/campaign.rs");
+    assert!(
+        readme.contains(&format!("```rust\n{example}```")),
+        "README.md no longer shows tests/examples/campaign.rs as it is: copy the file into \
+         the README's section on testing an application under faults"
+    );
+}
