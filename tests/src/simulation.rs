@@ -764,16 +764,27 @@ impl Simulation {
         judgement
     }
 
-    /// Panics with the seed and how to replay it if any checker found a violation.
+    /// Panics with the seed and how to replay it if any checker found a violation, or
+    /// could not decide whether a history is linearizable.
     pub fn assert_no_violations(&self, test: &str) {
-        let violations = self.violations();
-        if !violations.is_empty() {
-            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        let judgement = self.judgement();
+        let found: Vec<String> = judgement
+            .violations
+            .iter()
+            .map(ToString::to_string)
+            .chain(
+                judgement
+                    .undecided
+                    .iter()
+                    .map(|u| format!("undecided: {u}")),
+            )
+            .collect();
+        if !found.is_empty() {
             panic!(
                 "{test}: {} violation(s) with seed {}:\n  {}\nreproduce with: RAMPART_SEED={} cargo nextest run -p rampart-testkit {test}",
-                violations.len(),
+                found.len(),
                 self.seed(),
-                list.join("\n  "),
+                found.join("\n  "),
                 self.seed()
             );
         }

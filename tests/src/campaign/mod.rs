@@ -1,13 +1,13 @@
 //! Seeded fault campaigns against an application of your own.
 //!
 //! A [`Campaign`] takes the application (a [`StateMachine`], or an [`Application`] through
-//! [`Typed`](rampart_replica::app::Typed)), a workload (a seeded generator of operations
-//! per client) and a sequential model of the application ([`Model`]). Each seed draws a
-//! [`Plan`]: a cluster of 4 or 7 replicas running the production shell, a lossy and
-//! reordering network, up to f faulty replicas (Byzantine behaviours, Twins, crashes
-//! forever, wiped and faulty disks), faulty clients, and transient crashes, isolations,
-//! partitions and one-way links for the others. After the faults heal, every request must
-//! complete; throughout, the checkers must find nothing:
+//! [`Typed`]), a workload (a seeded generator of operations per client) and a sequential
+//! model of the application ([`Model`]). Each seed draws a [`Plan`]: a cluster of 4 or 7
+//! replicas running the production shell, a lossy and reordering network, up to f faulty
+//! replicas (Byzantine behaviours, Twins, crashes forever, wiped and faulty disks), faulty
+//! clients, and transient crashes, isolations, partitions and one-way links for the
+//! others. After the faults heal, every request must complete; throughout, the checkers
+//! must find nothing:
 //!
 //! - safety: no two correct replicas execute different batches at one sequence number,
 //!   and their checkpoints' state digests agree;
@@ -106,7 +106,10 @@ impl<Op, Output> std::fmt::Debug for Campaign<Op, Output> {
 
 impl Campaign<(), ()> {
     /// A campaign against the typed application `app` makes: operations are
-    /// [`Operation`]s of its commands and queries, outputs [`Answer`]s.
+    /// [`Operation`](rampart_replica::app::Operation)s of its commands and queries,
+    /// outputs [`Answer`]s. Its commands and queries must be `Clone + Debug + Send + Sync`,
+    /// and its outputs `PartialEq` too ([`TypedCodec`]'s bounds), so that histories can be
+    /// kept, shown and compared with the model's.
     pub fn typed<A>(
         app: impl Fn() -> A + Send + Sync + 'static,
     ) -> Campaign<<TypedCodec<A> as Codec>::Op, <TypedCodec<A> as Codec>::Output>
