@@ -141,8 +141,8 @@ impl fmt::Display for CampaignReport {
             .map(|(seed, _)| *seed)
             .chain(self.undecided.iter().map(|(seed, _)| *seed))
             .collect();
-        for seed in seeds {
-            write!(f, "\n  reproduce with: {}", self.replay_command(seed))?;
+        for seed in seeds.iter().take(VIOLATIONS_LISTED) {
+            write!(f, "\n  reproduce with: {}", self.replay_command(*seed))?;
         }
         Ok(())
     }
