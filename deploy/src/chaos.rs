@@ -1,12 +1,15 @@
 //! `rampart chaos`: the seeded fault campaign of the test kit, from the command line.
 //!
-//! Each seed builds a simulated cluster of 4 or 7 replicas running the real protocol core,
+//! Each seed builds a simulated cluster of 4 or 7 replicas running the production shell,
 //! draws its faults (crashes and restarts, partitions and one-way links, lossy and slow
-//! links, a wiped disk, a Byzantine replica, Twins), runs a key-value workload through
-//! them, heals, and checks safety (no two correct replicas execute different requests at a
-//! sequence number; equal state digests at every stable checkpoint), linearizability of
-//! what the clients were told, and liveness once the faults heal. The same seed always
-//! gives the same run, so any failure is replayed with `--first SEED --seeds 1`.
+//! links, wiped and faulty disks, Byzantine replicas, Twins, faulty clients), runs a
+//! workload of the chosen application through them, heals, and checks safety (no two
+//! correct replicas execute different requests at a sequence number; equal state digests
+//! at every stable checkpoint), linearizability of what the clients were told against the
+//! application's model, and liveness once the faults heal. `--app kv` (the default) runs
+//! the key-value store; `--app interlock` the shutdown interlock, with four agents of which
+//! one lies (`rampart_testkit::models`). The same seed always gives the same run, so any
+//! failure is replayed with `--first SEED --seeds 1`.
 //!
 //! `--beyond-tolerance` is the negative control: f + 1 Twins, more faults than PBFT
 //! tolerates, on links that force a split. There the checkers are expected to report a
@@ -17,9 +20,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use rampart_testkit::campaign::{CampaignReport, Plan, SeedReport, run_plan};
+use rampart_testkit::campaign::{Campaign, CampaignReport, SeedReport};
+use rampart_testkit::models::{interlock, kv};
 
 use crate::failure::Failure;
+use crate::files::cluster::ApplicationKind;
 
 /// How many violations of one seed are printed; the count says how many there were.
 const VIOLATIONS_SHOWN: usize = 3;
@@ -27,6 +32,9 @@ const VIOLATIONS_SHOWN: usize = 3;
 /// `rampart chaos` options.
 #[derive(Debug, clap::Args)]
 pub struct ChaosArgs {
+    /// The application the replicas run and the clients' workload speaks to.
+    #[arg(long, value_enum, value_name = "APP", default_value = "kv")]
+    pub app: ApplicationKind,
     /// How many seeds to run.
     #[arg(long, default_value_t = 2000)]
     pub seeds: u64,
@@ -56,13 +64,9 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .max(1);
-    let plan: fn(u64) -> Plan = if args.beyond_tolerance {
-        Plan::beyond_tolerance
-    } else {
-        Plan::generate
-    };
     println!(
-        "chaos: seeds {} to {last}{}, {threads} thread(s)",
+        "chaos: {} campaign, seeds {} to {last}{}, {threads} thread(s)",
+        args.app.name(),
         args.first,
         if args.beyond_tolerance {
             ", f + 1 Twins (beyond tolerance)"
@@ -71,16 +75,22 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
         }
     );
     let started = Instant::now();
-    let reports = run_seeds(args.first..=last, plan, threads);
+    let seeds = args.first..=last;
+    let reports = match args.app {
+        ApplicationKind::Kv => run_seeds(seeds, &tolerance(kv::campaign(), args), threads),
+        ApplicationKind::Interlock => {
+            run_seeds(seeds, &tolerance(interlock::campaign(), args), threads)
+        }
+    };
     let mut campaign = CampaignReport::default();
     for report in &reports {
         campaign.add(report);
-        print_violations(report, args.beyond_tolerance);
+        print_violations(report, args);
     }
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    println!("{campaign}");
+    println!("{}", campaign.summary());
     println!("took {:.1} s", started.elapsed().as_secs_f64());
     let unsafe_seeds = campaign.seeds_with_safety_violations();
     if args.beyond_tolerance {
@@ -108,13 +118,30 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
     }
 }
 
+/// The campaign, or its negative control.
+fn tolerance<Op, Output>(campaign: Campaign<Op, Output>, args: &ChaosArgs) -> Campaign<Op, Output>
+where
+    Op: Clone + Send + 'static,
+    Output: Send + 'static,
+{
+    if args.beyond_tolerance {
+        campaign.beyond_tolerance()
+    } else {
+        campaign
+    }
+}
+
 /// Runs every seed on `threads` workers that take the next seed as they finish one, and
 /// returns the reports in seed order. Progress goes to stderr.
-fn run_seeds(
+fn run_seeds<Op, Output>(
     seeds: std::ops::RangeInclusive<u64>,
-    plan: fn(u64) -> Plan,
+    campaign: &Campaign<Op, Output>,
     threads: usize,
-) -> Vec<SeedReport> {
+) -> Vec<SeedReport>
+where
+    Op: Clone + Send + 'static,
+    Output: Send + 'static,
+{
     let total = seeds.end() - seeds.start() + 1;
     let progress = std::io::stderr().is_terminal();
     let next = AtomicU64::new(*seeds.start());
@@ -128,7 +155,7 @@ fn run_seeds(
                     if seed > *seeds.end() || seed < *seeds.start() {
                         return;
                     }
-                    let report = run_plan(&plan(seed));
+                    let report = campaign.run_seed(seed);
                     let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if progress {
                         eprint!("\r  {finished}/{total} seeds");
@@ -149,7 +176,7 @@ fn run_seeds(
     reports
 }
 
-fn print_violations(report: &SeedReport, beyond_tolerance: bool) {
+fn print_violations(report: &SeedReport, args: &ChaosArgs) {
     if report.violations.is_empty() {
         return;
     }
@@ -169,15 +196,18 @@ fn print_violations(report: &SeedReport, beyond_tolerance: bool) {
             report.violations.len() - VIOLATIONS_SHOWN
         );
     }
-    if beyond_tolerance {
-        println!(
-            "  replay: rampart chaos --beyond-tolerance --first {} --seeds 1",
-            report.seed
-        );
-    } else {
-        println!(
-            "  replay: rampart chaos --first {} --seeds 1, or RAMPART_SEED={} cargo nextest run -p rampart-testkit replay_seed",
-            report.seed, report.seed
-        );
+    let app = args.app.name();
+    let seed = report.seed;
+    if args.beyond_tolerance {
+        println!("  replay: rampart chaos --app {app} --beyond-tolerance --first {seed} --seeds 1");
+        return;
     }
+    // The test kit's tests of each campaign replay one seed with RAMPART_SEED.
+    let test = match args.app {
+        ApplicationKind::Kv => "campaign::replay_seed",
+        ApplicationKind::Interlock => "interlock_campaign::no_fault_within_tolerance",
+    };
+    println!(
+        "  replay: rampart chaos --app {app} --first {seed} --seeds 1, or RAMPART_SEED={seed} cargo nextest run -p rampart-testkit {test}"
+    );
 }

@@ -9,13 +9,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use rampart_crypto::{ClusterId, Signed, Signer};
-use rampart_replica::core::Rng;
 use rampart_replica::core::quorum::{Quorums, ResultVote, accepted_result};
 use rampart_replica::message::{ClientId, Refusal, ReplicaId, Reply, Request};
 
 use crate::checker::linearizability::Operation;
-use crate::kv::{KvOp, KvResult};
 use crate::network::{Envelope, Node, Packet};
+use crate::workload::Invocation;
 
 #[derive(Clone, Debug)]
 struct Pending {
@@ -36,19 +35,15 @@ struct ReadOnlyAttempt {
     give_up_at: u64,
 }
 
-/// What a simulated client does.
+/// How a simulated client behaves; what it sends is its script.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientConfig {
-    pub operations: usize,
     pub in_flight_max: usize,
-    pub keys: u8,
     pub timeout_ticks: u64,
     /// The replicas' `client_window`: a client never issues a request number that far
     /// above its oldest unanswered one, or the replicas' reply cache could forget the old
     /// request before executing it.
     pub window: u64,
-    /// Of the reads, how many per thousand try the read-only way first.
-    pub read_only_per_mille: u64,
 }
 
 pub struct SimClient {
@@ -59,11 +54,14 @@ pub struct SimClient {
     cluster: ClusterId,
     replica_count: usize,
     quorums: Quorums,
-    rng: Rng,
+    /// The operations to issue, in order, as the workload drew them.
+    script: Vec<Invocation>,
     issued: usize,
     next_number: u64,
     pending: BTreeMap<u64, Pending>,
-    pub history: Vec<Operation<KvOp, KvResult>>,
+    /// Entry i is the script's operation i: its bytes, and the result the client
+    /// accepted, if it did.
+    pub history: Vec<Operation<Bytes, Bytes>>,
     pub retransmissions: u64,
     /// Read-only attempts that were ordered after all.
     pub read_only_fallbacks: u64,
@@ -84,14 +82,13 @@ impl std::fmt::Debug for SimClient {
 }
 
 impl SimClient {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         index: usize,
         signer: Arc<dyn Signer>,
         cluster: ClusterId,
         replica_count: usize,
         config: ClientConfig,
-        seed: u64,
+        script: Vec<Invocation>,
     ) -> SimClient {
         SimClient {
             index,
@@ -101,7 +98,7 @@ impl SimClient {
             cluster,
             replica_count,
             quorums: Quorums::new(replica_count),
-            rng: Rng::new(seed ^ (index as u64).wrapping_mul(0x9e37_79b9)),
+            script,
             issued: 0,
             next_number: 1,
             pending: BTreeMap::new(),
@@ -115,7 +112,7 @@ impl SimClient {
 
     /// Whether every operation was issued and completed.
     pub fn is_done(&self) -> bool {
-        self.issued == self.config.operations && self.pending.is_empty()
+        self.issued == self.script.len() && self.pending.is_empty()
     }
 
     pub fn completed(&self) -> usize {
@@ -132,7 +129,7 @@ impl SimClient {
     /// Issues new operations and retransmits old ones.
     pub fn tick(&mut self, now: u64, outgoing: &mut Vec<Envelope>) {
         while self.pending.len() < self.config.in_flight_max
-            && self.issued < self.config.operations
+            && self.issued < self.script.len()
             && self.within_window()
         {
             self.issue(now, outgoing);
@@ -173,25 +170,18 @@ impl SimClient {
     }
 
     fn issue(&mut self, now: u64, outgoing: &mut Vec<Envelope>) {
-        let key = self.rng.below(u64::from(self.config.keys)) as u8;
+        let Invocation {
+            operation,
+            read_only,
+        } = self.script[self.issued].clone();
         let number = self.next_number;
         self.next_number += 1;
-        let op = if self.rng.chance(1, 2) {
-            KvOp::Put {
-                key,
-                value: (self.index as u64) << 32 | number,
-            }
-        } else {
-            KvOp::Get { key }
-        };
-        let read_only = matches!(op, KvOp::Get { .. })
-            && self.rng.chance(self.config.read_only_per_mille, 1_000);
-        let request = self.sign(number, op.encode(), read_only);
+        let request = self.sign(number, operation.clone(), read_only);
         self.history.push(Operation {
             client: self.index,
             invoked_at: now,
             completed: None,
-            op,
+            op: operation,
         });
         self.issued += 1;
         let history_index = self.history.len() - 1;
@@ -297,10 +287,10 @@ impl SimClient {
         read.answers.insert(from, reply.result);
         let answers = quorums.tally(read.answers.iter().map(|(from, answer)| (*from, answer)));
         if let Some(leader) = answers.decided(quorums.quorum()) {
-            let result = KvResult::decode(leader).unwrap_or(KvResult::Invalid);
+            let leader: Bytes = (*leader).clone();
             let history_index = pending.history_index;
             self.pending.remove(&number);
-            self.history[history_index].completed = Some((now, result));
+            self.history[history_index].completed = Some((now, leader));
             return;
         }
         if answers.out_of_reach(quorums.quorum()) {
@@ -352,7 +342,7 @@ impl SimClient {
         let Some(result) = accepted_result(&votes, self.quorums, true) else {
             return;
         };
-        let result = KvResult::decode(result).unwrap_or(KvResult::Invalid);
+        let result = result.clone();
         let pending = self.pending.remove(&number).expect("present above");
         self.history[pending.history_index].completed = Some((now, result));
     }

@@ -12,8 +12,9 @@ use rampart_crypto::{ClusterId, Signed, Signer};
 use rampart_replica::core::Rng;
 use rampart_replica::message::{ClientId, ReplicaId, Request};
 
-use crate::kv::KvOp;
 use crate::network::{Envelope, Node, Packet};
+use rampart_replica::app::encode_command;
+use rampart_replica::apps::kv::{Command, KvStore};
 
 /// How a faulty client misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,11 +123,12 @@ impl FaultyClient {
         self.acts >= ACTS_MAX
     }
 
-    /// A put on this client's own key, padded to `bytes` of operation if asked.
+    /// A put of the shipped key-value store on this client's own key, padded to `bytes`
+    /// of operation if asked. Other applications refuse it as undecodable.
     fn operation(&mut self, padded_to: Option<usize>) -> Bytes {
-        let key = 200u8.wrapping_add(self.index as u8);
-        let value = self.rng.next_u64();
-        let op = KvOp::Put { key, value }.encode();
+        let key = Bytes::from(format!("faulty-client-{}", self.index));
+        let value = Bytes::from(self.rng.next_u64().to_le_bytes().to_vec());
+        let op = encode_command::<KvStore>(&Command::Put { key, value });
         match padded_to {
             // Not a valid key-value operation once padded: the store answers it as
             // invalid, which is all a faulty client deserves.

@@ -12,14 +12,14 @@ use rampart_replica::wire::ReplicaFrame;
 
 use crate::byzantine::Behaviour;
 use crate::checker::Violation;
-use crate::checker::linearizability::{self, Operation};
 use crate::checker::safety::SafetyChecker;
 use crate::client::{ClientConfig, SimClient};
 use crate::faulty_client::{ClientFault, FaultyClient};
-use crate::kv::{KvOp, KvResult, KvStore, RegisterModel};
 use crate::machine::{AppFactory, Effects, Event, SimReplica, StorageFaults};
+use crate::models;
 use crate::network::{Envelope, Network, NetworkConfig, Node};
 use crate::signatures::{Identities, SignatureMode};
+use crate::workload::{Judgement, Workload};
 use rampart_replica::store::disk::DiskFault;
 
 /// Everything that shapes a run, derived from or alongside its seed.
@@ -30,6 +30,7 @@ pub struct SimConfig {
     pub clients: usize,
     pub operations_per_client: usize,
     pub client_in_flight_max: usize,
+    /// How many keys the default key-value workload writes ([`Simulation::new`]).
     pub keys: u8,
     pub client_timeout_ticks: u64,
     pub network: NetworkConfig,
@@ -146,6 +147,8 @@ pub struct Simulation {
     twin_audience: BTreeSet<Node>,
     clients: Vec<SimClient>,
     faulty_clients: Vec<FaultyClient>,
+    /// What the clients send and how their histories are judged.
+    workload: Box<dyn Workload>,
     pub network: Network,
     now: u64,
     safety: SafetyChecker,
@@ -166,13 +169,21 @@ impl std::fmt::Debug for Simulation {
 }
 
 impl Simulation {
-    /// A simulation of the key-value store the workload speaks to.
+    /// A simulation of the key-value store that ships with Rampart, with a workload of
+    /// puts, gets and compare-and-swaps on `config.keys` keys checked against a map
+    /// ([`models::kv`]).
     pub fn new(config: SimConfig) -> Simulation {
-        Simulation::with_app(config, Arc::new(|| Box::new(KvStore::default())))
+        let workload = models::kv::workload(config.keys);
+        Simulation::with_workload(config, models::kv::app_factory(), Box::new(workload))
     }
 
-    /// A simulation whose replicas run the application `app` makes.
-    pub fn with_app(config: SimConfig, app: AppFactory) -> Simulation {
+    /// A simulation whose replicas run the application `app` makes, and whose clients
+    /// send what `workload` draws.
+    pub fn with_workload(
+        config: SimConfig,
+        app: AppFactory,
+        mut workload: Box<dyn Workload>,
+    ) -> Simulation {
         let client_count = config.clients + config.faulty_clients.len();
         let identities = Identities::new(
             config.signatures,
@@ -215,22 +226,26 @@ impl Simulation {
             })
             .collect();
         let client_config = ClientConfig {
-            operations: config.operations_per_client,
             in_flight_max: config.client_in_flight_max,
-            keys: config.keys,
             timeout_ticks: config.client_timeout_ticks,
             window: config.client_window,
-            read_only_per_mille: config.read_only_per_mille,
         };
         let clients = (0..config.clients)
             .map(|c| {
+                let mut rng = Rng::new(config.seed ^ (c as u64).wrapping_mul(0x9e37_79b9));
+                let script = workload.draw(
+                    c,
+                    config.operations_per_client,
+                    config.read_only_per_mille,
+                    &mut rng,
+                );
                 SimClient::new(
                     c,
                     identities.signer(config.replicas + c),
                     protocol.cluster.id,
                     config.replicas,
                     client_config,
-                    config.seed,
+                    script,
                 )
             })
             .collect();
@@ -262,6 +277,7 @@ impl Simulation {
             twins: BTreeMap::new(),
             twin_audience: BTreeSet::new(),
             clients,
+            workload,
             now: 0,
             safety: SafetyChecker::default(),
             faulty: BTreeSet::new(),
@@ -733,49 +749,42 @@ impl Simulation {
     }
 
     /// Every violation the checkers found: divergence among correct replicas, and client
-    /// histories that are not linearizable.
+    /// histories that the workload's model or invariants refuse.
     pub fn violations(&self) -> Vec<Violation> {
+        self.judgement().violations
+    }
+
+    /// The violations, and the histories whose check was undecided.
+    pub fn judgement(&self) -> Judgement {
+        let histories: Vec<_> = self.clients.iter().map(|c| c.history.as_slice()).collect();
+        let mut judgement = self.workload.judge(&histories);
         let mut violations = self.safety.violations.clone();
-        violations.extend(self.linearizability_violations());
-        violations
+        violations.append(&mut judgement.violations);
+        judgement.violations = violations;
+        judgement
     }
 
-    fn linearizability_violations(&self) -> Vec<Violation> {
-        let mut by_key: BTreeMap<u8, Vec<Operation<KvOp, KvResult>>> = BTreeMap::new();
-        for client in &self.clients {
-            for operation in &client.history {
-                by_key
-                    .entry(operation.op.key())
-                    .or_default()
-                    .push(operation.clone());
-            }
-        }
-        by_key
-            .into_iter()
-            .filter_map(|(key, history)| {
-                linearizability::check(&RegisterModel::default(), &history)
-                    .err()
-                    .map(|error| Violation::NotLinearizable {
-                        key: key.to_string(),
-                        detail: format!(
-                            "{} operations, at most {} linearizable",
-                            error.operations, error.linearized_at_most
-                        ),
-                    })
-            })
-            .collect()
-    }
-
-    /// Panics with the seed and how to replay it if any checker found a violation.
+    /// Panics with the seed and how to replay it if any checker found a violation, or
+    /// could not decide whether a history is linearizable.
     pub fn assert_no_violations(&self, test: &str) {
-        let violations = self.violations();
-        if !violations.is_empty() {
-            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        let judgement = self.judgement();
+        let found: Vec<String> = judgement
+            .violations
+            .iter()
+            .map(ToString::to_string)
+            .chain(
+                judgement
+                    .undecided
+                    .iter()
+                    .map(|u| format!("undecided: {u}")),
+            )
+            .collect();
+        if !found.is_empty() {
             panic!(
                 "{test}: {} violation(s) with seed {}:\n  {}\nreproduce with: RAMPART_SEED={} cargo nextest run -p rampart-testkit {test}",
-                violations.len(),
+                found.len(),
                 self.seed(),
-                list.join("\n  "),
+                found.join("\n  "),
                 self.seed()
             );
         }

@@ -1,5 +1,5 @@
 //! A Byzantine replica that answers read-only requests (PBFT §5.1.3) from old state: the
-//! genesis state, where no key has a value. It also withholds its COMMITs from some
+//! genesis state of the key-value store, where no key has a value. It also withholds its COMMITs from some
 //! replicas, so that correct replicas lag behind a completed write.
 
 use std::collections::BTreeSet;
@@ -8,7 +8,8 @@ use bytes::Bytes;
 use rampart_replica::message::{Message, ReplicaId, Reply, encode};
 
 use super::{Behaviour, Context};
-use crate::kv::KvResult;
+use rampart_replica::app::Response;
+use rampart_replica::apps::kv::QueryOutput;
 
 /// Answers every read with "no value" and sends its COMMITs only to replicas outside
 /// `withhold_commits_from`.
@@ -30,7 +31,8 @@ impl Behaviour for StaleReads {
     }
 
     fn read_reply(&mut self, _: &mut Context<'_>, mut reply: Reply) -> Option<Reply> {
-        reply.result = Bytes::from(encode(&KvResult::Get { value: None }));
+        let stale: Response<QueryOutput> = Ok(QueryOutput::Get { value: None });
+        reply.result = Bytes::from(encode(&stale));
         Some(reply)
     }
 }

@@ -3,7 +3,8 @@
 //! - [`safety`]: no two correct replicas execute different batches at one sequence number,
 //!   and correct replicas agree on the state digest of every checkpoint;
 //! - [`linearizability`]: the results clients accepted are linearizable against a
-//!   sequential model;
+//!   sequential model, and the application's own invariants hold on them
+//!   ([`crate::workload`]);
 //! - liveness is judged by the simulation itself: every request completes once faults heal.
 
 pub mod linearizability;
@@ -27,8 +28,11 @@ pub enum Violation {
         first: String,
         second: String,
     },
-    /// The client results admit no linearization.
-    NotLinearizable { key: String, detail: String },
+    /// The client results admit no linearization; `part` names the model's partition
+    /// (a key), or is [`linearizability::WHOLE_HISTORY`].
+    NotLinearizable { part: String, detail: String },
+    /// An invariant of the application under test failed on what clients were told.
+    Application { detail: String },
     /// Requests did not complete after the faults healed.
     NoProgress { detail: String },
     /// A correct replica broke an invariant (a panic inside the core).
@@ -57,8 +61,11 @@ impl fmt::Display for Violation {
             Violation::DivergentCheckpoint { seq, first, second } => {
                 write!(f, "divergent checkpoint at s{seq}: {first} vs {second}")
             }
-            Violation::NotLinearizable { key, detail } => {
-                write!(f, "history of key {key} is not linearizable: {detail}")
+            Violation::NotLinearizable { part, detail } => {
+                write!(f, "the history of {part} is not linearizable: {detail}")
+            }
+            Violation::Application { detail } => {
+                write!(f, "application invariant broken: {detail}")
             }
             Violation::NoProgress { detail } => write!(f, "no progress: {detail}"),
             Violation::Invariant { detail } => write!(f, "invariant broken: {detail}"),

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::model::KvOp;
 use rampart_client::Client;
 use rampart_crypto::load_key_pair;
 use rampart_deploy::client::ClientSetup;
-use rampart_testkit::kv::KvOp;
 
 use crate::audit::{self, Auditor, ReplicaState};
 use crate::docker::{self, Compose, Container};

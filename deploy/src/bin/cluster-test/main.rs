@@ -17,6 +17,7 @@
 mod audit;
 mod docker;
 mod faults;
+mod model;
 mod setup;
 mod verdict;
 mod workload;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::{KvOp, KvResult, RegisterModel};
 use rampart_testkit::checker::linearizability::{self, Operation};
-use rampart_testkit::kv::{KvOp, KvResult, RegisterModel};
 
 /// One client operation on one key: invoked and completed in microseconds since the run
 /// began; `completed` is `None` when the client gave up without an answer.
@@ -82,31 +82,17 @@ pub fn lost_writes(history: &[Record], finals: &BTreeMap<u8, Option<u64>>) -> Ve
     lost
 }
 
-/// The keys whose history admits no linearization, with the checker's detail.
-pub fn not_linearizable(history: &[Record]) -> Vec<(u8, String)> {
-    let mut by_key: BTreeMap<u8, Vec<Record>> = BTreeMap::new();
-    for record in history {
-        by_key
-            .entry(record.op.key())
-            .or_default()
-            .push(record.clone());
-    }
-    by_key
-        .into_iter()
-        .filter_map(|(key, records)| {
-            linearizability::check(&RegisterModel::default(), &records)
-                .err()
-                .map(|error| {
-                    (
-                        key,
-                        format!(
-                            "at most {} of {} operations linearize",
-                            error.linearized_at_most, error.operations
-                        ),
-                    )
-                })
-        })
-        .collect()
+/// The keys whose history admits no linearization (or could not be decided), with the
+/// checker's detail.
+pub fn not_linearizable(history: &[Record]) -> Vec<(String, String)> {
+    linearizability::check_partitioned(
+        &RegisterModel::default(),
+        history.to_vec(),
+        linearizability::SEARCH_STATES_MAX,
+    )
+    .into_iter()
+    .map(|(part, verdict)| (part, verdict.to_string()))
+    .collect()
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::model::{KvOp, KvResult};
 use rampart_client::Client;
 use rampart_replica::apps::kv::{Command, KvStore, Output};
 use rampart_testkit::checker::linearizability::Operation;
-use rampart_testkit::kv::{KvOp, KvResult};
 
 use crate::verdict::Record;
 
