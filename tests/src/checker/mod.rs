@@ -6,6 +6,9 @@
 //!   sequential model, and the application's own invariants hold on them
 //!   ([`crate::workload`]);
 //! - liveness is judged by the simulation itself: every request completes once faults heal.
+//!
+//! They depend on the protocol's types and rules (`rampart_protocol`) alone, never on the
+//! replica's shell, storage or transport.
 
 pub mod linearizability;
 pub mod resources;

@@ -2,7 +2,7 @@
 //! memory and disk of every correct replica are bounded whatever faulty replicas and
 //! clients send).
 
-use rampart_replica::core::{Config, MemoryFootprint};
+use rampart_protocol::core::{Config, MemoryFootprint};
 
 /// An upper bound on the bytes of protocol state a replica's stable storage holds (its
 /// persisted messages and certificates; application snapshots are the application's):

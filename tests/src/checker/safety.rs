@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use rampart_crypto::Digest;
-use rampart_replica::message::{ReplicaId, Seq};
+use rampart_protocol::message::{ReplicaId, Seq};
 
 use super::Violation;
 
