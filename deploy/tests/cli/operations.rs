@@ -155,6 +155,25 @@ fn replicas_serve_metrics_health_and_status_and_log_what_operators_need() {
         Ok(())
     });
     cluster.client_ok(0, &["kv", "put", "colour", "blue"]);
+    // The client is answered by a quorum; every replica orders the put, some a moment later.
+    eventually("every replica ordered the put", || {
+        for (replica, address) in metrics.iter().enumerate() {
+            let answer = get(address, "/metrics")?;
+            let series = format!("rampart_requests_ordered_total{{replica=\"{replica}\"}}");
+            if sample(&answer.body, &series) < Some(1.0) {
+                return Err(format!("replica {replica}: nothing ordered yet"));
+            }
+            for peer in (0..4).filter(|peer| *peer != replica) {
+                let series = format!(
+                    "rampart_peer_sent_bytes_total{{replica=\"{replica}\",peer=\"{peer}\"}}"
+                );
+                if sample(&answer.body, &series) <= Some(0.0) {
+                    return Err(format!("replica {replica}: nothing sent to {peer} yet"));
+                }
+            }
+        }
+        Ok(())
+    });
 
     // Every replica's metrics pass Prometheus' own linter, with the protocol's numbers in.
     for (replica, address) in metrics.iter().enumerate() {
