@@ -19,8 +19,8 @@ use crate::message::{ClientId, decode, encode};
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
-/// use rampart_replica::app::{Application, ApplyContext, Typed, StateMachine};
-/// use rampart_replica::message::ClientId;
+/// use rampart_protocol::app::{Application, ApplyContext, Typed, StateMachine};
+/// use rampart_protocol::message::ClientId;
 ///
 /// #[derive(Default, Serialize, Deserialize)]
 /// struct Counter { value: u64 }
