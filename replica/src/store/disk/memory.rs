@@ -106,10 +106,7 @@ impl MemoryDisk {
     pub fn crash(&mut self, unsynced_kept: usize, fault: DiskFault) -> Option<String> {
         let unsynced = std::mem::take(&mut self.unsynced);
         for batch in unsynced.iter().take(unsynced_kept) {
-            self.last_undo.clear();
-            for op in &batch.ops {
-                apply(&mut self.durable, op, Some(&mut self.last_undo));
-            }
+            self.make_durable(batch);
         }
         let damage = match fault {
             DiskFault::None => None,
@@ -157,6 +154,15 @@ impl MemoryDisk {
         damage
     }
 
+    /// `batch` reaches the medium. Its undo record replaces the previous one, so a torn
+    /// last write undoes exactly this batch, whole.
+    fn make_durable(&mut self, batch: &WriteBatch) {
+        self.last_undo.clear();
+        for op in &batch.ops {
+            apply(&mut self.durable, op, Some(&mut self.last_undo));
+        }
+    }
+
     /// Everything is gone: the replica is re-provisioned on an empty disk.
     pub fn wipe(&mut self) {
         *self = MemoryDisk::default();
@@ -176,10 +182,7 @@ impl Disk for MemoryDisk {
         self.unsynced.push(batch);
         if sync {
             for batch in std::mem::take(&mut self.unsynced) {
-                self.last_undo.clear();
-                for op in &batch.ops {
-                    apply(&mut self.durable, op, Some(&mut self.last_undo));
-                }
+                self.make_durable(&batch);
             }
         }
         Ok(())
