@@ -324,6 +324,18 @@ impl Store {
         self.disk.write(batch, false).expect("writes");
     }
 
+    /// Flips a bit of the stored snapshot chunk whose digest is `digest`, as a failing
+    /// medium would.
+    pub(crate) fn damage_snapshot_chunk(&mut self, digest: &rampart_crypto::Digest) {
+        let key = layout::chunk_key(digest);
+        let mut value = self
+            .get_raw(layout::SNAPSHOTS, &key)
+            .expect("a stored chunk");
+        let last = value.len() - 1;
+        value[last] ^= 0x01;
+        self.put_raw(layout::SNAPSHOTS, &key, value);
+    }
+
     pub(crate) fn delete_raw(&mut self, cf: &'static str, key: &[u8]) {
         let mut batch = WriteBatch::default();
         batch.delete_cf(cf, key);

@@ -4,11 +4,13 @@
 use bytes::Bytes;
 use rampart_crypto::Digest;
 
+use super::super::send::Outgoing;
 use super::super::tests::{deliver, shell};
 use crate::core::{ClientTable, checkpoint_digest};
 use crate::message::{ReplicaId, Seq, encode};
 use crate::store::fixture;
 use crate::transfer::{Manifest, SNAPSHOT_CHUNK_BYTES, StateFrame};
+use crate::wire::PeerFrame;
 
 /// The first checkpoint of the shell's default configuration.
 const SEQ: Seq = Seq(128);
@@ -150,4 +152,44 @@ async fn a_corrupt_chunk_is_refused_and_asked_of_another_replica() {
     }
     assert_eq!(shell.core.last_executed(), SEQ);
     assert_eq!(shell.transfer.stats().chunks_refetched, 1);
+}
+
+/// A stored state whose chunk the medium damaged is not served: the requesting peer gets
+/// no answer for that chunk (its fetcher asks another replica) and gets the intact
+/// chunks, and this replica goes on.
+#[tokio::test]
+async fn a_damaged_stored_chunk_is_not_served() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut shell, _status) = shell(dir.path()).await;
+    let large_entry = vec![7u8; SNAPSHOT_CHUNK_BYTES as usize + 10];
+    let snapshot = journal(&[&large_entry]);
+    let (manifest, digest) = state_digest(&snapshot);
+    assert!(
+        manifest.chunk_digests().len() >= 2,
+        "a state of several chunks"
+    );
+    shell
+        .store
+        .put_checkpoint(SEQ, digest, &ClientTable::default(), &manifest, &snapshot)
+        .expect("stores");
+    shell
+        .store
+        .damage_snapshot_chunk(&manifest.chunk_digests()[1]);
+    for index in [0, 1] {
+        shell
+            .on_state_frame(ReplicaId(2), StateFrame::ChunkRequest { seq: SEQ, index })
+            .expect("a damaged chunk does not stop the replica");
+    }
+    let served: Vec<u32> = shell
+        .outgoing
+        .iter()
+        .filter_map(|outgoing| match outgoing {
+            Outgoing::Peer {
+                to: ReplicaId(2),
+                frame: PeerFrame::State(StateFrame::Chunk { index, .. }),
+            } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(served, vec![0], "the intact chunk only");
 }
