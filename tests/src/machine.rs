@@ -113,7 +113,7 @@ impl Disk for SharedDisk {
     }
 
     fn compact(&self) -> Result<(), DiskError> {
-        Ok(())
+        self.lock().compact()
     }
 }
 
@@ -301,7 +301,8 @@ impl SimReplica {
             .map(|running| running.shell.app().snapshot())
     }
 
-    /// The shell's status now (None while crashed).
+    /// The shell's status now (None while crashed). The shell publishes its status on
+    /// ticks only, and checkers read between them, so it is published afresh here.
     pub fn status(&self) -> Option<NodeStatus> {
         self.running.as_ref().map(|running| {
             running.shell.publish_status();
