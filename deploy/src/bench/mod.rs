@@ -115,7 +115,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let report = runtime.block_on(measure(args))?;
     print!("{}", report.table());
     if args.json {
-        println!("{}", report.json());
+        let line = report.json().map_err(|error| {
+            Failure::runtime(format_args!("cannot write the report as JSON: {error}"))
+        })?;
+        println!("{line}");
     }
     Ok(())
 }
