@@ -155,6 +155,9 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         }
     };
     let progress = Arc::new(Progress::default());
+    let empty_histogram = Latency::histogram().map_err(|error| {
+        Failure::runtime(format_args!("cannot make a latency histogram: {error}"))
+    })?;
     let workload = WorkloadSettings {
         payload_bytes: args.payload_bytes,
         read_only_per_mille: (args.read_only_share * 1000.0).round() as u64,
@@ -168,6 +171,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
                 workload,
                 progress.clone(),
                 index as u64 + 1,
+                empty_histogram.clone(),
             ))
         })
         .collect();
@@ -192,12 +196,14 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let verified = verify_batch_totals(&cluster).since(&verified_before);
     progress.stop.store(true, Ordering::Relaxed);
     eprintln!();
-    let mut latencies = Vec::new();
+    let mut latencies = empty_histogram;
     let mut errors = Vec::new();
     for task in tasks {
         match task.await {
             Ok(result) => {
-                latencies.extend(result.latencies_us);
+                if let Err(error) = latencies.add(&result.latencies_us) {
+                    errors.push(format!("cannot add a closed loop's latencies: {error}"));
+                }
                 errors.extend(result.errors);
             }
             Err(error) => errors.push(format!("a closed loop stopped: {error}")),
@@ -257,7 +263,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         operations,
         failures: progress.failed.load(Ordering::Relaxed),
         throughput_ops_per_s: operations as f64 / measured_s,
-        latency_ms: Latency::of(latencies),
+        latency_ms: Latency::of(&latencies),
         calibration,
         ceiling,
         ceiling_before_and_after,

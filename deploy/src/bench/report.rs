@@ -2,7 +2,9 @@
 //! printed as a table and, with `--json`, as one JSON object on the last line.
 
 use std::fmt::Write;
+use std::time::Duration;
 
+use hdrhistogram::{CreationError, Histogram};
 use serde::Serialize;
 
 use super::calibration::{Calibration, Ceiling};
@@ -18,22 +20,41 @@ pub struct Latency {
     pub max: f64,
 }
 
+/// The decimal digits a latency histogram keeps: each latency is counted within 0.1% of
+/// its value, and the histogram's size depends on the range of latencies, not on how many
+/// operations a run completes.
+const LATENCY_SIGNIFICANT_DIGITS: u8 = 3;
+
 impl Latency {
-    /// Percentiles of latencies given in microseconds (sorted here).
-    pub fn of(mut latencies_us: Vec<u32>) -> Latency {
+    /// An empty histogram for latencies in microseconds.
+    pub fn histogram() -> Result<Histogram<u64>, CreationError> {
+        Histogram::new(LATENCY_SIGNIFICANT_DIGITS)
+    }
+
+    /// Counts one operation's latency in `histogram` (one of [`Latency::histogram`]'s).
+    /// The histogram grows to hold it, up to 2^62 µs; a latency beyond, which no run
+    /// lasts, is counted as the largest it holds.
+    pub fn record(histogram: &mut Histogram<u64>, latency: Duration) {
+        let microseconds = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        if histogram.record(microseconds).is_err() {
+            histogram.saturating_record(microseconds);
+        }
+    }
+
+    /// The percentiles of latencies recorded in microseconds. Each is the highest latency
+    /// the histogram does not tell apart from the one at that rank: it errs, if at all,
+    /// upwards and by less than 0.1%.
+    pub fn of(latencies_us: &Histogram<u64>) -> Latency {
         if latencies_us.is_empty() {
             return Latency::default();
         }
-        latencies_us.sort_unstable();
-        let at = |quantile: f64| {
-            let index = ((latencies_us.len() as f64 - 1.0) * quantile).round() as usize;
-            f64::from(latencies_us[index]) / 1000.0
-        };
+        let milliseconds = |microseconds: u64| microseconds as f64 / 1000.0;
+        let at = |quantile: f64| milliseconds(latencies_us.value_at_quantile(quantile));
         Latency {
             p50: at(0.50),
             p90: at(0.90),
             p99: at(0.99),
-            max: at(1.0),
+            max: milliseconds(latencies_us.max()),
         }
     }
 }
@@ -308,14 +329,69 @@ mod tests {
     use super::super::calibration::CeilingInputs;
     use super::*;
 
+    fn latencies(recorded: &[(u64, u64)]) -> Latency {
+        let mut histogram = Latency::histogram().expect("a histogram");
+        for &(microseconds, count) in recorded {
+            histogram
+                .record_n(microseconds, count)
+                .expect("within range");
+        }
+        Latency::of(&histogram)
+    }
+
+    fn assert_close(got: f64, expected: f64) {
+        assert!(
+            expected <= got && got <= expected * 1.001,
+            "{got} is not within 0.1% above {expected}"
+        );
+    }
+
     #[test]
-    fn percentiles_come_from_the_sorted_latencies() {
-        let latency = Latency::of((1..=100).rev().map(|ms| ms * 1000).collect());
-        assert_eq!(latency.p50, 51.0);
-        assert_eq!(latency.p90, 90.0);
-        assert_eq!(latency.p99, 99.0);
-        assert_eq!(latency.max, 100.0);
-        assert_eq!(Latency::of(Vec::new()), Latency::default());
+    fn percentiles_come_from_the_histogram_within_its_precision() {
+        // 0.1 to 100 ms in steps of 0.1 ms, one operation each: the p-th percentile is p ms.
+        let uniform: Vec<(u64, u64)> = (1..=1000).rev().map(|step| (step * 100, 1)).collect();
+        let latency = latencies(&uniform);
+        assert_close(latency.p50, 50.0);
+        assert_close(latency.p90, 90.0);
+        assert_close(latency.p99, 99.0);
+        assert_close(latency.max, 100.0);
+        // Below 2.048 ms every microsecond is counted apart: the figures are exact.
+        let fast: Vec<(u64, u64)> = (1001..=2000).map(|us| (us, 1)).collect();
+        assert_eq!(
+            latencies(&fast),
+            Latency {
+                p50: 1.5,
+                p90: 1.9,
+                p99: 1.99,
+                max: 2.0,
+            }
+        );
+        // A tail of 1% slow operations shows in p99 and max only; one more slow operation
+        // moves p99 onto it.
+        let latency = latencies(&[(1200, 990), (250_000, 10)]);
+        assert_eq!((latency.p50, latency.p90, latency.p99), (1.2, 1.2, 1.2));
+        assert_close(latency.max, 250.0);
+        assert_close(latencies(&[(1200, 989), (250_000, 11)]).p99, 250.0);
+        assert_eq!(latencies(&[]), Latency::default());
+    }
+
+    /// The loops record into copies of one empty histogram, which must grow to hold what
+    /// they record rather than clamp it to the few microseconds an empty one spans.
+    #[test]
+    fn a_copy_of_an_empty_histogram_grows_to_hold_any_latency() {
+        let empty = Latency::histogram().expect("a histogram");
+        let mut histogram = empty.clone();
+        for latency_ms in [2, 40, 250, 60_000] {
+            Latency::record(&mut histogram, Duration::from_millis(latency_ms));
+        }
+        Latency::record(&mut histogram, Duration::MAX);
+        let latency = Latency::of(&histogram);
+        assert_close(latency.p50, 250.0);
+        assert_close(latency.p90, latency.max);
+        assert!(latency.max > 1e12, "the largest latency held: {latency:?}");
+        let mut histogram = empty.clone();
+        Latency::record(&mut histogram, Duration::from_micros(1500));
+        assert_eq!(Latency::of(&histogram).max, 1.5);
     }
 
     fn sample() -> Report {
