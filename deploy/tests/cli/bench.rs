@@ -42,6 +42,12 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
         stdout.contains("2 clients with 3 outstanding each"),
         "{stdout}"
     );
+    // Standard error is a pipe here, not a terminal: no progress bar is drawn on it.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("warm-up") && !stderr.contains("ops/s"),
+        "{stderr}"
+    );
     let line = stdout.lines().last().expect("a last line");
     let report: Value = serde_json::from_str(line).expect("the last line is one JSON object");
 
