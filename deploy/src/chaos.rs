@@ -15,7 +15,6 @@
 //! tolerates, on links that force a split. There the checkers are expected to report a
 //! safety violation; a campaign that never fails would prove nothing.
 
-use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -28,6 +27,9 @@ use crate::files::cluster::ApplicationKind;
 
 /// How many violations of one seed are printed; the count says how many there were.
 const VIOLATIONS_SHOWN: usize = 3;
+
+/// The campaign's progress line: `  [###########                   ] 812/2000 seeds, 41s (eta 60s)`.
+const PROGRESS_TEMPLATE: &str = "  [{bar:30}] {pos}/{len} seeds, {elapsed} (eta {eta})";
 
 /// `rampart chaos` options.
 #[derive(Debug, clap::Args)]
@@ -87,9 +89,6 @@ pub fn run(args: &ChaosArgs) -> Result<(), Failure> {
         campaign.add(report);
         print_violations(report, args);
     }
-    if std::io::stderr().is_terminal() {
-        eprintln!();
-    }
     println!("{}", campaign.summary());
     println!("took {:.1} s", started.elapsed().as_secs_f64());
     let unsafe_seeds = campaign.seeds_with_safety_violations();
@@ -132,7 +131,8 @@ where
 }
 
 /// Runs every seed on `threads` workers that take the next seed as they finish one, and
-/// returns the reports in seed order. Progress goes to stderr.
+/// returns the reports in seed order. A progress bar goes to standard error, drawn only
+/// when it is a terminal ([`crate::progress`]).
 fn run_seeds<Op, Output>(
     seeds: std::ops::RangeInclusive<u64>,
     campaign: &Campaign<Op, Output>,
@@ -143,9 +143,8 @@ where
     Output: Send + 'static,
 {
     let total = seeds.end() - seeds.start() + 1;
-    let progress = std::io::stderr().is_terminal();
+    let progress = crate::progress::bar(total, PROGRESS_TEMPLATE);
     let next = AtomicU64::new(*seeds.start());
-    let done = AtomicU64::new(0);
     let reports = Mutex::new(Vec::with_capacity(total as usize));
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -156,11 +155,7 @@ where
                         return;
                     }
                     let report = campaign.run_seed(seed);
-                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if progress {
-                        eprint!("\r  {finished}/{total} seeds");
-                        let _ = std::io::stderr().flush();
-                    }
+                    progress.inc(1);
                     reports
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -169,6 +164,7 @@ where
             });
         }
     });
+    progress.finish();
     let mut reports = reports
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -210,4 +206,14 @@ fn print_violations(report: &SeedReport, args: &ChaosArgs) {
     println!(
         "  replay: rampart chaos --app {app} --first {seed} --seeds 1, or RAMPART_SEED={seed} cargo nextest run -p rampart-testkit {test}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_template_is_valid() {
+        indicatif::ProgressStyle::with_template(PROGRESS_TEMPLATE).expect("a valid template");
+    }
 }

@@ -242,7 +242,10 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
             }
         }
         let name = format!("replica-{index}.toml");
-        write_text(&args.out.join(name), &replica.render())?;
+        write_text(
+            &args.out.join(name),
+            &replica.render().map_err(Failure::config)?,
+        )?;
     }
     for index in 0..counts.clients {
         let client = ClientFile::new(index);
@@ -250,9 +253,12 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
             write_key(&args.out.join(&client.key), &clients[index as usize])?;
         }
         let name = format!("client-{index}.toml");
-        write_text(&args.out.join(name), &client.render(index))?;
+        write_text(
+            &args.out.join(name),
+            &client.render(index).map_err(Failure::config)?,
+        )?;
     }
-    write_text(&cluster_path, &cluster.render())?;
+    write_text(&cluster_path, &cluster.render().map_err(Failure::config)?)?;
 
     println!(
         "wrote cluster {} ({} replicas, {} clients, application {}) to {}",

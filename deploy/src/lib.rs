@@ -30,6 +30,7 @@ pub mod init;
 pub mod keygen;
 pub mod local;
 pub mod logging;
+pub mod progress;
 pub mod replica;
 pub mod status;
 

@@ -242,11 +242,3 @@ impl Held {
         }
     }
 }
-
-/// The resident memory of process `pid`, in bytes (`VmRSS` in `/proc/<pid>/status`).
-pub fn resident_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kilobytes * 1024)
-}

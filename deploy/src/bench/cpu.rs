@@ -1,14 +1,8 @@
-//! Where a run's CPU time went, read from Linux's `/proc`: how many cores this process kept
-//! busy, its CPU time per operation, and how much time the hypervisor stole from the
-//! machine. Throughput on a shared virtual machine varies from run to run by several
-//! percent; CPU time per operation varies much less, and steal tells when the host, not
-//! Rampart, slowed a run.
-
-use std::fs;
-
-/// Linux reports CPU times in these ticks per second (`USER_HZ`, 100 on every architecture
-/// Rampart builds for).
-const TICKS_PER_SECOND: f64 = 100.0;
+//! Where a run's CPU time went, read from Linux's `/proc` with the `procfs` crate: how many
+//! cores this process kept busy, its CPU time per operation, and how much time the
+//! hypervisor stole from the machine. Throughput on a shared virtual machine varies from
+//! run to run by several percent; CPU time per operation varies much less, and steal tells
+//! when the host, not Rampart, slowed a run.
 
 /// CPU counters at one instant.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +12,8 @@ pub struct CpuSample {
     /// Time of all the machine's CPUs, and the part of it stolen by the hypervisor, in ticks.
     machine: u64,
     steal: u64,
+    /// The length of a tick: the kernel's `USER_HZ` ticks make a second.
+    ticks_per_second: u64,
 }
 
 /// The CPU a measured period used.
@@ -32,20 +28,45 @@ pub struct CpuUse {
 }
 
 impl CpuSample {
-    /// The counters now; `None` where `/proc` cannot be read or parsed.
+    /// The counters now; `None` where `/proc` cannot be read or parsed, and off Linux.
+    #[cfg(target_os = "linux")]
     pub fn now() -> Option<CpuSample> {
-        let process = process_ticks(&fs::read_to_string("/proc/self/stat").ok()?)?;
-        let (machine, steal) = machine_ticks(&fs::read_to_string("/proc/stat").ok()?)?;
+        use procfs::CurrentSI;
+
+        let process = procfs::process::Process::myself().ok()?.stat().ok()?;
+        // The first line of /proc/stat, all CPUs together. Guest time is already counted
+        // in user time, so it is left out of the sum.
+        let machine = procfs::KernelStats::current().ok()?.total;
+        let steal = machine.steal.unwrap_or(0);
         Some(CpuSample {
-            process,
-            machine,
+            process: process.utime + process.stime,
+            machine: [
+                machine.user,
+                machine.nice,
+                machine.system,
+                machine.idle,
+                machine.iowait.unwrap_or(0),
+                machine.irq.unwrap_or(0),
+                machine.softirq.unwrap_or(0),
+                steal,
+            ]
+            .iter()
+            .sum(),
             steal,
+            ticks_per_second: procfs::ticks_per_second(),
         })
+    }
+
+    /// The counters now; `None` where `/proc` cannot be read or parsed, and off Linux.
+    #[cfg(not(target_os = "linux"))]
+    pub fn now() -> Option<CpuSample> {
+        None
     }
 
     /// What was used from `self` until `later`, over `seconds` with `operations` completed.
     pub fn until(&self, later: &CpuSample, seconds: f64, operations: u64) -> CpuUse {
-        let process_s = later.process.saturating_sub(self.process) as f64 / TICKS_PER_SECOND;
+        let process_s =
+            later.process.saturating_sub(self.process) as f64 / self.ticks_per_second.max(1) as f64;
         let machine = later.machine.saturating_sub(self.machine);
         let steal = later.steal.saturating_sub(self.steal);
         CpuUse {
@@ -60,53 +81,9 @@ impl CpuSample {
     }
 }
 
-/// utime + stime from the text of `/proc/self/stat`. The command name, in parentheses, may
-/// hold spaces, so fields are counted from its closing parenthesis: utime and stime are
-/// the 14th and 15th fields.
-fn process_ticks(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some(user + system)
-}
-
-/// All CPU time and steal time from the first line of `/proc/stat`: `cpu user nice system
-/// idle iowait irq softirq steal guest guest_nice` (guest time is already in user time).
-fn machine_ticks(stat: &str) -> Option<(u64, u64)> {
-    let mut fields = stat.lines().next()?.split_whitespace();
-    if fields.next()? != "cpu" {
-        return None;
-    }
-    let times: Vec<u64> = fields
-        .take(8)
-        .map(|field| field.parse().ok())
-        .collect::<Option<_>>()?;
-    if times.len() < 8 {
-        return None;
-    }
-    Some((times.iter().sum(), times[7]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn process_time_is_counted_after_the_command_name() {
-        let stat = "4242 (rampart (x) y) R 1 4242 4242 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 9 0";
-        assert_eq!(process_ticks(stat), Some(325));
-        assert_eq!(process_ticks("4242 (rampart) R 1"), None);
-        assert_eq!(process_ticks("no parenthesis"), None);
-    }
-
-    #[test]
-    fn machine_time_sums_the_first_eight_columns_and_steal_is_the_eighth() {
-        let stat = "cpu  100 5 50 800 10 1 2 32 7 0\ncpu0 50 2 25 400 5 0 1 16 3 0\n";
-        assert_eq!(machine_ticks(stat), Some((1000, 32)));
-        assert_eq!(machine_ticks("cpu 1 2 3\n"), None);
-        assert_eq!(machine_ticks("intr 1 2 3 4 5 6 7 8\n"), None);
-    }
 
     #[test]
     fn use_is_per_second_per_operation_and_per_machine_tick() {
@@ -114,11 +91,13 @@ mod tests {
             process: 1000,
             machine: 10_000,
             steal: 100,
+            ticks_per_second: 100,
         };
         let after = CpuSample {
             process: 2200,
             machine: 11_200,
             steal: 160,
+            ticks_per_second: 100,
         };
         let used = before.until(&after, 6.0, 120_000);
         assert!((used.cores_busy - 2.0).abs() < 1e-9);
@@ -126,11 +105,37 @@ mod tests {
         assert!((used.steal_share - 0.05).abs() < 1e-9);
     }
 
+    /// Linux's counters, through `procfs`: the process's CPU time grows as it works, in
+    /// ticks of the kernel's `USER_HZ`.
     #[test]
-    fn this_process_can_be_sampled_on_linux() {
-        if cfg!(target_os = "linux") {
-            let sample = CpuSample::now().expect("/proc is readable");
-            assert!(sample.machine >= sample.steal);
-        }
+    #[cfg(target_os = "linux")]
+    fn this_process_is_sampled_from_proc() {
+        let before = CpuSample::now().expect("/proc is readable");
+        assert!(
+            before.machine >= before.steal && before.machine > 0,
+            "{before:?}"
+        );
+        assert_eq!(
+            before.ticks_per_second, 100,
+            "Linux counts CPU time in USER_HZ"
+        );
+        let started = std::time::Instant::now();
+        let mut spin = 0u64;
+        let after = loop {
+            for _ in 0..1_000_000 {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+            let now = CpuSample::now().expect("/proc is readable");
+            if now.process >= before.process + 5 {
+                break now;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "busy for 30 s, yet {before:?} became {now:?}"
+            );
+        };
+        assert!(after.machine > before.machine, "{before:?} {after:?}");
+        let used = before.until(&after, started.elapsed().as_secs_f64(), 1);
+        assert!(used.ns_per_op >= 50e6, "5 ticks are 50 ms: {used:?}");
     }
 }

@@ -28,7 +28,6 @@ mod null;
 mod report;
 mod workload;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -115,7 +114,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let report = runtime.block_on(measure(args))?;
     print!("{}", report.table());
     if args.json {
-        println!("{}", report.json());
+        let line = report.json().map_err(|error| {
+            Failure::runtime(format_args!("cannot write the report as JSON: {error}"))
+        })?;
+        println!("{line}");
     }
     Ok(())
 }
@@ -152,6 +154,9 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         }
     };
     let progress = Arc::new(Progress::default());
+    let empty_histogram = Latency::histogram().map_err(|error| {
+        Failure::runtime(format_args!("cannot make a latency histogram: {error}"))
+    })?;
     let workload = WorkloadSettings {
         payload_bytes: args.payload_bytes,
         read_only_per_mille: (args.read_only_share * 1000.0).round() as u64,
@@ -165,6 +170,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
                 workload,
                 progress.clone(),
                 index as u64 + 1,
+                empty_histogram.clone(),
             ))
         })
         .collect();
@@ -188,13 +194,14 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let sequence_numbers = executed_sequence_numbers(&cluster) - executed_before;
     let verified = verify_batch_totals(&cluster).since(&verified_before);
     progress.stop.store(true, Ordering::Relaxed);
-    eprintln!();
-    let mut latencies = Vec::new();
+    let mut latencies = empty_histogram;
     let mut errors = Vec::new();
     for task in tasks {
         match task.await {
             Ok(result) => {
-                latencies.extend(result.latencies_us);
+                if let Err(error) = latencies.add(&result.latencies_us) {
+                    errors.push(format!("cannot add a closed loop's latencies: {error}"));
+                }
                 errors.extend(result.errors);
             }
             Err(error) => errors.push(format!("a closed loop stopped: {error}")),
@@ -254,7 +261,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         operations,
         failures: progress.failed.load(Ordering::Relaxed),
         throughput_ops_per_s: operations as f64 / measured_s,
-        latency_ms: Latency::of(latencies),
+        latency_ms: Latency::of(&latencies),
         calibration,
         ceiling,
         ceiling_before_and_after,
@@ -332,8 +339,14 @@ fn executed_sequence_numbers(cluster: &InProcessCluster) -> u64 {
         .unwrap_or(0)
 }
 
-/// Waits `period`, drawing a progress line on standard error twice a second.
+/// Waits `period`, with a progress bar on standard error updated twice a second, drawn only
+/// when standard error is a terminal ([`crate::progress`]).
 async fn show_progress(progress: &Progress, started: Instant, period: Duration, phase: &str) {
+    let bar = crate::progress::bar(
+        period.as_millis().try_into().unwrap_or(u64::MAX),
+        PROGRESS_TEMPLATE,
+    )
+    .with_prefix(phase.to_string());
     let mut last = progress.completed.load(Ordering::Relaxed);
     let mut last_at = Instant::now();
     while started.elapsed() < period {
@@ -345,21 +358,20 @@ async fn show_progress(progress: &Progress, started: Instant, period: Duration, 
         let rate = (completed - last) as f64 / last_at.elapsed().as_secs_f64().max(1e-3);
         last = completed;
         last_at = Instant::now();
-        let done = (started.elapsed().as_secs_f64() / period.as_secs_f64()).min(1.0);
-        let width = 30;
-        let filled = (done * width as f64) as usize;
-        eprint!(
-            "\r{phase:<9} [{}{}] {:>5.1}/{:.1} s  {:>9} ops  {:>9.0} ops/s",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            started.elapsed().as_secs_f64().min(period.as_secs_f64()),
+        let elapsed = started.elapsed().min(period);
+        bar.set_position(elapsed.as_millis().try_into().unwrap_or(u64::MAX));
+        bar.set_message(format!(
+            "{:>5.1}/{:.1} s {completed:>8} ops {rate:>7.0} ops/s",
+            elapsed.as_secs_f64(),
             period.as_secs_f64(),
-            completed,
-            rate
-        );
-        let _ = std::io::stderr().flush();
+        ));
     }
+    bar.finish();
 }
+
+/// The progress line of a phase, within 80 columns:
+/// `warm-up   [#######             ]   1.0/3.0 s     2100 ops    2090 ops/s`.
+const PROGRESS_TEMPLATE: &str = "{prefix:<9} [{bar:20}] {msg}";
 
 /// Caps that let `clients` clients, all on this machine, connect to each replica at once,
 /// with room to spare for reconnections.
@@ -372,5 +384,15 @@ fn room_for_clients(clients: usize) -> ConnectionLimits {
         handshakes_max: defaults.handshakes_max.max(room),
         handshakes_per_ip_max: defaults.handshakes_per_ip_max.max(room),
         handshakes_before_retry: defaults.handshakes_before_retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_template_is_valid() {
+        indicatif::ProgressStyle::with_template(PROGRESS_TEMPLATE).expect("a valid template");
     }
 }

@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use hdrhistogram::Histogram;
 use rampart_client::{Client, ClientError};
 use rampart_replica::core::Rng;
+
+use super::Latency;
 
 /// What each loop does.
 #[derive(Clone, Copy, Debug)]
@@ -29,20 +32,22 @@ pub struct Progress {
 }
 
 /// What one loop measured.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoopResult {
     /// Latencies of operations that started and completed in the measured period, in
     /// microseconds.
-    pub latencies_us: Vec<u32>,
+    pub latencies_us: Histogram<u64>,
     pub errors: Vec<String>,
 }
 
-/// Runs one closed loop on `client` until told to stop.
+/// Runs one closed loop on `client` until told to stop, recording latencies into
+/// `latencies_us` (given empty).
 pub async fn run_loop(
     client: Arc<Client>,
     settings: WorkloadSettings,
     progress: Arc<Progress>,
     seed: u64,
+    latencies_us: Histogram<u64>,
 ) -> LoopResult {
     let mut rng = Rng::new(seed);
     let mut payload = vec![0u8; settings.payload_bytes];
@@ -50,7 +55,10 @@ pub async fn run_loop(
         *byte = rng.next_u64() as u8;
     }
     let payload = Bytes::from(payload);
-    let mut result = LoopResult::default();
+    let mut result = LoopResult {
+        latencies_us,
+        errors: Vec::new(),
+    };
     while !progress.stop.load(Ordering::Relaxed) {
         let measured = progress.measuring.load(Ordering::Relaxed);
         let read_only = rng.chance(settings.read_only_per_mille, 1000);
@@ -65,9 +73,7 @@ pub async fn run_loop(
             Ok(_) => {
                 progress.completed.fetch_add(1, Ordering::Relaxed);
                 if measured && !progress.stop.load(Ordering::Relaxed) {
-                    result
-                        .latencies_us
-                        .push(elapsed.as_micros().min(u128::from(u32::MAX)) as u32);
+                    Latency::record(&mut result.latencies_us, elapsed);
                 }
             }
             Err(error) => {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::failure::Failure;
-use crate::files::document::Document;
+use crate::files::document::{Document, RenderError};
 
 /// How long a client waits for f+1 matching replies before it sends its request to every
 /// replica (PBFT §4.1).
@@ -112,50 +112,44 @@ impl ClientFile {
     }
 
     /// The file's text, with every field explained.
-    pub fn render(&self, client: u32) -> String {
-        let mut document = Document::new();
+    pub fn render(&self, client: u32) -> Result<String, RenderError> {
+        let mut document = Document::of(self, "client file")?;
         document
-            .comment(&format!(
+            .header(&format!(
                 "The settings of client {client}. Relative paths are relative to the\n\
                  directory of this file."
             ))
-            .blank()
-            .string(
-                "The cluster description, shared by every replica and client.",
+            .root()
+            .describe(
                 "cluster",
-                &self.cluster.to_string_lossy(),
+                "The cluster description, shared by every replica and client.",
             )
-            .string(
+            .describe(
+                "key",
                 "This client's private key (mode 0600). Its public key is the client's\n\
                  identity; for the interlock, it is the agent's registered key.",
-                "key",
-                &self.key.to_string_lossy(),
             )
-            .integer(
+            .describe(
+                "retransmit_timeout_ms",
                 "How long to wait for f+1 matching replies before sending the request to\n\
                  every replica, in milliseconds.",
-                "retransmit_timeout_ms",
-                self.retransmit_timeout_ms,
             )
-            .integer(
-                "How long to keep trying before giving up on a request, in milliseconds.",
+            .describe(
                 "request_timeout_ms",
-                self.request_timeout_ms,
+                "How long to keep trying before giving up on a request, in milliseconds.",
             )
-            .integer(
+            .describe(
+                "connect_timeout_ms",
                 "How long to wait for the first replica to accept the connection before\n\
                  reporting the cluster unreachable, in milliseconds.",
-                "connect_timeout_ms",
-                self.connect_timeout_ms,
             )
-            .integer(
+            .describe(
+                "read_only_timeout_ms",
                 "How long a read-only request (`kv get --read-only`, `interlock status`)\n\
                  waits for 2f+1 matching answers before the client orders it instead, in\n\
                  milliseconds.",
-                "read_only_timeout_ms",
-                self.read_only_timeout_ms,
             );
-        document.finish()
+        Ok(document.finish())
     }
 }
 
@@ -166,7 +160,10 @@ mod tests {
     #[test]
     fn the_rendered_file_parses_back_and_checks() {
         let file = ClientFile::new(3);
-        let parsed: ClientFile = crate::files::parse(&file.render(3)).expect("parses");
+        let text = file.render(3).expect("renders");
+        crate::files::document::assert_every_field_is_commented(&text);
+        assert!(text.starts_with("# The settings of client 3."), "{text}");
+        let parsed: ClientFile = crate::files::parse(&text).expect("parses");
         assert_eq!(parsed, file);
         assert_eq!(parsed.check(), Ok(()));
     }

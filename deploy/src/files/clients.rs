@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use rampart_replica::cluster::ClientAdmission;
 
-use crate::files::document::Document;
+use crate::files::document::Fields;
 use crate::files::encoding::KeyHex;
 
 /// The table as written. A missing field takes its default: listed admission, no keys.
@@ -89,31 +89,27 @@ impl ClientsTable {
         }
     }
 
-    pub(crate) fn render(&self, document: &mut Document) {
-        let keys: Vec<String> = self.keys.iter().map(|key| key.0.to_string()).collect();
-        let admission = match self.admission {
-            AdmissionKind::Listed => "listed",
-            AdmissionKind::Open => "open",
-        };
-        document
-            .table(
-                "Which clients the replicas admit. A client whose key is not admitted is\n\
-                 disconnected right after the handshake and gets a \"not admitted\" error.",
-                "clients",
-            )
-            .string(
-                "\"listed\": only the keys below (none if the list is empty).\n\
-                 \"open\": any client with a valid key, strangers included.",
-                "admission",
-                admission,
-            )
-            .strings(
-                "The admitted clients' ed25519 public keys, 64 hex characters each. To\n\
-                 admit another client, add its public key here on every replica and\n\
-                 restart them.",
-                "keys",
-                &keys,
-            );
+    /// Comments the `[clients]` table of a document.
+    pub(crate) fn describe(parent: &mut Fields<'_>) {
+        parent.table(
+            "clients",
+            "Which clients the replicas admit. A client whose key is not admitted is\n\
+             disconnected right after the handshake and gets a \"not admitted\" error.",
+            |clients| {
+                clients
+                    .describe(
+                        "admission",
+                        "\"listed\": only the keys below (none if the list is empty).\n\
+                         \"open\": any client with a valid key, strangers included.",
+                    )
+                    .describe(
+                        "keys",
+                        "The admitted clients' ed25519 public keys, 64 hex characters each. To\n\
+                         admit another client, add its public key here on every replica and\n\
+                         restart them.",
+                    );
+            },
+        );
     }
 }
 

@@ -49,7 +49,7 @@ use rampart_replica::message::ClientId;
 use crate::address::HostPort;
 use crate::failure::Failure;
 use crate::files::clients::ClientsTable;
-use crate::files::document::Document;
+use crate::files::document::{Document, Fields, RenderError};
 use crate::files::encoding::{ClusterIdHex, KeyHex};
 
 /// The file as written.
@@ -145,40 +145,35 @@ impl ClusterProtocol {
         }
     }
 
-    fn render(&self, document: &mut Document) {
-        document
-            .table(
-                "Protocol tunables every replica must share; clients use client_window too.\n\
-                 Each replica's own timings are in its replica-<i>.toml.",
-                "protocol",
-            )
-            .integer(
-                "K: a checkpoint is taken every K sequence numbers (PBFT 4.3).",
-                "checkpoint_interval",
-                self.checkpoint_interval,
-            )
-            .integer(
-                "L: the high watermark is the low watermark plus L; a multiple of K, at\n\
-                 least 2K (PBFT 4.3).",
-                "log_window",
-                self.log_window,
-            )
-            .integer(
-                "The most requests in one batch.",
-                "batch_size_max",
-                self.batch_size_max as u64,
-            )
-            .integer(
-                "Replies cached per client, and requests per client that may wait for\n\
-                 execution at once.",
-                "client_window",
-                self.client_window,
-            )
-            .integer(
-                "The largest operation a request may carry, in bytes.",
-                "operation_bytes_max",
-                self.operation_bytes_max as u64,
-            );
+    /// Comments the `[protocol]` table of a document.
+    fn describe(parent: &mut Fields<'_>) {
+        parent.table(
+            "protocol",
+            "Protocol tunables every replica must share; clients use client_window too.\n\
+             Each replica's own timings are in its replica-<i>.toml.",
+            |protocol| {
+                protocol
+                    .describe(
+                        "checkpoint_interval",
+                        "K: a checkpoint is taken every K sequence numbers (PBFT 4.3).",
+                    )
+                    .describe(
+                        "log_window",
+                        "L: the high watermark is the low watermark plus L; a multiple of K, at\n\
+                         least 2K (PBFT 4.3).",
+                    )
+                    .describe("batch_size_max", "The most requests in one batch.")
+                    .describe(
+                        "client_window",
+                        "Replies cached per client, and requests per client that may wait for\n\
+                         execution at once.",
+                    )
+                    .describe(
+                        "operation_bytes_max",
+                        "The largest operation a request may carry, in bytes.",
+                    );
+            },
+        );
     }
 }
 
@@ -313,70 +308,61 @@ impl ClusterFile {
     }
 
     /// The file's text, with every field explained.
-    pub fn render(&self) -> String {
-        let mut document = Document::new();
-        document
-            .comment(
+    pub fn render(&self) -> Result<String, RenderError> {
+        let replicas = self.replicas.len();
+        let faults = replicas.saturating_sub(1) / 3;
+        let mut document = Document::of(self, "cluster file")?;
+        let mut root = document
+            .header(
                 "The description of one Rampart cluster, shared by every replica and client.\n\
                  Written by `rampart init`. Every replica and client must use the same copy:\n\
                  a change here is a new cluster.",
             )
-            .blank()
-            .string(
-                "The cluster's id, 16 hex characters. Every signature is bound to it, so\n\
-                 messages of one cluster are never valid in another.",
-                "cluster_id",
-                &self.cluster_id.0.to_string(),
-            )
-            .blank()
-            .string(
-                "The replicated application: \"kv\" (a key-value store) or \"interlock\"\n\
-                 (the safety-shutdown interlock, configured in [interlock] below).",
-                "application",
-                self.application.name(),
-            );
-        let faults = self.replicas.len().saturating_sub(1) / 3;
-        for (index, entry) in self.replicas.iter().enumerate() {
-            let header = if index == 0 {
-                format!(
-                    "The replicas, in replica-id order: the first entry is replica 0. There are\n\
-                     n = {} of them: n = 3f+1, where f = {faults} is how many may be faulty.\n\
-                     \n\
-                     Replica {index}.",
-                    self.replicas.len()
-                )
-            } else {
-                format!("Replica {index}.")
-            };
-            document
-                .array_table(&header, "replicas")
-                .string(
-                    "Its ed25519 public key, 64 hex characters.",
-                    "key",
-                    &entry.key.0.to_string(),
-                )
-                .string(
-                    "Where peers and clients reach it (UDP, QUIC): host:port, with an IP\n\
-                     address or a name (looked up again before every dial by its peers,\n\
-                     once on connecting by a client).",
-                    "address",
-                    &entry.address,
-                );
-            if let Some(metrics) = &entry.metrics {
-                document.string(
-                    "Where its HTTP endpoints (/metrics, /health, /ready, /status) are\n\
-                     reached: host:port. Only `rampart status` reads it.",
-                    "metrics",
-                    metrics,
-                );
-            }
-        }
-        self.protocol.render(&mut document);
-        self.clients.render(&mut document);
-        if let Some(genesis) = &self.interlock {
-            genesis.render(&mut document);
-        }
-        document.finish()
+            .root();
+        root.describe(
+            "cluster_id",
+            "The cluster's id, 16 hex characters. Every signature is bound to it, so\n\
+             messages of one cluster are never valid in another.",
+        )
+        .describe(
+            "application",
+            "The replicated application: \"kv\" (a key-value store) or \"interlock\"\n\
+             (the safety-shutdown interlock, configured in [interlock] below).",
+        )
+        .entries(
+            "replicas",
+            |index| {
+                if index == 0 {
+                    format!(
+                        "The replicas, in replica-id order: the first entry is replica 0. There are\n\
+                         n = {replicas} of them: n = 3f+1, where f = {faults} is how many may be faulty.\n\
+                         \n\
+                         Replica {index}."
+                    )
+                } else {
+                    format!("Replica {index}.")
+                }
+            },
+            |entry| {
+                entry
+                    .describe("key", "Its ed25519 public key, 64 hex characters.")
+                    .describe(
+                        "address",
+                        "Where peers and clients reach it (UDP, QUIC): host:port, with an IP\n\
+                         address or a name (looked up again before every dial by its peers,\n\
+                         once on connecting by a client).",
+                    )
+                    .describe(
+                        "metrics",
+                        "Where its HTTP endpoints (/metrics, /health, /ready, /status) are\n\
+                         reached: host:port. Only `rampart status` reads it.",
+                    );
+            },
+        );
+        ClusterProtocol::describe(&mut root);
+        ClientsTable::describe(&mut root);
+        InterlockGenesis::describe(&mut root);
+        Ok(document.finish())
     }
 }
 
@@ -411,46 +397,39 @@ impl InterlockGenesis {
         Ok(policy)
     }
 
-    fn render(&self, document: &mut Document) {
-        let agents: Vec<String> = self
-            .registered_agents
-            .iter()
-            .map(|agent| agent.0.to_string())
-            .collect();
-        document
-            .table(
-                "The interlock's policy, fixed at genesis: no command changes it. Every\n\
-                 replica must start with the same policy.",
-                "interlock",
-            )
-            .strings(
-                "The agents whose votes count: the public keys of the clients that vote\n\
-                 (client-<j>.key). Votes from any other client are ignored.",
-                "registered_agents",
-                &agents,
-            )
-            .strings(
-                "The units (pieces of equipment) the interlock protects.",
-                "units",
-                &self.units,
-            )
-            .integer(
-                "q: how many registered agents' Shutdown ballots shut a unit down, and how\n\
-                 many Reset votes reset it. It must be a majority of the agents.",
-                "shutdown_quorum",
-                self.shutdown_quorum,
-            )
-            .integer(
-                "f: how many agents may be faulty (lying, silent or crashed) without\n\
-                 triggering or blocking a decision; it needs f < q and agents - f >= q.",
-                "faulty_agents_tolerated",
-                self.faulty_agents_tolerated,
-            )
-            .integer(
-                "Votes with a lower confidence (a whole percentage) count as abstentions.",
-                "min_confidence_percent",
-                self.min_confidence_percent,
-            );
+    /// Comments the `[interlock]` table of a document, when it has one.
+    fn describe(parent: &mut Fields<'_>) {
+        parent.table(
+            "interlock",
+            "The interlock's policy, fixed at genesis: no command changes it. Every\n\
+             replica must start with the same policy.",
+            |interlock| {
+                interlock
+                    .describe(
+                        "registered_agents",
+                        "The agents whose votes count: the public keys of the clients that vote\n\
+                         (client-<j>.key). Votes from any other client are ignored.",
+                    )
+                    .describe(
+                        "units",
+                        "The units (pieces of equipment) the interlock protects.",
+                    )
+                    .describe(
+                        "shutdown_quorum",
+                        "q: how many registered agents' Shutdown ballots shut a unit down, and how\n\
+                         many Reset votes reset it. It must be a majority of the agents.",
+                    )
+                    .describe(
+                        "faulty_agents_tolerated",
+                        "f: how many agents may be faulty (lying, silent or crashed) without\n\
+                         triggering or blocking a decision; it needs f < q and agents - f >= q.",
+                    )
+                    .describe(
+                        "min_confidence_percent",
+                        "Votes with a lower confidence (a whole percentage) count as abstentions.",
+                    );
+            },
+        );
     }
 }
 
@@ -489,7 +468,7 @@ mod tests {
     #[test]
     fn the_rendered_file_parses_back_and_checks() {
         let file = sample(4);
-        let text = file.render();
+        let text = file.render().expect("renders");
         let parsed: ClusterFile = crate::files::parse(&text).expect("parses");
         assert_eq!(parsed, file);
         let spec = parsed.check().expect("valid");
@@ -505,6 +484,15 @@ mod tests {
         assert_eq!(policy.shutdown_quorum, 5);
         assert_eq!(policy.registered_agents.len(), 7);
         assert!(text.contains("# The replicated application"));
+        crate::files::document::assert_every_field_is_commented(&text);
+        let mut kv = sample(7);
+        kv.application = ApplicationKind::Kv;
+        kv.interlock = None;
+        kv.clients = ClientsTable::open();
+        kv.replicas[5].metrics = None;
+        let text = kv.render().expect("renders");
+        crate::files::document::assert_every_field_is_commented(&text);
+        assert_eq!(crate::files::parse::<ClusterFile>(&text), Ok(kv));
     }
 
     #[test]
@@ -548,7 +536,7 @@ mod tests {
 
     #[test]
     fn the_protocol_table_is_optional_and_its_fields_default() {
-        let text = sample(4).render();
+        let text = sample(4).render().expect("renders");
         let start = text.find("\n[protocol]").expect("a [protocol] table");
         let end = start + 1 + text[start + 1..].find("\n[").expect("a table after it");
         let without = format!("{}{}", &text[..start], &text[end..]);
@@ -566,7 +554,7 @@ mod tests {
 
     #[test]
     fn the_clients_table_lists_admitted_keys_and_defaults_to_none() {
-        let text = sample(4).render();
+        let text = sample(4).render().expect("renders");
         let spec = crate::files::parse::<ClusterFile>(&text)
             .expect("parses")
             .check()
@@ -585,7 +573,7 @@ mod tests {
 
     #[test]
     fn a_malformed_client_key_is_refused_naming_it_and_its_line() {
-        let text = sample(4).render();
+        let text = sample(4).render().expect("renders");
         let listed = key(103).0.to_string();
         let bad = text.replacen(&listed, "c0ffee", 1);
         let error = crate::files::parse::<ClusterFile>(&bad).expect_err("refused");
@@ -598,7 +586,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused_with_their_line() {
-        let text = sample(4).render() + "\nsurprise = 1\n";
+        let text = sample(4).render().expect("renders") + "\nsurprise = 1\n";
         let error = crate::files::parse::<ClusterFile>(&text).expect_err("refused");
         assert!(error.contains("unknown field `surprise`"), "{error}");
         assert!(error.contains("line"), "{error}");

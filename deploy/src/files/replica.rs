@@ -38,7 +38,7 @@ use rampart_replica::core;
 use rampart_replica::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES};
 
 use crate::files::cluster::ClusterProtocol;
-use crate::files::document::Document;
+use crate::files::document::{Document, Fields, RenderError};
 
 /// A replica's settings as written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,21 +82,22 @@ pub struct MetricsTable {
 }
 
 impl MetricsTable {
-    fn render(&self, document: &mut Document) {
-        document
-            .table(
-                "The replica's HTTP endpoints: /metrics (Prometheus' text format), /health\n\
-                 (200 while it runs), /ready (200 when normal in the current view and\n\
-                 caught up, else 503) and /status (JSON, what `rampart status` shows).\n\
-                 Without this table, none are served.",
-                "metrics",
-            )
-            .string(
-                "The TCP address to listen on; 0.0.0.0:PORT listens on every interface.\n\
-                 Anyone who reaches it can read the metrics: keep it on a private network.",
-                "listen",
-                &self.listen.to_string(),
-            );
+    /// Comments the `[metrics]` table of a document, when it has one.
+    fn describe(parent: &mut Fields<'_>) {
+        parent.table(
+            "metrics",
+            "The replica's HTTP endpoints: /metrics (Prometheus' text format), /health\n\
+             (200 while it runs), /ready (200 when normal in the current view and\n\
+             caught up, else 503) and /status (JSON, what `rampart status` shows).\n\
+             Without this table, none are served.",
+            |metrics| {
+                metrics.describe(
+                    "listen",
+                    "The TCP address to listen on; 0.0.0.0:PORT listens on every interface.\n\
+                     Anyone who reaches it can read the metrics: keep it on a private network.",
+                );
+            },
+        );
     }
 }
 
@@ -151,71 +152,63 @@ impl ReplicaLimits {
         Ok(limits)
     }
 
-    fn render(&self, document: &mut Document) {
-        document
-            .table(
-                "What one client may hold of this replica. Its requests in flight are\n\
-                 bounded by the cluster file's client_window in any case.",
-                "limits",
-            )
-            .integer(
-                "The most bytes of requests one client may have waiting here, sent straight\n\
-                 to this replica; more are refused until some execute. One request is\n\
-                 always taken when the client has none waiting.",
-                "client_bytes_in_flight_max",
-                self.client_bytes_in_flight_max as u64,
-            );
-        match self.client_requests_in_flight_max {
-            Some(max) => {
-                document.integer(
-                    "The most requests one client may have waiting here, sent straight to\n\
-                     this replica (at most client_window counts).",
-                    "client_requests_in_flight_max",
-                    max,
+    /// Comments the `[limits]` table of a document. Without a per-client request limit,
+    /// the comments show how to set one.
+    fn describe(&self, parent: &mut Fields<'_>) {
+        parent.table(
+            "limits",
+            "What one client may hold of this replica. Its requests in flight are\n\
+             bounded by the cluster file's client_window in any case.",
+            |limits| {
+                limits.describe(
+                    "client_bytes_in_flight_max",
+                    "The most bytes of requests one client may have waiting here, sent straight\n\
+                     to this replica; more are refused until some execute. One request is\n\
+                     always taken when the client has none waiting.",
                 );
-            }
-            None => {
-                document.comment(
-                    "To allow one client fewer waiting requests here than client_window:\n\
-                     client_requests_in_flight_max = 16",
-                );
-            }
-        }
-        document
-            .comment(
-                "Caps on what clients and strangers may hold of this replica, so that no\n\
-                 flood of connections or handshakes can exhaust its memory. The replicas\n\
-                 of the cluster file are not counted: their connections are never refused.\n\
-                 Beyond a connection cap an attempt is refused; beyond a handshake cap it\n\
-                 is ignored, and the peer tries again later.",
-            )
-            .integer(
-                "Client connections open at once, from every address together.",
-                "connections_max",
-                self.connections_max as u64,
-            )
-            .integer(
-                "Client connections open at once from one IP address.",
-                "connections_per_ip_max",
-                self.connections_per_ip_max as u64,
-            )
-            .integer(
-                "Handshakes in progress at once (replicas' aside).",
-                "handshakes_max",
-                self.handshakes_max as u64,
-            )
-            .integer(
-                "Handshakes in progress at once from one IP address.",
-                "handshakes_per_ip_max",
-                self.handshakes_per_ip_max as u64,
-            )
-            .integer(
-                "From this many handshakes in progress on, a new one must first prove that\n\
-                 it receives what is sent to its address (a QUIC Retry): a flood from\n\
-                 forged addresses then costs no state. 0 asks every handshake.",
-                "handshakes_before_retry",
-                self.handshakes_before_retry as u64,
-            );
+                if self.client_requests_in_flight_max.is_some() {
+                    limits.describe(
+                        "client_requests_in_flight_max",
+                        "The most requests one client may have waiting here, sent straight to\n\
+                         this replica (at most client_window counts).",
+                    );
+                } else {
+                    limits.describe(
+                        "connections_max",
+                        "To allow one client fewer waiting requests here than client_window:\n\
+                         client_requests_in_flight_max = 16",
+                    );
+                }
+                limits
+                    .describe(
+                        "connections_max",
+                        "Caps on what clients and strangers may hold of this replica, so that no\n\
+                         flood of connections or handshakes can exhaust its memory. The replicas\n\
+                         of the cluster file are not counted: their connections are never refused.\n\
+                         Beyond a connection cap an attempt is refused; beyond a handshake cap it\n\
+                         is ignored, and the peer tries again later.\n\
+                         Client connections open at once, from every address together.",
+                    )
+                    .describe(
+                        "connections_per_ip_max",
+                        "Client connections open at once from one IP address.",
+                    )
+                    .describe(
+                        "handshakes_max",
+                        "Handshakes in progress at once (replicas' aside).",
+                    )
+                    .describe(
+                        "handshakes_per_ip_max",
+                        "Handshakes in progress at once from one IP address.",
+                    )
+                    .describe(
+                        "handshakes_before_retry",
+                        "From this many handshakes in progress on, a new one must first prove that\n\
+                         it receives what is sent to its address (a QUIC Retry): a flood from\n\
+                         forged addresses then costs no state. 0 asks every handshake.",
+                    );
+            },
+        );
     }
 }
 
@@ -295,52 +288,48 @@ impl Protocol {
         }
     }
 
-    fn render(&self, document: &mut Document) {
-        document
-            .table(
-                "This replica's protocol timings. Durations are in ticks (tick_ms each).\n\
-                 The tunables every replica must share (checkpoint interval, log window,\n\
-                 batch size, client window) are in the cluster file's protocol table.",
-                "protocol",
-            )
-            .integer(
-                "How long the primary waits to fill a batch; 0 sends a batch at once.",
-                "batch_delay_ticks",
-                self.batch_delay_ticks,
-            )
-            .integer(
-                "The most sequence numbers assigned but not yet executed (pipelining).",
-                "in_flight_max",
-                self.in_flight_max as i64,
-            )
-            .integer(
-                "The fewest waiting requests worth a batch of their own while other batches\n\
-                 are in flight; fewer wait for the pipeline to drain, so batches grow under load.",
-                "pipeline_batch_min",
-                self.pipeline_batch_min as i64,
-            )
-            .integer(
-                "The base view-change timeout; it doubles with each view change in a row.",
-                "view_change_timeout_ticks",
-                self.view_change_timeout_ticks,
-            )
-            .integer(
-                "The ceiling on the doubled view-change timeout.",
-                "view_change_timeout_max_ticks",
-                self.view_change_timeout_max_ticks,
-            )
-            .integer(
-                "How often a replica tells its peers how far it got, so that lost messages\n\
-                 are sent again.",
-                "status_interval_ticks",
-                self.status_interval_ticks,
-            )
-            .integer(
-                "How long a state transfer may go without a chunk arriving before it asks\n\
-                 its sources again; a request unanswered this long goes to another peer.",
-                "state_transfer_timeout_ticks",
-                self.state_transfer_timeout_ticks,
-            );
+    /// Comments the `[protocol]` table of a document.
+    fn describe(parent: &mut Fields<'_>) {
+        parent.table(
+            "protocol",
+            "This replica's protocol timings. Durations are in ticks (tick_ms each).\n\
+             The tunables every replica must share (checkpoint interval, log window,\n\
+             batch size, client window) are in the cluster file's protocol table.",
+            |protocol| {
+                protocol
+                    .describe(
+                        "batch_delay_ticks",
+                        "How long the primary waits to fill a batch; 0 sends a batch at once.",
+                    )
+                    .describe(
+                        "in_flight_max",
+                        "The most sequence numbers assigned but not yet executed (pipelining).",
+                    )
+                    .describe(
+                        "pipeline_batch_min",
+                        "The fewest waiting requests worth a batch of their own while other batches\n\
+                         are in flight; fewer wait for the pipeline to drain, so batches grow under load.",
+                    )
+                    .describe(
+                        "view_change_timeout_ticks",
+                        "The base view-change timeout; it doubles with each view change in a row.",
+                    )
+                    .describe(
+                        "view_change_timeout_max_ticks",
+                        "The ceiling on the doubled view-change timeout.",
+                    )
+                    .describe(
+                        "status_interval_ticks",
+                        "How often a replica tells its peers how far it got, so that lost messages\n\
+                         are sent again.",
+                    )
+                    .describe(
+                        "state_transfer_timeout_ticks",
+                        "How long a state transfer may go without a chunk arriving before it asks\n\
+                         its sources again; a request unanswered this long goes to another peer.",
+                    );
+            },
+        );
     }
 }
 
@@ -372,76 +361,65 @@ impl ReplicaFile {
     }
 
     /// The file's text, with every field explained.
-    pub fn render(&self) -> String {
-        let mut document = Document::new();
-        document
-            .comment(&format!(
+    pub fn render(&self) -> Result<String, RenderError> {
+        let mut document = Document::of(self, "replica file")?;
+        let mut root = document
+            .header(&format!(
                 "The settings of replica {}. Run it with:\n    \
                  rampart replica --config replica-{}.toml\n\
                  Relative paths are relative to the directory of this file.",
                 self.replica, self.replica
             ))
-            .blank()
-            .integer(
-                "This replica's id: its index in the cluster file's [[replicas]] list.",
-                "replica",
-                self.replica,
-            )
-            .string(
-                "The cluster description, shared by every replica and client.",
-                "cluster",
-                &self.cluster.to_string_lossy(),
-            )
-            .string(
-                "This replica's private key. It must be readable by its owner only (mode\n\
-                 0600), and its public key must be this replica's key in the cluster file.\n\
-                 `rampart replica --key PATH` overrides it.",
-                "key",
-                &self.key.to_string_lossy(),
-            )
-            .string(
-                "Where the replica keeps its log, checkpoints and application state\n\
-                 (RocksDB). One directory per replica; it is created if missing.\n\
-                 `rampart replica --data-dir PATH` overrides it.",
-                "data_dir",
-                &self.data_dir.to_string_lossy(),
-            )
-            .string(
-                "The UDP address to listen on for peers and clients (QUIC), usually this\n\
-                 replica's address in the cluster file; 0.0.0.0:PORT listens on every\n\
-                 interface.",
-                "listen",
-                &self.listen.to_string(),
-            )
-            .boolean(
-                "Sync every write to disk before sending anything that depends on it. Turn\n\
-                 it off only for tests: a machine crash could lose the last writes, and\n\
-                 the replica could then contradict what it said before.",
-                "sync",
-                self.sync,
-            )
-            .integer(
-                "The length of one protocol tick, in milliseconds; the protocol's timeouts\n\
-                 below are counted in ticks.",
-                "tick_ms",
-                self.tick_ms,
-            )
-            .integer(
-                "Threads that verify signatures; 0 means one per core.",
-                "verify_threads",
-                self.verify_threads as u64,
-            )
-            .integer(
-                "The largest frame accepted from a peer or client, in bytes.",
-                "max_frame_bytes",
-                self.max_frame_bytes as u64,
-            );
-        self.protocol.render(&mut document);
-        if let Some(metrics) = &self.metrics {
-            metrics.render(&mut document);
-        }
-        self.limits.render(&mut document);
-        document.finish()
+            .root();
+        root.describe(
+            "replica",
+            "This replica's id: its index in the cluster file's [[replicas]] list.",
+        )
+        .describe(
+            "cluster",
+            "The cluster description, shared by every replica and client.",
+        )
+        .describe(
+            "key",
+            "This replica's private key. It must be readable by its owner only (mode\n\
+             0600), and its public key must be this replica's key in the cluster file.\n\
+             `rampart replica --key PATH` overrides it.",
+        )
+        .describe(
+            "data_dir",
+            "Where the replica keeps its log, checkpoints and application state\n\
+             (RocksDB). One directory per replica; it is created if missing.\n\
+             `rampart replica --data-dir PATH` overrides it.",
+        )
+        .describe(
+            "listen",
+            "The UDP address to listen on for peers and clients (QUIC), usually this\n\
+             replica's address in the cluster file; 0.0.0.0:PORT listens on every\n\
+             interface.",
+        )
+        .describe(
+            "sync",
+            "Sync every write to disk before sending anything that depends on it. Turn\n\
+             it off only for tests: a machine crash could lose the last writes, and\n\
+             the replica could then contradict what it said before.",
+        )
+        .describe(
+            "tick_ms",
+            "The length of one protocol tick, in milliseconds; the protocol's timeouts\n\
+             below are counted in ticks.",
+        )
+        .describe(
+            "verify_threads",
+            "Threads that verify signatures; 0 means one per core.",
+        )
+        .describe(
+            "max_frame_bytes",
+            "The largest frame accepted from a peer or client, in bytes.",
+        );
+        Protocol::describe(&mut root);
+        MetricsTable::describe(&mut root);
+        self.limits.describe(&mut root);
+        Ok(document.finish())
     }
 }
 
@@ -452,20 +430,31 @@ mod tests {
     #[test]
     fn the_rendered_file_parses_back() {
         let mut file = ReplicaFile::new(2, "127.0.0.1:7102".parse().expect("address"));
-        let text = file.render();
+        let text = file.render().expect("renders");
         assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file.clone()));
+        crate::files::document::assert_every_field_is_commented(&text);
+        assert!(text.starts_with("# The settings of replica 2."), "{text}");
+        assert!(
+            text.contains("# client_requests_in_flight_max = 16\n"),
+            "the optional limit is shown as an example: {text}"
+        );
         file.protocol.view_change_timeout_ticks = 300;
         file.limits.client_bytes_in_flight_max = 1 << 20;
         file.limits.client_requests_in_flight_max = Some(8);
         assert_eq!(
-            crate::files::parse::<ReplicaFile>(&file.render()),
+            crate::files::parse::<ReplicaFile>(&file.render().expect("renders")),
             Ok(file.clone())
         );
         file.metrics = Some(MetricsTable {
             listen: "0.0.0.0:9102".parse().expect("address"),
         });
-        let text = file.render();
+        let text = file.render().expect("renders");
         assert!(text.contains("\n[metrics]\n"), "{text}");
+        assert!(
+            text.contains("client_requests_in_flight_max = 8\n"),
+            "{text}"
+        );
+        crate::files::document::assert_every_field_is_commented(&text);
         assert_eq!(crate::files::parse::<ReplicaFile>(&text), Ok(file));
     }
 
@@ -485,7 +474,9 @@ mod tests {
 
     #[test]
     fn limits_are_read_and_checked() {
-        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address"))
+            .render()
+            .expect("renders");
         let file: ReplicaFile = crate::files::parse(&base).expect("parses");
         assert_eq!(
             file.limits.connection_limits(),
@@ -505,7 +496,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_their_line() {
-        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address"))
+            .render()
+            .expect("renders");
         let bad_listen = base.replace("listen = \"127.0.0.1:7100\"", "listen = \"nowhere\"");
         let error = crate::files::parse::<ReplicaFile>(&bad_listen).expect_err("refused");
         assert!(error.contains("line"), "{error}");
@@ -516,7 +509,9 @@ mod tests {
 
     #[test]
     fn shared_tunables_are_refused_here_so_they_cannot_drift_apart() {
-        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address")).render();
+        let base = ReplicaFile::new(0, "127.0.0.1:7100".parse().expect("address"))
+            .render()
+            .expect("renders");
         for shared in ["checkpoint_interval", "log_window", "client_window"] {
             let text = base.replace("[protocol]", &format!("[protocol]\n{shared} = 64"));
             let error = crate::files::parse::<ReplicaFile>(&text).expect_err("refused");

@@ -42,6 +42,12 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
         stdout.contains("2 clients with 3 outstanding each"),
         "{stdout}"
     );
+    // Standard error is a pipe here, not a terminal: no progress bar is drawn on it.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("warm-up") && !stderr.contains("ops/s"),
+        "{stderr}"
+    );
     let line = stdout.lines().last().expect("a last line");
     let report: Value = serde_json::from_str(line).expect("the last line is one JSON object");
 
@@ -82,8 +88,10 @@ fn a_short_bench_with_several_operations_outstanding_per_client_reports_its_json
         .iter()
         .map(|percentile| number(&report, &format!("latency_ms.{percentile}")))
         .collect();
+    // An ordered operation signs, verifies and crosses QUIC several times: no p50 is
+    // below 0.1 ms.
     assert!(
-        latency[0] > 0.0 && latency.windows(2).all(|pair| pair[0] <= pair[1]),
+        latency[0] >= 0.1 && latency.windows(2).all(|pair| pair[0] <= pair[1]),
         "{report}"
     );
     // The ceiling comes from the mean of the calibrations before and after the run, so

@@ -15,6 +15,12 @@ fn a_campaign_within_tolerance_reports_no_violation() {
     );
     assert!(stdout.contains("40 seeds, "), "{stdout}");
     assert!(stdout.contains(", 0 violations"), "{stdout}");
+    // Standard error is a pipe here, not a terminal: no progress bar is drawn on it.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("seeds"),
+        "{stderr}"
+    );
 }
 
 #[test]

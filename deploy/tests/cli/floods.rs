@@ -19,7 +19,7 @@ use rampart_deploy::client::ClientSetup;
 use rampart_replica::apps::kv::{Command, KvStore};
 use rampart_replica::message::View;
 use rampart_replica::net::ConnectionLimits;
-use rampart_testkit::stranger::{self, resident_bytes};
+use rampart_testkit::stranger;
 use tokio::runtime::Runtime;
 
 use crate::processes::ProcessCluster;
@@ -50,6 +50,20 @@ impl Figures {
             self.after >> 20
         );
     }
+}
+
+/// The resident memory of process `pid`, in bytes (`VmRSS` in `/proc/<pid>/status`).
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let process = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
+    let kibibytes = process.status().ok()?.vmrss?;
+    Some(kibibytes * 1024)
+}
+
+#[test]
+fn the_resident_memory_of_a_process_is_read_from_proc() {
+    let bytes = resident_bytes(std::process::id()).expect("this process's resident memory");
+    assert!((1 << 20..1 << 40).contains(&bytes), "{bytes} bytes");
+    assert_eq!(resident_bytes(u32::MAX), None, "no such process");
 }
 
 /// Samples a process's resident memory every 50 ms until stopped; keeps the peak.

@@ -11,6 +11,8 @@ mod client_kv;
 mod cluster;
 mod demo;
 mod durability;
+// Resident memory is read from Linux's /proc.
+#[cfg(target_os = "linux")]
 mod floods;
 mod full_disk;
 mod init;

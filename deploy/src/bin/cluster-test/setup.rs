@@ -161,7 +161,8 @@ pub fn write_cluster(layout: &Layout, rampart: &Path, ports: &Ports) -> Result<(
         entry.metrics = Some(format!("127.0.0.1:{}", ports.metrics[replica]));
     }
     let host_cluster = layout.host().join("cluster.toml");
-    fs::write(&host_cluster, cluster.render()).map_err(io(&host_cluster))?;
+    let text = cluster.render().map_err(|error| error.to_string())?;
+    fs::write(&host_cluster, text).map_err(io(&host_cluster))?;
     for client in 0..CLIENTS {
         let from = layout.cluster().join(format!("client-{client}.toml"));
         fs::copy(&from, layout.client_config(client)).map_err(io(&from))?;

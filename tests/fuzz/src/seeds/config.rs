@@ -43,7 +43,7 @@ pub(super) fn cluster_toml() -> Vec<Seed> {
         .map(|kind| {
             (
                 kind.name().to_string(),
-                cluster_file(kind).render().into_bytes(),
+                cluster_file(kind).render().expect("renders").into_bytes(),
             )
         })
         .collect()
@@ -60,14 +60,21 @@ pub(super) fn replica_toml() -> Vec<Seed> {
             "default".into(),
             ReplicaFile::new(0, "0.0.0.0:7100".parse().expect("an address"))
                 .render()
+                .expect("renders")
                 .into_bytes(),
         ),
-        ("limits".into(), restricted.render().into_bytes()),
+        (
+            "limits".into(),
+            restricted.render().expect("renders").into_bytes(),
+        ),
     ]
 }
 
 pub(super) fn client_toml() -> Vec<Seed> {
-    vec![("default".into(), ClientFile::new(0).render(0).into_bytes())]
+    vec![(
+        "default".into(),
+        ClientFile::new(0).render(0).expect("renders").into_bytes(),
+    )]
 }
 
 pub(super) fn key_files() -> Vec<Seed> {

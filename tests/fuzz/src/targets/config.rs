@@ -20,7 +20,8 @@ pub fn cluster_toml(data: &[u8]) -> Outcome {
         return Outcome::Refused;
     };
     let checked = file.check();
-    let rendered: ClusterFile = parse(&file.render()).expect("a rendered cluster file parses");
+    let rendered: ClusterFile = parse(&file.render().expect("a parsed cluster file renders"))
+        .expect("a rendered cluster file parses");
     assert_eq!(rendered, file, "the cluster file changed through render");
     match checked {
         Ok(spec) => {
@@ -35,7 +36,8 @@ pub fn replica_toml(data: &[u8]) -> Outcome {
     let Some(file) = text(data).and_then(|text| parse::<ReplicaFile>(text).ok()) else {
         return Outcome::Refused;
     };
-    let rendered: ReplicaFile = parse(&file.render()).expect("a rendered replica file parses");
+    let rendered: ReplicaFile = parse(&file.render().expect("a parsed replica file renders"))
+        .expect("a rendered replica file parses");
     assert_eq!(rendered, file, "the replica file changed through render");
     if file.tick().is_err() {
         return Outcome::Refused;
@@ -57,7 +59,8 @@ pub fn client_toml(data: &[u8]) -> Outcome {
     let Some(file) = text(data).and_then(|text| parse::<ClientFile>(text).ok()) else {
         return Outcome::Refused;
     };
-    let rendered: ClientFile = parse(&file.render(0)).expect("a rendered client file parses");
+    let rendered: ClientFile = parse(&file.render(0).expect("a parsed client file renders"))
+        .expect("a rendered client file parses");
     assert_eq!(rendered, file, "the client file changed through render");
     match file.check() {
         Ok(()) => Outcome::Accepted,
