@@ -270,7 +270,7 @@ impl FakeCluster {
         config.retransmit_interval_min = Duration::from_millis(100);
         config.retransmit_interval_max = Duration::from_millis(400);
         config.read_only_timeout = Duration::from_millis(500);
-        config.transport.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        config.transport.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         config
     }
 
