@@ -52,7 +52,9 @@ enum ReadOnly {
 impl Client {
     /// Starts the transport and waits until at least one replica accepts the connection;
     /// the others are dialed in the background. Fails with
-    /// [`ClientError::Unreachable`] after `config.connect_timeout`.
+    /// [`ClientError::Unreachable`] after `config.connect_timeout`. Then asks every replica
+    /// which view it is in, and waits up to `config.status_timeout` for a quorum to say
+    /// (see [`Client::view`]).
     pub async fn connect(config: ClientConfig, key: KeyPair) -> Result<Client, ClientError> {
         config.validate()?;
         let (transport, inbound) =
@@ -92,14 +94,60 @@ impl Client {
         let window = Window::new(first_request_number(), config.window);
         let shared = Arc::new(Shared::new(client, config.cluster.clone(), window));
         let router = AbortOnDrop(tokio::spawn(router::run(Arc::clone(&shared), inbound)));
-        info!(%client, cluster = %config.cluster.id, "client connected");
-        Ok(Client {
+        let client = Client {
             shared,
             transport,
             key,
             config,
             router,
-        })
+        };
+        client.learn_view().await?;
+        info!(
+            client = %client.shared.client,
+            cluster = %client.config.cluster.id,
+            view = %client.view(),
+            "client connected"
+        );
+        Ok(client)
+    }
+
+    /// Asks every replica which view it is in, and waits until a quorum (2f + 1) has
+    /// answered, or `status_timeout` passed: the client then knows the view, and which
+    /// replicas answer, before its first request (see `view.rs`). Later answers, and the
+    /// view every reply carries, keep it up to date.
+    ///
+    /// A quorum, rather than f + 1: the f + 1 fastest answers may include a replica that
+    /// lags behind or lies, and with 2f + 1 the view f + 1 of them reached is one that
+    /// at least one correct replica reached. The wait is bounded because replicas may be
+    /// down; a client that stops waiting still works, and asks every replica to answer
+    /// until it has heard from the designated ones.
+    async fn learn_view(&self) -> Result<(), ClientError> {
+        let frame = Bytes::from(encode(&ClientFrame::Status));
+        self.broadcast(&frame)?;
+        let quorum = self.shared.cluster.quorum();
+        let answered = async {
+            loop {
+                // Registered before the check, so an answer between the check and the
+                // wait still wakes this call.
+                let reported = self.shared.views_reported.notified();
+                tokio::pin!(reported);
+                reported.as_mut().enable();
+                {
+                    let state = self.shared.lock();
+                    if state.views.heard_count() >= quorum || state.closed {
+                        return;
+                    }
+                }
+                reported.await;
+            }
+        };
+        if timeout(self.config.status_timeout, answered).await.is_err() {
+            debug!(
+                heard_from = self.shared.lock().views.heard_count(),
+                "fewer than a quorum of replicas said which view they are in; going on"
+            );
+        }
+        Ok(())
     }
 
     /// Orders `operation` and returns its result once f + 1 replicas report the same one
@@ -190,9 +238,15 @@ impl Client {
     }
 
     /// The view the client believes the cluster is in: the highest one f + 1 replicas
-    /// have reported.
+    /// have reported, in answer to the status request [`Client::connect`] sends or in
+    /// replies (PBFT §4.1).
     pub fn view(&self) -> View {
         self.shared.lock().views.believed()
+    }
+
+    /// The primary of the view the client believes the cluster is in.
+    pub fn primary(&self) -> ReplicaId {
+        self.shared.lock().views.primary()
     }
 
     pub fn stats(&self) -> ClientStats {
@@ -316,12 +370,18 @@ impl Client {
             .map_err(|source| ClientError::Sign { source })
     }
 
+    /// The request as it goes out. Every replica is asked to answer for a while after a
+    /// retransmission, and whenever a replica designated to answer this request in the
+    /// believed view has not been heard from (see `view.rs`): a fresh client after a view
+    /// change, with a replica down, then needs no retransmission.
     fn frame(&self, request: &Signed<Request>, certify: bool) -> Result<Bytes, ClientError> {
-        let all_answer = self
-            .shared
-            .lock()
-            .all_answer_until
-            .is_some_and(|until| Instant::now() < until);
+        let all_answer = {
+            let state = self.shared.lock();
+            state
+                .all_answer_until
+                .is_some_and(|until| Instant::now() < until)
+                || state.views.designated_unheard(request.value.number)
+        };
         let frame = encode(&ClientFrame::Request {
             request: request.clone(),
             certify,

@@ -20,6 +20,11 @@ pub struct ClientConfig {
     pub replica_addresses: Vec<SocketAddr>,
     /// How long [`crate::Client::connect`] waits for the first replica connection.
     pub connect_timeout: Duration,
+    /// How long [`crate::Client::connect`] then waits for a quorum (2f + 1) of the replicas
+    /// to say which view they are in, before it goes on without knowing; zero does not
+    /// wait. A quorum answers at once from a cluster that can make progress, so the wait
+    /// runs out only where requests could not complete anyway.
+    pub status_timeout: Duration,
     /// How long one call may take, from the moment it is made (waiting for room in the
     /// window included) until a quorum of replies arrives.
     pub request_timeout: Duration,
@@ -62,6 +67,7 @@ impl ClientConfig {
             transport: ClientTransportConfig::new(replica_addresses.clone()),
             replica_addresses,
             connect_timeout: Duration::from_secs(10),
+            status_timeout: Duration::from_millis(500),
             request_timeout: Duration::from_secs(30),
             retransmit_interval_min: Duration::from_millis(500),
             retransmit_interval_max: Duration::from_secs(8),

@@ -13,6 +13,11 @@
 //!   query is never ordered (see [`Client::query_typed`]).
 //! - [`actuator::Actuator`]: acts on a shutdown decision of the interlock only when a
 //!   certificate proves it, trusting no single agent or replica.
+//! - [`Client::view`], [`Client::primary`]: the view f + 1 replicas report, asked of every
+//!   replica at [`Client::connect`] and kept up to date from replies. Every request goes
+//!   to every replica; the view tells the client which replicas answer it, so that it asks
+//!   all of them to when one of those has not been heard from (a replica down after a view
+//!   change) instead of waiting for a retransmission.
 //!
 //! ```no_run
 //! # async fn example(

@@ -43,6 +43,16 @@ fn route(shared: &Shared, from: ReplicaId, frame: &[u8]) {
             certificate,
             signature,
         } => on_reply(shared, from, reply, read_only, certificate, signature),
+        ReplicaFrame::StatusAnswer { replica, view } => {
+            // A correct replica names itself; the vote is the authenticated sender's.
+            if replica != from {
+                warn!(replica = %from, claimed = %replica, "ignoring a status answer for another replica");
+                shared.counters.malformed_frame();
+                return;
+            }
+            shared.lock().views.observe(from, view);
+            shared.views_reported.notify_waiters();
+        }
         ReplicaFrame::Refused { number, refusal } => {
             let mut state = shared.lock();
             let Some(pending) = state.pending.get_mut(&number) else {

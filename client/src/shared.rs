@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     /// Woken when a request number is released, for calls waiting for room in the window,
     /// and when the client closes.
     pub(crate) room: Notify,
+    /// Woken when a replica reports its view, for `connect` waiting to learn it, and when
+    /// the client closes.
+    pub(crate) views_reported: Notify,
     pub(crate) counters: Counters,
     /// Shared so that the decompressed keys of the replicas stay cached.
     pub(crate) verifier: Ed25519,
@@ -61,6 +64,7 @@ impl Shared {
             }),
             cluster,
             room: Notify::new(),
+            views_reported: Notify::new(),
             counters: Counters::default(),
             verifier: Ed25519::new(),
         }
@@ -80,5 +84,6 @@ impl Shared {
         }
         drop(state);
         self.room.notify_waiters();
+        self.views_reported.notify_waiters();
     }
 }

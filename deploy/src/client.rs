@@ -1,7 +1,7 @@
 //! `rampart client`: one command against a running cluster, from a `client-<j>.toml`.
 //!
 //! ```text
-//! rampart client --config DIR/client-<j>.toml kv put KEY VALUE
+//! rampart client --config DIR/client-<j>.toml kv put KEY [VALUE | --value-file FILE]
 //! rampart client --config DIR/client-<j>.toml kv get KEY [--read-only]
 //! rampart client --config DIR/client-<j>.toml kv delete KEY
 //! rampart client --config DIR/client-<j>.toml interlock vote --unit U --round R
@@ -17,6 +17,8 @@
 //! cluster could not do it (unreachable, no quorum before `request_timeout_ms`, the
 //! request refused, a certificate that does not verify).
 //!
+//! - `kv put` stores VALUE as text, or without it the bytes of `--value-file FILE`, or else
+//!   all of standard input, so that binary and large values work.
 //! - `kv put` and `kv delete` print the key's previous value, and `kv get` its value,
 //!   as raw bytes followed by a newline. A key that had no value prints nothing at all,
 //!   so an absent key and an empty value (one empty line) can be told apart. `kv get`
@@ -26,7 +28,9 @@
 //! - `interlock vote` prints how the vote counted (or why it was ignored), the tally and
 //!   the decision. With `--certificate FILE` it waits for the replicas' commit
 //!   certificate and writes it to FILE (format in [`certificate`]), which `interlock
-//!   verify` checks offline, with no connection, against the cluster file alone.
+//!   verify` checks offline, with no connection, against the cluster file alone. A vote
+//!   (or reset) the replicas ignored because the client is not a registered agent fails
+//!   with exit status 2.
 //! - `interlock status` reads the unit's status read-only (as `kv get --read-only`).
 //!
 //! Logs are off unless `RUST_LOG` is set, so that stderr holds nothing but the failure.

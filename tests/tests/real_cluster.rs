@@ -115,6 +115,28 @@ async fn the_cluster_changes_view_when_the_primary_stops_and_keeps_serving() {
     }
     assert!(client.view() >= View(1));
     client.close().await;
+
+    // A client started now learns the view from the replicas before its first request,
+    // and that request, whose designated repliers may include the stopped replica, needs
+    // no retransmission.
+    let view = cluster.status(ReplicaId(1)).expect("running").view;
+    let mut config = ClientConfig::new(cluster.cluster().clone(), cluster.client_addresses());
+    config.retransmit_interval_min = Duration::from_secs(20);
+    config.retransmit_interval_max = Duration::from_secs(20);
+    let fresh = Client::connect(config, cluster.client_key(1))
+        .await
+        .expect("client connects");
+    assert_eq!(fresh.view(), view);
+    for i in 10..13 {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            fresh.execute::<KvStore>(&put("k", &i.to_string())),
+        )
+        .await
+        .expect("no retransmission")
+        .expect("put from a fresh client");
+    }
+    fresh.close().await;
     assert!(cluster.safety_violations().is_empty());
     cluster.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! Four fake replicas on real transports. They run no protocol: each client request that
 //! arrives is recorded and handed to a behaviour, which decides which replicas answer it,
-//! with what and when.
+//! with what and when. A status request is answered with the replica's view, which the test
+//! sets (view 0 unless it says otherwise), or not at all.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -30,6 +31,8 @@ pub(crate) struct Arrival {
     pub(crate) client: PublicKey,
     pub(crate) request: Signed<Request>,
     pub(crate) certify: bool,
+    /// The client asked every replica to answer.
+    pub(crate) all_answer: bool,
 }
 
 impl Arrival {
@@ -136,6 +139,32 @@ pub(crate) fn reply(arrival: &Arrival, from: ReplicaId, view: View, result: &[u8
     reply_with_proof(arrival, from, view, result, None, None)
 }
 
+/// A tentative reply (PBFT §5.1.2) from `from` to the arrival's request, executed at
+/// sequence number 1 of `view`: the client needs 2f + 1 of them alike.
+pub(crate) fn tentative_reply(
+    arrival: &Arrival,
+    from: ReplicaId,
+    view: View,
+    result: &[u8],
+) -> Answer {
+    let Answer::Frame(ReplicaFrame::Reply {
+        mut reply,
+        read_only,
+        certificate,
+        signature,
+    }) = reply(arrival, from, view, result)
+    else {
+        unreachable!("`reply` makes a reply");
+    };
+    reply.tentative = true;
+    Answer::Frame(ReplicaFrame::Reply {
+        reply,
+        read_only,
+        certificate,
+        signature,
+    })
+}
+
 /// A reply with an optional commit proof, signed by `signer` if given (as replicas sign
 /// replies to certified requests).
 pub(crate) fn reply_with_proof(
@@ -197,6 +226,28 @@ impl FakeCluster {
         behaviour: Behaviour,
         admission: ClientAdmission,
     ) -> FakeCluster {
+        FakeCluster::start_with(behaviour, admission, [Some(View(0)); 4]).await
+    }
+
+    /// Four fake replicas that admit the test client's key and answer a status request
+    /// with `views[replica]`, or, for None, not at all.
+    pub(crate) async fn start_in_views(
+        behaviour: Behaviour,
+        views: [Option<View>; 4],
+    ) -> FakeCluster {
+        FakeCluster::start_with(
+            behaviour,
+            ClientAdmission::listed([client_key().public_key()]),
+            views,
+        )
+        .await
+    }
+
+    async fn start_with(
+        behaviour: Behaviour,
+        admission: ClientAdmission,
+        views: [Option<View>; 4],
+    ) -> FakeCluster {
         let (cluster, keys) = test_cluster();
         let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         // A replica dials only the replicas with higher ids, so starting from the highest
@@ -237,17 +288,37 @@ impl FakeCluster {
                         let Inbound::Client { from, frame } = message else {
                             continue;
                         };
-                        let Ok(ClientFrame::Request {
-                            request, certify, ..
-                        }) = decode::<ClientFrame>("client frame", &frame)
-                        else {
-                            panic!("the client sent a frame that does not decode");
+                        let decoded = decode::<ClientFrame>("client frame", &frame);
+                        let (request, certify, all_answer) = match decoded {
+                            Ok(ClientFrame::Request {
+                                request,
+                                certify,
+                                all_answer,
+                            }) => (request, certify, all_answer),
+                            Ok(ClientFrame::Status) => {
+                                if let Some(view) = views[replica.0 as usize] {
+                                    let answer = ReplicaFrame::StatusAnswer { replica, view };
+                                    tokio::spawn({
+                                        let replier = replier.clone();
+                                        async move {
+                                            replier
+                                                .send(replica, from, vec![Answer::Frame(answer)])
+                                                .await
+                                        }
+                                    });
+                                }
+                                continue;
+                            }
+                            Err(error) => {
+                                panic!("the client sent a frame that does not decode: {error}")
+                            }
                         };
                         let arrival = Arrival {
                             replica,
                             client: from,
                             request,
                             certify,
+                            all_answer,
                         };
                         lock(&arrivals).push(arrival.clone());
                         tokio::spawn(behaviour(arrival, replier.clone()));
@@ -270,7 +341,7 @@ impl FakeCluster {
         config.retransmit_interval_min = Duration::from_millis(100);
         config.retransmit_interval_max = Duration::from_millis(400);
         config.read_only_timeout = Duration::from_millis(500);
-        config.transport.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        config.transport.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         config
     }
 

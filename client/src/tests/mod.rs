@@ -7,3 +7,4 @@ mod fake_cluster;
 mod ordered;
 mod read_only;
 mod typed;
+mod view;

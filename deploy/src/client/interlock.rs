@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use rampart_replica::apps::interlock::{Choice, Command, Interlock, Query, QueryOutput};
+use rampart_replica::apps::interlock::{
+    Choice, Command, IgnoredReason, Interlock, Output, Query, QueryOutput,
+};
+use rampart_replica::message::ClientId;
 
 use super::certificate::{self, VerifyArgs};
 use super::describe;
@@ -138,10 +141,34 @@ pub async fn run(setup: &ClientSetup, command: &InterlockCommand) -> Result<Vec<
 
 async fn execute(setup: &ClientSetup, command: &Command) -> Result<String, Failure> {
     let client = setup.connect().await?;
+    let id = client.id();
     let result = client.execute::<Interlock>(command).await;
     super::close(client).await;
     let output = result.map_err(|error| setup.call_failure(error))?;
+    refuse_unregistered(setup, &id, command, &output)?;
     Ok(describe::outcome(setup, command, &output))
+}
+
+/// Fails (exit status 2) when the replicas ignored the command because this client is not
+/// a registered agent: no command from this key will ever count, so a script must not take
+/// the answer for a vote. The policy is fixed at genesis, so the remedy is another key.
+fn refuse_unregistered(
+    setup: &ClientSetup,
+    client: &ClientId,
+    command: &Command,
+    output: &Output,
+) -> Result<(), Failure> {
+    let Output::Ignored {
+        reason: IgnoredReason::UnregisteredAgent,
+    } = output
+    else {
+        return Ok(());
+    };
+    Err(Failure::config(format_args!(
+        "the replicas ignored the command ({}): this client's key {client} is not one of the          interlock's registered_agents in {}; send it with the client file of a registered          agent (agent j's is client-<j>.toml from `rampart init`)",
+        describe::command(command),
+        setup.cluster_path.display()
+    )))
 }
 
 async fn execute_certified(
@@ -150,9 +177,11 @@ async fn execute_certified(
     path: &std::path::Path,
 ) -> Result<String, Failure> {
     let client = setup.connect().await?;
+    let id = client.id();
     let result = client.execute_certified::<Interlock>(command).await;
     super::close(client).await;
     let (output, proof) = result.map_err(|error| setup.call_failure(error))?;
+    refuse_unregistered(setup, &id, command, &output)?;
     let mut text = describe::outcome(setup, command, &output);
     certificate::write(path, &proof).map_err(|error| {
         Failure::runtime(format_args!(

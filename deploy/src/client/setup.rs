@@ -168,6 +168,12 @@ impl ClientSetup {
                 "the request encodes to {bytes} bytes, more than the limit of {limit}; send \
                  a smaller key or value"
             )),
+            ClientError::OperationTooLarge { bytes, limit } => Failure::config(format_args!(
+                "the command encodes to {bytes} bytes, more than operation_bytes_max = {limit} \
+                 in {}'s [protocol]; send a smaller key or value, or raise \
+                 operation_bytes_max there, for every replica and client",
+                self.cluster_path.display()
+            )),
             other => Failure::runtime(other),
         }
     }

@@ -2,29 +2,14 @@
 //! made are served, any other key is told at once that it is not admitted, and
 //! `--open-admission` serves any key.
 
-use std::fs;
-use std::path::Path;
-
-use rampart_crypto::{KeyPair, save_key_pair};
-
 use crate::processes::ProcessCluster;
 use crate::support::{assert_one_line_error, one_cluster_at_a_time};
-
-/// Writes `client-<index>.toml` and its key: a copy of client 0's settings with a new key
-/// that `rampart init` did not make.
-fn add_stranger(dir: &Path, index: usize) {
-    let key = KeyPair::generate().expect("a key");
-    save_key_pair(&dir.join(format!("client-{index}.key")), &key).expect("writes the key");
-    let text = fs::read_to_string(dir.join("client-0.toml")).expect("reads client 0");
-    let text = text.replace("client-0.key", &format!("client-{index}.key"));
-    fs::write(dir.join(format!("client-{index}.toml")), text).expect("writes the client");
-}
 
 #[test]
 fn listed_clients_are_served_and_others_are_not_admitted() {
     let _exclusive = one_cluster_at_a_time();
     let mut cluster = ProcessCluster::init("kv", 4, 1, &[]);
-    add_stranger(cluster.dir(), 5);
+    cluster.add_stranger(5);
     cluster.start_all();
     assert_eq!(cluster.client_ok(0, &["kv", "put", "colour", "red"]), "");
     // The client's request timeout is 30 s and the command's own limit 60 s: a refusal
@@ -47,7 +32,7 @@ fn listed_clients_are_served_and_others_are_not_admitted() {
 fn open_admission_serves_any_key() {
     let _exclusive = one_cluster_at_a_time();
     let mut cluster = ProcessCluster::init("kv", 4, 1, &["--open-admission"]);
-    add_stranger(cluster.dir(), 5);
+    cluster.add_stranger(5);
     cluster.start_all();
     assert_eq!(cluster.client_ok(5, &["kv", "put", "colour", "red"]), "");
     assert_eq!(cluster.client_ok(0, &["kv", "get", "colour"]), "red\n");

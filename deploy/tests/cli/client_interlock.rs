@@ -137,3 +137,43 @@ fn five_of_seven_agents_shut_a_unit_down_with_a_verifiable_certificate() {
     );
     assert_one_line_error(&unknown, 2, &["no unit \"pump-9\"", "reactor-1"]);
 }
+
+/// A client the replicas admit (open admission) whose key is not a registered agent: its
+/// vote is ignored by every replica, and the command says so and fails instead of printing
+/// an outcome a script could take for a counted vote.
+#[test]
+fn a_vote_from_an_unregistered_agent_fails_with_a_message() {
+    let _exclusive = one_cluster_at_a_time();
+    let mut cluster = ProcessCluster::init("interlock", 4, 1, &["--open-admission"]);
+    cluster.add_stranger(5);
+    cluster.start_all();
+    let vote = [
+        "interlock",
+        "vote",
+        "--unit",
+        "reactor-1",
+        "--round",
+        "0",
+        "--shutdown",
+        "--confidence",
+        "90",
+    ];
+    let refused = cluster.client(5, &vote);
+    assert_one_line_error(
+        &refused,
+        2,
+        &[
+            "not one of the interlock's registered_agents",
+            "client-<j>.toml",
+        ],
+    );
+    assert!(refused.stdout.is_empty(), "{}", describe(&refused));
+    let counted = cluster.client_ok(0, &vote);
+    assert!(
+        counted.contains("outcome: counted as shutdown"),
+        "{counted}"
+    );
+    let status = cluster.client_ok(5, &["interlock", "status", "--unit", "reactor-1"]);
+    assert!(status.contains("tally: 1 shutdown"), "{status}");
+    cluster.stop_all();
+}

@@ -5,7 +5,7 @@
 use std::fs;
 
 use crate::processes::ProcessCluster;
-use crate::support::{assert_one_line_error, one_cluster_at_a_time};
+use crate::support::{assert_one_line_error, describe, one_cluster_at_a_time};
 
 #[test]
 fn kv_commands_succeed_and_survive_the_primary_being_killed() {
@@ -67,6 +67,87 @@ fn kv_commands_succeed_and_survive_the_primary_being_killed() {
         1,
         &["none of the 4 replicas", "connect_timeout_ms"],
     );
+}
+
+/// A value that is not text: every byte value, NUL and newlines included, repeated to
+/// `length` bytes.
+fn binary_value(length: usize) -> Vec<u8> {
+    (0..length)
+        .map(|index| (index * 7 + index / 256) as u8)
+        .collect()
+}
+
+/// What `kv get` prints for a value: its bytes and a newline.
+fn printed(value: &[u8]) -> Vec<u8> {
+    [value, b"\n"].concat()
+}
+
+#[test]
+fn kv_put_takes_binary_and_large_values_from_a_file_or_standard_input() {
+    let _exclusive = one_cluster_at_a_time();
+    let mut cluster = ProcessCluster::init("kv", 4, 1, &[]);
+    // A 1 MiB value with its key needs a little more than the default 1 MiB operation.
+    let cluster_file = cluster.dir().join("cluster.toml");
+    let text = fs::read_to_string(&cluster_file).expect("read");
+    assert!(text.contains("operation_bytes_max = 1048576"), "{text}");
+    let text = text.replace(
+        "operation_bytes_max = 1048576",
+        "operation_bytes_max = 2097152",
+    );
+    fs::write(&cluster_file, text).expect("write");
+    cluster.start_all();
+
+    let binary = binary_value(1_000);
+    let binary_file = cluster.dir().join("binary.value");
+    fs::write(&binary_file, &binary).expect("write");
+    let binary_arg = binary_file.to_str().expect("UTF-8 path");
+    assert_eq!(
+        cluster.client_ok(0, &["kv", "put", "binary", "--value-file", binary_arg]),
+        ""
+    );
+    let got = cluster.client(0, &["kv", "get", "binary"]);
+    assert_eq!(got.status.code(), Some(0), "{}", describe(&got));
+    assert_eq!(got.stdout, printed(&binary));
+
+    let large = binary_value(1 << 20);
+    let large_file = cluster.dir().join("large.value");
+    fs::write(&large_file, &large).expect("write");
+    let large_arg = large_file.to_str().expect("UTF-8 path");
+    assert_eq!(
+        cluster.client_ok(0, &["kv", "put", "large", "--value-file", large_arg]),
+        ""
+    );
+    let got = cluster.client(0, &["kv", "get", "large"]);
+    assert_eq!(got.status.code(), Some(0), "{}", describe(&got));
+    assert!(
+        got.stdout == printed(&large),
+        "the 1 MiB value came back changed"
+    );
+
+    // No value and no file: standard input, to its end. The put prints the previous value.
+    let piped = cluster.client_with_input(0, &["kv", "put", "binary"], b"piped\0\nvalue");
+    assert_eq!(piped.status.code(), Some(0), "{}", describe(&piped));
+    assert_eq!(piped.stdout, printed(&binary));
+    let got = cluster.client(0, &["kv", "get", "binary", "--read-only"]);
+    assert_eq!(got.stdout, printed(b"piped\0\nvalue"));
+    let empty = cluster.client_with_input(0, &["kv", "put", "empty"], b"");
+    assert_eq!(empty.status.code(), Some(0), "{}", describe(&empty));
+    assert_eq!(cluster.client_ok(0, &["kv", "get", "empty"]), "\n");
+
+    // Too large, a missing file, or both a value and a file: refused before connecting.
+    let too_large_file = cluster.dir().join("too-large.value");
+    fs::write(&too_large_file, binary_value((2 << 20) + 1)).expect("write");
+    let too_large_arg = too_large_file.to_str().expect("UTF-8 path");
+    let too_large = cluster.client(0, &["kv", "put", "k", "--value-file", too_large_arg]);
+    assert_one_line_error(&too_large, 2, &["too-large.value", "operation_bytes_max"]);
+    let just_over = binary_value(2 << 20);
+    let over = cluster.client_with_input(0, &["kv", "put", "k"], &just_over);
+    assert_one_line_error(&over, 2, &["encodes to", "operation_bytes_max"]);
+    let missing = cluster.client(0, &["kv", "put", "k", "--value-file", "/nonexistent/v"]);
+    assert_one_line_error(&missing, 2, &["/nonexistent/v", "--value-file"]);
+    let both = cluster.client(0, &["kv", "put", "k", "v", "--value-file", binary_arg]);
+    assert_eq!(both.status.code(), Some(2), "{}", describe(&both));
+    cluster.stop_all();
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::support::{KillOnDrop, describe, init_cluster_with, rampart, run_within};
+use crate::support::{
+    KillOnDrop, describe, init_cluster_with, rampart, run_with_input, run_within,
+};
 
 /// How long a replica may take to stop after SIGTERM.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -246,6 +248,33 @@ impl ProcessCluster {
                 .args(args),
             CLIENT_COMMAND_TIMEOUT,
         )
+    }
+
+    /// Runs `rampart client --config client-<client>.toml ARGS…` with `input` on its
+    /// standard input.
+    pub fn client_with_input(&self, client: usize, args: &[&str], input: &[u8]) -> Output {
+        run_with_input(
+            rampart()
+                .arg("client")
+                .arg("--config")
+                .arg(self.client_config(client))
+                .args(args),
+            Some(input),
+            CLIENT_COMMAND_TIMEOUT,
+        )
+    }
+
+    /// Writes `client-<index>.toml` and its key: a copy of client 0's settings with a new
+    /// key that `rampart init` did not make, so that the cluster file neither admits it
+    /// nor, for the interlock, registers it as an agent.
+    pub fn add_stranger(&self, index: usize) {
+        let dir = self.dir();
+        let key = rampart_crypto::KeyPair::generate().expect("a key");
+        rampart_crypto::save_key_pair(&dir.join(format!("client-{index}.key")), &key)
+            .expect("writes the key");
+        let text = fs::read_to_string(dir.join("client-0.toml")).expect("reads client 0");
+        let text = text.replace("client-0.key", &format!("client-{index}.key"));
+        fs::write(dir.join(format!("client-{index}.toml")), text).expect("writes the client");
     }
 
     /// Runs a client command that must succeed, and returns its stdout.

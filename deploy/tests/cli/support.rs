@@ -1,5 +1,6 @@
 //! Running the `rampart` binary from tests: temporary clusters, free ports, bounded waits.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -87,25 +88,60 @@ pub fn run(command: &mut Command) -> Output {
 
 /// Runs a command to completion, killing it if it outlives `timeout`.
 pub fn run_within(command: &mut Command, timeout: Duration) -> Output {
+    run_with_input(command, None, timeout)
+}
+
+/// Runs a command with `input` on its standard input (none: an empty one), killing it if
+/// it outlives `timeout`. Its output is read while it runs, so that output larger than a
+/// pipe holds does not stall it.
+pub fn run_with_input(command: &mut Command, input: Option<&[u8]>, timeout: Duration) -> Output {
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     let child = command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the rampart binary starts");
     let mut child = KillOnDrop(Some(child));
+    let writer = child.get().stdin.take().map(|mut stdin| {
+        let input = input.unwrap_or_default().to_vec();
+        // The command may exit without reading it all; that is its business.
+        std::thread::spawn(move || drop(stdin.write_all(&input)))
+    });
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut bytes).expect("read the output");
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.get().stdout.take().map(|pipe| Box::new(pipe) as _));
+    let stderr = drain(child.get().stderr.take().map(|pipe| Box::new(pipe) as _));
     let started = Instant::now();
-    loop {
-        let finished = child.get().try_wait().expect("wait for rampart");
-        if finished.is_some() {
-            let child = child.0.take().expect("child present");
-            return child.wait_with_output().expect("collect output");
+    let status = loop {
+        if let Some(status) = child.get().try_wait().expect("wait for rampart") {
+            child.0 = None;
+            break status;
         }
         assert!(
             started.elapsed() < timeout,
             "rampart still running after {timeout:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Some(writer) = writer {
+        writer.join().expect("the input writer ends");
+    }
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout read"),
+        stderr: stderr.join().expect("stderr read"),
     }
 }
 

@@ -41,7 +41,7 @@ pub struct ClientTransport {
 }
 
 impl ClientTransport {
-    /// Binds `config.bind` and starts dialing every replica. Returns the transport and
+    /// Binds `config.bind_address()` and starts dialing every replica. Returns the transport and
     /// the channel of frames replicas send back, each with the replica's id.
     pub async fn start(
         key: &KeyPair,
@@ -62,7 +62,7 @@ impl ClientTransport {
             });
         }
         let identity = TlsIdentity::new(key)?;
-        let endpoint = Endpoint::bind(config.bind, key, None)?;
+        let endpoint = Endpoint::bind(config.bind_address(), key, None)?;
         let tasks = Arc::new(Tasks::default());
         let counters = Arc::new(Counters::default());
         let context = LinkContext {

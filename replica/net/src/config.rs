@@ -1,6 +1,6 @@
 //! Transport configuration for replicas and clients.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::address::{PeerAddress, Resolver};
@@ -57,8 +57,10 @@ impl TransportConfig {
 /// How a client's transport dials and buffers.
 #[derive(Debug, Clone)]
 pub struct ClientTransportConfig {
-    /// The local UDP address to send from; port 0 picks a free port.
-    pub bind: SocketAddr,
+    /// The local UDP address to send from; port 0 picks a free port. None, the default,
+    /// chooses one to suit the replicas' addresses (see
+    /// [`ClientTransportConfig::bind_address`]).
+    pub bind: Option<SocketAddr>,
     /// Every replica's address, in replica-id order.
     pub replica_addresses: Vec<SocketAddr>,
     pub limits: Limits,
@@ -66,10 +68,11 @@ pub struct ClientTransportConfig {
 }
 
 impl ClientTransportConfig {
-    /// A configuration with the default limits and timings, sending from any local address.
+    /// A configuration with the default limits and timings, sending from any local address
+    /// of the replicas' family.
     pub fn new(replica_addresses: Vec<SocketAddr>) -> ClientTransportConfig {
         ClientTransportConfig {
-            bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            bind: None,
             replica_addresses,
             limits: Limits {
                 max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
@@ -77,6 +80,27 @@ impl ClientTransportConfig {
                 inbound_frames: 1024,
             },
             timing: Timing::default(),
+        }
+    }
+}
+
+impl ClientTransportConfig {
+    /// The address the transport binds: `bind` if set, else a free port on the unspecified
+    /// address of the replicas' family. A socket of one family cannot send to the other's
+    /// addresses, so a client bound to 0.0.0.0 cannot reach replicas on IPv6.
+    ///
+    /// Replicas of both families get `[::]:0`, which the transport makes dual-stack: it
+    /// reaches the IPv4 replicas as IPv4-mapped addresses, where `0.0.0.0:0` would not
+    /// reach the IPv6 ones at all. Only IPv4 replicas (or none) get `0.0.0.0:0`, which
+    /// also works on a host without IPv6.
+    pub fn bind_address(&self) -> SocketAddr {
+        if let Some(bind) = self.bind {
+            return bind;
+        }
+        if self.replica_addresses.iter().any(SocketAddr::is_ipv6) {
+            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+        } else {
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The UDP socket and QUIC endpoint a transport runs on, and the means to know when the
 //! socket is really closed.
 
-use std::net::SocketAddr;
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -56,6 +57,27 @@ fn endpoint_config(key: &KeyPair) -> quinn::EndpointConfig {
     config
 }
 
+/// A UDP socket bound to `address`. On the IPv6 unspecified address the socket is made
+/// dual-stack (IPV6_V6ONLY off), as quinn's own client endpoints are, so that it reaches
+/// IPv4 peers too, as IPv4-mapped addresses, whatever the host's default (Linux's is
+/// dual-stack, Windows' is not). A host that refuses dual-stack sockets gets an IPv6-only
+/// one.
+fn bind_udp(address: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    if address.ip() != IpAddr::V6(Ipv6Addr::UNSPECIFIED) {
+        return std::net::UdpSocket::bind(address);
+    }
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV6,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    if let Err(error) = socket.set_only_v6(false) {
+        debug!(%error, "cannot make the socket dual-stack; it reaches IPv6 peers only");
+    }
+    socket.bind(&address.into())?;
+    Ok(socket.into())
+}
+
 /// A QUIC endpoint bound to a UDP socket.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -76,7 +98,7 @@ impl Endpoint {
         server: Option<quinn::ServerConfig>,
     ) -> Result<Endpoint, TransportError> {
         let bind_error = |source| TransportError::Bind { address, source };
-        let socket = std::net::UdpSocket::bind(address).map_err(bind_error)?;
+        let socket = bind_udp(address).map_err(bind_error)?;
         let runtime = Arc::new(quinn::TokioRuntime);
         let socket = runtime.wrap_udp_socket(socket).map_err(bind_error)?;
         let watch = Arc::downgrade(&socket);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use rampart_crypto::{Digest, Signature, Signed};
 
 pub use crate::message::CommitProof;
-use crate::message::{Batch, Message, Refusal, Reply, Request};
+use crate::message::{Batch, Message, Refusal, ReplicaId, Reply, Request, View};
 use crate::transfer::StateFrame;
 
 /// Between replicas.
@@ -41,6 +41,11 @@ pub enum ClientFrame {
         /// replier may be down.
         all_answer: bool,
     },
+    /// Which view are you in? Answered with [`ReplicaFrame::StatusAnswer`]. A client asks
+    /// every replica when it starts, so that it knows the view, and so which replicas answer
+    /// its requests, before its first request (PBFT §4.1: clients learn the view from
+    /// replies; a client that has sent nothing yet has had none).
+    Status,
 }
 
 /// From a replica to a client. Replies travel over the client's authenticated QUIC
@@ -62,4 +67,12 @@ pub enum ReplicaFrame {
     },
     /// The replica will not execute the request, and says why (see [`Refusal`]).
     Refused { number: u64, refusal: Refusal },
+    /// The answer to [`ClientFrame::Status`]: the view this replica is in (the view it is
+    /// changing to, during a view change) and its id.
+    ///
+    /// Not signed: it travels over the client's authenticated connection, and it is only one
+    /// replica's word, which a faulty replica may bend. A client believes a view once f + 1
+    /// replicas report it or a later one, and uses it only to choose whom to ask to answer,
+    /// never to decide a result.
+    StatusAnswer { replica: ReplicaId, view: View },
 }

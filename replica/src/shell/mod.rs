@@ -299,6 +299,10 @@ impl<N: Network> Shell<N> {
                 self.note_request(request.value.key(), certify, all_answer);
                 self.feed(Input::Request(request))
             }
+            CoreInput::StatusRequest { client } => {
+                self.answer_status(client);
+                Ok(())
+            }
             CoreInput::Refused {
                 client,
                 number,

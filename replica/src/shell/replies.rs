@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use rampart_crypto::Signed;
+use rampart_crypto::{PublicKey, Signed};
 
 use crate::message::{Reply, Request, RequestKey, Seq, View};
 use crate::wire::{CommitProof, ReplicaFrame};
@@ -59,6 +59,20 @@ impl<N: Network> Shell<N> {
             tentative: false,
         };
         self.push_reply(reply, true);
+    }
+
+    /// Tells a client which view this replica is in (see [`ReplicaFrame::StatusAnswer`]).
+    /// It costs the replica less than a request with a bad signature, and the answer goes
+    /// out on the client's own bounded queue, so a client asking again and again wastes
+    /// only its own share.
+    pub(super) fn answer_status(&mut self, client: PublicKey) {
+        self.outgoing.push(Outgoing::Client {
+            client,
+            frame: ReplicaFrame::StatusAnswer {
+                replica: self.id,
+                view: self.core.view(),
+            },
+        });
     }
 
     pub(super) fn push_reply(&mut self, mut reply: Reply, read_only: bool) {

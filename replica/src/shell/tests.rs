@@ -277,3 +277,46 @@ async fn a_certified_request_gets_only_its_committed_reply_with_the_certificate(
     assert!(!shell.core.has_tentative_execution());
     assert_eq!(ordered_replies(&shell), [(false, true)]);
 }
+
+/// The views this replica told clients that asked, in order.
+fn status_answers(shell: &TestShell) -> Vec<(ReplicaId, View)> {
+    shell
+        .outgoing
+        .iter()
+        .filter_map(|outgoing| match outgoing {
+            Outgoing::Client {
+                frame: ReplicaFrame::StatusAnswer { replica, view },
+                ..
+            } => Some((*replica, *view)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A client that asks is told the view this replica is in, including the view it moves
+/// to in a view change, so that a client starting after a view change knows the primary.
+#[tokio::test]
+async fn a_status_request_is_answered_with_the_current_view() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mut shell, _watch) = shell(dir.path()).await;
+    let client = rampart_crypto::KeyPair::from_seed(200).public_key();
+    shell
+        .accept(CoreInput::StatusRequest { client })
+        .expect("accepted");
+    assert_eq!(status_answers(&shell), [(ReplicaId(1), View(0))]);
+    shell.flush().expect("sent");
+
+    // f + 1 VIEW-CHANGEs for view 1: this replica joins the view change.
+    for from in [2, 3] {
+        deliver(
+            &mut shell,
+            from,
+            fixture::view_change(View(1), from, vec![]),
+        );
+    }
+    assert_eq!(shell.core.view(), View(1));
+    shell
+        .accept(CoreInput::StatusRequest { client })
+        .expect("accepted");
+    assert_eq!(status_answers(&shell), [(ReplicaId(1), View(1))]);
+}

@@ -45,6 +45,8 @@ pub enum CoreInput {
         from: ReplicaId,
         batch: Verified<Arc<Batch>>,
     },
+    /// A client asks which view this replica is in (see [`ClientFrame::Status`]).
+    StatusRequest { client: PublicKey },
     /// A client frame that could not be accepted; the client hears why.
     Refused {
         client: PublicKey,
@@ -341,11 +343,17 @@ impl Checker {
             Ok(frame) => frame,
             Err(error) => return self.undecodable(&client.short(), error),
         };
-        let ClientFrame::Request {
-            request,
-            certify,
-            all_answer,
-        } = frame;
+        let (request, certify, all_answer) = match frame {
+            ClientFrame::Request {
+                request,
+                certify,
+                all_answer,
+            } => (request, certify, all_answer),
+            // Nothing to verify: the transport authenticated the client.
+            ClientFrame::Status => {
+                return Some(Pending::Ready(CoreInput::StatusRequest { client }));
+            }
+        };
         let message = Message::Request(request);
         let known = |request: &Signed<Request>| self.verified_requests.contains(request);
         match signature_checks_except(&message, &self.cluster, &self.limits, &known) {
@@ -444,8 +452,11 @@ mod tests {
         let Inbound::Client { frame, .. } = request_frame(client, number, false) else {
             unreachable!("a client frame");
         };
-        let ClientFrame::Request { request, .. } =
-            decode::<ClientFrame>("client frame", &frame).expect("decodes");
+        let Ok(ClientFrame::Request { request, .. }) =
+            decode::<ClientFrame>("client frame", &frame)
+        else {
+            unreachable!("a request frame");
+        };
         request
     }
 

@@ -452,7 +452,7 @@ async fn a_client_sends_to_replicas_and_receives_their_replies() {
     let mut nodes = harness.start_all().await;
     let client_key = KeyPair::from_seed(4242);
     let mut config = ClientTransportConfig::new(harness.addresses.clone());
-    config.bind = any_port();
+    config.bind = Some(any_port());
     let (client, mut replies) = ClientTransport::start(&client_key, &harness.cluster, config)
         .await
         .expect("the client starts");
@@ -501,7 +501,7 @@ async fn a_client_that_is_not_listed_is_refused_and_told_why() {
         nodes.push(harness.start_with(id, config).await);
     }
     let mut config = ClientTransportConfig::new(harness.addresses.clone());
-    config.bind = any_port();
+    config.bind = Some(any_port());
     let (client, _replies) =
         ClientTransport::start(&KeyPair::from_seed(5001), &harness.cluster, config)
             .await
@@ -543,7 +543,7 @@ async fn open_admission_admits_any_client_key() {
     nodes.reverse();
     let stranger = KeyPair::from_seed(5002);
     let mut config = ClientTransportConfig::new(harness.addresses.clone());
-    config.bind = any_port();
+    config.bind = Some(any_port());
     let (client, _replies) = ClientTransport::start(&stranger, &harness.cluster, config)
         .await
         .expect("the client starts");
@@ -717,7 +717,7 @@ async fn a_replica_gets_in_while_strangers_fill_every_cap() {
     let mut strangers = Vec::new();
     for seed in 0..3 {
         let mut config = ClientTransportConfig::new(harness.addresses.clone());
-        config.bind = any_port();
+        config.bind = Some(any_port());
         config.timing = test_timing();
         let key = KeyPair::from_seed(7_000 + seed);
         let (stranger, _replies) = ClientTransport::start(&key, &harness.cluster, config)
@@ -739,4 +739,5 @@ async fn a_replica_gets_in_while_strangers_fill_every_cap() {
     shutdown_all(vec![zero, one]).await;
 }
 
+mod address_family;
 mod moved_peer;

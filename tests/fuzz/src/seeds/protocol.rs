@@ -148,6 +148,7 @@ pub(super) fn client_frames() -> Vec<Seed> {
             &frame,
         )
     })
+    .chain([named("status", &ClientFrame::Status)])
     .collect()
 }
 
@@ -247,6 +248,13 @@ pub(super) fn replica_frames() -> Vec<Seed> {
             &ReplicaFrame::Refused {
                 number: 4,
                 refusal: Refusal::TooOld { floor: 3 },
+            },
+        ),
+        named(
+            "status-answer",
+            &ReplicaFrame::StatusAnswer {
+                replica: ReplicaId(2),
+                view: View(5),
             },
         ),
     ]
