@@ -29,8 +29,12 @@
 //!
 //! To tell them apart the old connection is probed (a QUIC datagram, which its process
 //! acknowledges, whether it reads datagrams or not): acknowledgements that arrive on it
-//! after the newcomer's HELLO, once the ones already in flight have landed, prove that its
-//! process is alive, and the newcomer is a twin. It is refused with
+//! after the newcomer's HELLO, once the ones already in flight have landed (twice the
+//! round-trip time), prove that its process is alive, and the newcomer is a twin. A
+//! crashed process sent its last packet before its successor started, and a start (key,
+//! store, dials) takes longer than a round trip, so nothing from the dead process is left
+//! in flight to be mistaken for life; and acknowledgements are authenticated, so nobody
+//! else can fake them. It is refused with
 //! [`close_code::TWIN`] and the reason "identity already running with boot id A", and the
 //! pair is logged at ERROR (at most once a minute per pair, once every ten seconds per
 //! peer). If instead the old connection closes, the newcomer is accepted. Until one or
@@ -40,8 +44,9 @@
 //!
 //! Only replicas with higher ids dial a replica, so the lower ids would never hear from a
 //! twin: each replica therefore announces itself to every lower id that has not dialed it
-//! ([`super::hello::Purpose::Announce`]), and the lower id judges the announcement
-//! against the connection it dialed, in the same way.
+//! ([`super::hello::Purpose::Announce`]; at start until answered, then once every idle
+//! timeout while that peer does not serve it, see `announce`), and the lower id judges
+//! the announcement against the connection it dialed, in the same way.
 //!
 //! A process that f + 1 distinct replicas refuse as a twin reports a [`TwinRefusal`], and
 //! its replica stops: another process already runs it.
