@@ -177,8 +177,9 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         },
     };
     let client_keys = keys.clients();
-    let cluster = ClusterFile {
-        cluster_id: ClusterIdHex(random_cluster_id()?),
+    let mut cluster = ClusterFile {
+        // Derived from the settings below, once they are all in place.
+        cluster_id: ClusterIdHex(ClusterId(0)),
         application: args.app,
         replicas: keys
             .replicas()
@@ -199,6 +200,7 @@ pub fn run(args: &InitArgs) -> Result<(), Failure> {
         },
         interlock: interlock_genesis(args, &client_keys),
     };
+    cluster.cluster_id = ClusterIdHex(cluster.settings().cluster_id());
     if let Some(genesis) = &cluster.interlock {
         genesis.policy().map_err(|message| {
             Failure::config(format_args!(
@@ -495,14 +497,6 @@ fn generate_keys(count: usize) -> Result<Vec<KeyPair>, Failure> {
                 .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))
         })
         .collect()
-}
-
-fn random_cluster_id() -> Result<ClusterId, Failure> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|error| {
-        Failure::runtime(format_args!("cannot draw a random cluster id: {error}"))
-    })?;
-    Ok(ClusterId(u64::from_le_bytes(bytes)))
 }
 
 fn write_key(path: &Path, key: &KeyPair) -> Result<(), Failure> {

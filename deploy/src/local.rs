@@ -6,7 +6,9 @@
 //! Ephemeral ports without a race: of each pair of replicas, only the one with the lower id
 //! dials the other (see `rampart_replica::net`), so the replicas start from the highest id
 //! down, each listening on port 0 and dialing the already-running replicas above it at
-//! the addresses they got. A replica never needs the address of a replica below it.
+//! the addresses they got. A replica never needs the address of a replica below it (it
+//! would announce itself there, see `rampart_replica::net`, but has no need to: those
+//! replicas dial it once they run).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -93,14 +95,15 @@ impl InProcessCluster {
             .map(|_| KeyPair::generate())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| Failure::runtime(format_args!("cannot generate a key: {error}")))?;
-        let cluster = Cluster::new(
-            ClusterId(random_u64()?),
-            keys.iter().map(KeyPair::public_key).collect(),
-        )
-        .map_err(|error| Failure::runtime(format_args!("invalid cluster: {error}")))?;
-        let mut protocol = Config::new(cluster.clone());
+        let cluster = Cluster::new(ClusterId(0), keys.iter().map(KeyPair::public_key).collect())
+            .map_err(|error| Failure::runtime(format_args!("invalid cluster: {error}")))?;
+        let mut protocol = Config::new(cluster);
         protocol.clients = clients;
         adjust(&mut protocol);
+        // The id of any cluster: the digest of its settings. Its replicas run the one
+        // application `application` makes, and leave it unnamed, as the node does.
+        protocol.cluster.id = protocol.settings("").cluster_id();
+        let cluster = protocol.cluster.clone();
         protocol
             .validate()
             .map_err(|error| Failure::config(format_args!("{error}")))?;
@@ -204,14 +207,4 @@ impl InProcessCluster {
         })?;
         first_error.map_or(Ok(()), Err)
     }
-}
-
-fn random_u64() -> Result<u64, Failure> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|error| {
-        Failure::runtime(format_args!(
-            "the system has no randomness to offer: {error}"
-        ))
-    })?;
-    Ok(u64::from_le_bytes(bytes))
 }

@@ -2,7 +2,8 @@
 //!
 //! Exit status: 0 after a clean shutdown on a signal; 2 when a file is wrong (the
 //! checks are in `setup.rs`); 1 when the replica cannot run (a port in use, a storage
-//! failure) or stopped on its own.
+//! failure) or stopped on its own (a storage failure, or f + 1 peers refusing it because
+//! another process already runs with its key).
 
 mod setup;
 

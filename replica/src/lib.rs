@@ -25,7 +25,9 @@
 //!    [`ops`].
 
 pub use rampart_net as net;
-pub use rampart_protocol::{app, apps, cluster, core, fault, message, refusal, transfer, wire};
+pub use rampart_protocol::{
+    app, apps, cluster, core, fault, message, refusal, settings, transfer, wire,
+};
 
 pub mod node;
 pub mod ops;

@@ -254,8 +254,9 @@ impl FakeCluster {
         // lets every replica know the addresses it dials; the other entries are unused.
         let mut addresses = vec![loopback; cluster.size()];
         let mut started = Vec::new();
+        let settings = rampart_protocol::core::Config::new(cluster.clone()).settings("fake");
         for replica in (0..cluster.size() as u32).rev().map(ReplicaId) {
-            let mut config = TransportConfig::new(loopback, addresses.clone());
+            let mut config = TransportConfig::new(loopback, addresses.clone(), settings.clone());
             config.clients = admission.clone();
             let (transport, inbound) =
                 ReplicaTransport::start(replica, &keys[replica.0 as usize], &cluster, config)

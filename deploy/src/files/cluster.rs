@@ -33,8 +33,15 @@
 //! different checkpoint intervals no checkpoint would become stable, with different log
 //! windows or batch limits replicas would refuse each other's PRE-PREPAREs, and the client
 //! window sizes the reply cache, which is part of every checkpoint's digest (and clients
-//! must use it too). Keeping them in the one file everybody shares makes a mismatch
-//! impossible; each replica's own timings stay in its `replica-<i>.toml`.
+//! must use it too). Each replica's own timings stay in its `replica-<i>.toml`.
+//!
+//! The replicas' keys in order, `[protocol]` and `application` are the cluster settings
+//! ([`ClusterSettings`]), and `cluster_id` is their digest: `rampart init` derives it, and
+//! loading the file checks it, so a setting edited by hand on one host is refused there at
+//! once ("re-run `rampart init`") instead of making that replica disagree with the others.
+//! Replicas also exchange their settings when they connect, so two hosts holding different
+//! files refuse each other, naming the settings that differ. Addresses, `[clients]` and
+//! `[interlock]` are not settings: a replica may move, and clients are added over time.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -45,6 +52,7 @@ use rampart_replica::apps::interlock::Policy;
 use rampart_replica::cluster::{ClientAdmission, Cluster};
 use rampart_replica::core;
 use rampart_replica::message::ClientId;
+use rampart_replica::settings::ClusterSettings;
 
 use crate::address::HostPort;
 use crate::failure::Failure;
@@ -150,7 +158,9 @@ impl ClusterProtocol {
         parent.table(
             "protocol",
             "Protocol tunables every replica must share; clients use client_window too.\n\
-             Each replica's own timings are in its replica-<i>.toml.",
+             They are cluster settings: cluster_id is derived from them, so change them\n\
+             with `rampart init`, not here. Each replica's own timings are in its\n\
+             replica-<i>.toml.",
             |protocol| {
                 protocol
                     .describe(
@@ -210,6 +220,16 @@ pub enum Application {
     Interlock(Policy),
 }
 
+impl Application {
+    /// Its name, as `application` gives it in the file and the cluster settings.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Application::Kv => ApplicationKind::Kv.name(),
+            Application::Interlock(_) => ApplicationKind::Interlock.name(),
+        }
+    }
+}
+
 /// Whether `replicas` is n = 3f + 1 with f ≥ 1, the sizes PBFT is built for: one more
 /// replica than that adds no fault tolerance but enlarges every quorum.
 pub fn is_three_f_plus_one(replicas: usize) -> bool {
@@ -222,6 +242,21 @@ impl ClusterFile {
         let file: ClusterFile = super::load(path, "the cluster file")?;
         file.check()
             .map_err(|message| Failure::config(format_args!("{}: {message}", path.display())))
+    }
+
+    /// The cluster settings this file describes (see [`ClusterSettings`]): its replicas'
+    /// keys in order, its `[protocol]` and its application. The cluster id must be their
+    /// digest.
+    pub fn settings(&self) -> ClusterSettings {
+        ClusterSettings {
+            replicas: self.replicas.iter().map(|entry| entry.key.0).collect(),
+            checkpoint_interval: self.protocol.checkpoint_interval,
+            log_window: self.protocol.log_window,
+            batch_size_max: self.protocol.batch_size_max as u64,
+            client_window: self.protocol.client_window,
+            operation_bytes_max: self.protocol.operation_bytes_max as u64,
+            application: self.application.name().to_string(),
+        }
     }
 
     /// Checks the description; the error says what to change in the file.
@@ -297,6 +332,18 @@ impl ClusterFile {
                     .map_err(|error| format!("[interlock]: {error}"))?,
             ),
         };
+        let derived = self.settings().cluster_id();
+        if self.cluster_id.0 != derived {
+            return Err(format!(
+                "cluster_id is {}, but the settings in this file (the replicas' keys and \
+                 their order, [protocol], application) give {derived}: a setting was changed \
+                 after `rampart init`, or the file was written by an older `rampart init`. \
+                 Every replica must run with the same settings: re-run `rampart init` (with \
+                 --public-keys to keep the keys) and give every replica and client the same \
+                 cluster.toml",
+                self.cluster_id.0
+            ));
+        }
         Ok(ClusterSpec {
             cluster,
             addresses,
@@ -321,8 +368,10 @@ impl ClusterFile {
             .root();
         root.describe(
             "cluster_id",
-            "The cluster's id, 16 hex characters. Every signature is bound to it, so\n\
-             messages of one cluster are never valid in another.",
+            "The cluster's id, 16 hex characters: the digest of the cluster settings, the\n\
+             replicas' keys in order, [protocol] and application. Every signature is bound\n\
+             to it, so messages of one cluster are never valid in another. Edit one of\n\
+             those settings and the file is refused: re-run `rampart init` instead.",
         )
         .describe(
             "application",
@@ -443,6 +492,13 @@ mod tests {
     }
 
     fn sample(replicas: usize) -> ClusterFile {
+        let mut file = unsealed(replicas);
+        file.cluster_id = ClusterIdHex(file.settings().cluster_id());
+        file
+    }
+
+    /// [`sample`] before its cluster id is derived from its settings.
+    fn unsealed(replicas: usize) -> ClusterFile {
         ClusterFile {
             cluster_id: ClusterIdHex(ClusterId(0xfeed_beef_0000_0001)),
             application: ApplicationKind::Interlock,
@@ -535,6 +591,67 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_id_is_the_digest_of_the_settings_in_the_file() {
+        let file = sample(4);
+        let spec = file.check().expect("valid");
+        assert_eq!(spec.cluster.id, file.settings().cluster_id());
+        assert_eq!(file.settings().application, "interlock");
+        assert_eq!(file.settings().replicas, spec.cluster.replicas);
+        assert_eq!(
+            file.settings().checkpoint_interval,
+            file.protocol.checkpoint_interval
+        );
+        // What is not a setting may change: addresses, admitted clients, the interlock's
+        // table (its agents are clients).
+        let mut moved = sample(4);
+        moved.replicas[1].address = "10.0.0.9:7100".to_string();
+        moved.replicas[1].metrics = None;
+        moved.clients = ClientsTable::open();
+        assert!(moved.check().is_ok());
+    }
+
+    #[test]
+    fn a_setting_edited_after_init_is_refused_with_what_to_do() {
+        type Edit = fn(&mut ClusterFile);
+        let edits: Vec<(&str, Edit)> = vec![
+            ("checkpoint_interval", |file| {
+                file.protocol.checkpoint_interval = 64
+            }),
+            ("log_window", |file| file.protocol.log_window = 512),
+            ("batch_size_max", |file| file.protocol.batch_size_max = 100),
+            ("client_window", |file| file.protocol.client_window = 32),
+            ("operation_bytes_max", |file| {
+                file.protocol.operation_bytes_max = 4096
+            }),
+            ("application", |file| {
+                file.application = ApplicationKind::Kv;
+                file.interlock = None;
+            }),
+            ("the order of the replicas", |file| file.replicas.swap(0, 1)),
+            ("a replica's key", |file| file.replicas[3].key = key(77)),
+        ];
+        for (what, edit) in edits {
+            let mut file = sample(4);
+            edit(&mut file);
+            let error = file.check().expect_err(what);
+            for needle in [
+                "cluster_id",
+                "re-run `rampart init`",
+                "same cluster.toml",
+                "older `rampart init`",
+            ] {
+                assert!(
+                    error.contains(needle),
+                    "{what}: {needle:?} missing: {error}"
+                );
+            }
+        }
+        // A file with a cluster id of old (drawn at random) is refused the same way.
+        let error = unsealed(4).check().expect_err("an id of old");
+        assert!(error.contains("re-run `rampart init`"), "{error}");
+    }
+
+    #[test]
     fn the_protocol_table_is_optional_and_its_fields_default() {
         let text = sample(4).render().expect("renders");
         let start = text.find("\n[protocol]").expect("a [protocol] table");
@@ -542,6 +659,10 @@ mod tests {
         let without = format!("{}{}", &text[..start], &text[end..]);
         let parsed: ClusterFile = crate::files::parse(&without).expect("parses");
         assert_eq!(parsed.protocol, ClusterProtocol::default());
+        assert!(
+            parsed.check().is_ok(),
+            "the defaults are the settings written"
+        );
         let partial = text.replace("\n[protocol]\n", "\n[protocol]\nlog_window = 1024\n");
         let partial = partial.replacen("log_window = 256\n", "", 1);
         let parsed: ClusterFile = crate::files::parse(&partial).expect("parses");

@@ -84,6 +84,9 @@ pub fn load(
     node.max_frame_bytes = file.max_frame_bytes;
     node.connection_limits = connection_limits;
     node.metrics_listen = file.metrics.map(|metrics| metrics.listen);
+    // The settings the node's HELLOs carry are the file's, whose digest is the cluster id.
+    node.application = spec.application.name().to_string();
+    debug_assert_eq!(node.settings().cluster_id(), node.protocol.cluster.id);
     Ok(Setup {
         config_path: config_path.to_path_buf(),
         node,

@@ -1,7 +1,8 @@
 //! The `rampart` binary, driven as an operator would: `init` output, `replica` refusals
 //! with one-line errors, a four-replica cluster that starts and stops cleanly, `client`
 //! commands against replica processes, crash recovery checked on the stores offline,
-//! metrics, health and `rampart status` (checked with Prometheus' own tools), and the demo.
+//! metrics, health and `rampart status` (checked with Prometheus' own tools), a second
+//! process with a replica's key refused, and the demo.
 
 mod admission;
 mod bench;
@@ -22,3 +23,4 @@ mod processes;
 mod replica_errors;
 mod stores;
 mod support;
+mod twins;

@@ -89,6 +89,29 @@ fn replica_refuses_a_cluster_that_is_not_3f_plus_1() {
 }
 
 #[test]
+fn replica_refuses_a_cluster_file_whose_settings_were_edited_after_init() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    init_cluster(dir.path(), 4, 1, "kv");
+    edit_line(
+        &dir.path().join("cluster.toml"),
+        "checkpoint_interval",
+        "checkpoint_interval = 64",
+    );
+    let output = replica(&dir.path().join("replica-0.toml"));
+    assert_one_line_error(
+        &output,
+        2,
+        &[
+            "cluster.toml",
+            "cluster_id",
+            "a setting was changed after `rampart init`",
+            "re-run `rampart init`",
+            "the same cluster.toml",
+        ],
+    );
+}
+
+#[test]
 fn replica_refuses_an_id_outside_the_cluster() {
     let dir = tempfile::tempdir().expect("temporary directory");
     init_cluster(dir.path(), 4, 1, "kv");

@@ -16,9 +16,11 @@ use tracing::{debug, info, warn};
 
 use super::caps::{HandshakeSlot, Verdict};
 use super::error::Peer;
+use super::greeting::{Greeting, Judgement};
+use super::hello::{Purpose, receive_hello, send_hello};
 use super::inbound::Inbound;
 use super::link::{Delivery, Lanes, close_code, serve};
-use super::shared::{ClientLink, ReplicaLink, Shared};
+use super::shared::{ClientLink, Shared};
 use super::tls::{self, ALPN_CLIENT, ALPN_REPLICA};
 
 /// Accepts connection attempts within the caps; each handshake runs in its own task so a
@@ -102,7 +104,7 @@ impl Shared {
             return;
         };
         match tls::negotiated_protocol(&connection).as_deref() {
-            Some(ALPN_REPLICA) => self.admit_replica(connection, key),
+            Some(ALPN_REPLICA) => self.admit_replica(connection, key).await,
             Some(ALPN_CLIENT) if !self.admission.admits(&key) => {
                 self.refuse_client(&connection, key);
             }
@@ -111,36 +113,95 @@ impl Shared {
         }
     }
 
-    fn admit_replica(&self, connection: quinn::Connection, key: PublicKey) {
+    /// Admits a replica: reads its HELLO, checks it (see `greeting`), and then serves the
+    /// connection if it links a lower id to us, or answers it if it announces a higher
+    /// id. This task holds the connection until then, for at most the handshake timeout
+    /// to read the HELLO, and for as long as a twin check takes after that (the dialer
+    /// gives up waiting for our answer after its own handshake timeout).
+    async fn admit_replica(&self, connection: quinn::Connection, key: PublicKey) {
         let Some(peer) = self.cluster.replica_with_key(&key) else {
             self.refuse(&connection, Some(key), "the key is not a replica's");
             return;
         };
-        // Only lower ids dial higher ones; anything else would make a second connection
-        // for the pair (or a connection to ourselves, from someone holding our key).
-        let accepted = match self.replicas.get(peer.0 as usize).and_then(Option::as_ref) {
-            Some(ReplicaLink {
-                accepted: Some(accepted),
-                ..
-            }) => accepted,
-            Some(_) => {
-                self.refuse(
-                    &connection,
-                    Some(key),
-                    "a replica with a higher id dialed; the lower id dials",
-                );
-                return;
-            }
-            None => {
-                self.refuse(&connection, Some(key), "the key is this replica's own");
-                return;
-            }
+        let Some(link) = self.replicas.get(peer.0 as usize) else {
+            return;
         };
-        self.context.counters.connection_established();
-        self.context.counters.peers.established(Peer::Replica(peer));
-        info!(peer = %peer, remote = %connection.remote_address(), "replica connected");
-        if let Some(previous) = accepted.send_replace(Some(connection)) {
-            previous.close(close_code::REPLACED, b"replaced by a newer connection");
+        let Some(link) = link.as_ref() else {
+            self.refuse(&connection, Some(key), "the key is this replica's own");
+            return;
+        };
+        let hello =
+            match tokio::time::timeout(self.timing.handshake_timeout, receive_hello(&connection))
+                .await
+            {
+                Ok(Ok(hello)) => hello,
+                Ok(Err(error)) => {
+                    if connection.close_reason().is_none() {
+                        self.refuse(&connection, Some(key), &error.to_string());
+                    }
+                    return;
+                }
+                Err(_) => {
+                    self.refuse(
+                        &connection,
+                        Some(key),
+                        "no HELLO within the handshake timeout",
+                    );
+                    return;
+                }
+            };
+        if let Err(refusal) = self.greeting.check(peer, &hello) {
+            connection.close(refusal.code, refusal.reason.as_bytes());
+            return;
+        }
+        // Only lower ids dial higher ones, and only higher ids announce themselves to
+        // lower ones; anything else would make a second connection for the pair.
+        match (hello.purpose, &link.accepted) {
+            (Purpose::Link, Some(accepted)) => {
+                match self.greeting.judge(peer, hello.boot_id, &connection).await {
+                    Judgement::Accept => {}
+                    Judgement::Twin { running_boot_id } => {
+                        refuse_twin(&connection, running_boot_id);
+                        return;
+                    }
+                    Judgement::Abandoned => return,
+                }
+                if send_hello(&connection, &self.greeting.hello(Purpose::Link))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                self.greeting.serve(peer, &connection, hello.boot_id);
+                self.context.counters.connection_established();
+                self.context.counters.peers.established(Peer::Replica(peer));
+                info!(peer = %peer, remote = %connection.remote_address(), "replica connected");
+                if let Some(previous) = accepted.send_replace(Some(connection)) {
+                    previous.close(close_code::REPLACED, b"replaced by a newer connection");
+                }
+            }
+            (Purpose::Announce, None) => {
+                match self.greeting.judge(peer, hello.boot_id, &connection).await {
+                    Judgement::Accept => {
+                        debug!(%peer, "a replica announced itself");
+                        connection.close(close_code::ANNOUNCED, b"heard");
+                    }
+                    Judgement::Twin { running_boot_id } => {
+                        refuse_twin(&connection, running_boot_id);
+                    }
+                    Judgement::Abandoned => {}
+                }
+            }
+            (Purpose::Link, None) => self.refuse(
+                &connection,
+                Some(key),
+                "a replica with a higher id dialed; the lower id dials",
+            ),
+            (Purpose::Announce, Some(_)) => self.refuse(
+                &connection,
+                Some(key),
+                "a replica with a lower id announced itself; it dials instead",
+            ),
         }
     }
 
@@ -188,4 +249,11 @@ impl Shared {
             clients.remove(&key);
         }
     }
+}
+
+/// Refuses a twin: another process with its key is live, with `running_boot_id` (the
+/// greeting counted and logged it).
+fn refuse_twin(connection: &quinn::Connection, running_boot_id: u64) {
+    let refusal = Greeting::twin_refusal(running_boot_id);
+    connection.close(refusal.code, refusal.reason.as_bytes());
 }

@@ -79,6 +79,7 @@ impl ClientTransport {
         {
             let (queue, queue_receiver) = mpsc::channel(limits.queue_frames);
             let dialer = Dialer {
+                greeting: None,
                 endpoint: endpoint.quic.clone(),
                 config: tls::client_config(&identity, *expected, ALPN_CLIENT, &timing)?,
                 address: PeerAddress::Socket(*address),

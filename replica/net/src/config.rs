@@ -7,6 +7,7 @@ use super::address::{PeerAddress, Resolver};
 use super::caps::ConnectionLimits;
 use super::error::TransportError;
 use crate::cluster::ClientAdmission;
+use crate::settings::ClusterSettings;
 
 /// The largest frame accepted unless configured otherwise: 16 MiB, enough for a batch of
 /// requests or a state-transfer chunk.
@@ -30,6 +31,10 @@ pub struct TransportConfig {
     /// Which clients may connect. The default admits none: list the clients' keys, or
     /// open admission explicitly.
     pub clients: ClientAdmission,
+    /// The cluster settings this replica runs with, sent in every HELLO: a peer with
+    /// other settings is refused, naming each setting that differs. Their replica keys
+    /// must be the cluster's.
+    pub settings: ClusterSettings,
 }
 
 impl TransportConfig {
@@ -37,8 +42,10 @@ impl TransportConfig {
     pub fn new<A: Into<PeerAddress>>(
         listen: SocketAddr,
         replica_addresses: impl IntoIterator<Item = A>,
+        settings: ClusterSettings,
     ) -> TransportConfig {
         TransportConfig {
+            settings,
             listen,
             replica_addresses: replica_addresses.into_iter().map(Into::into).collect(),
             resolver: Resolver::system(),

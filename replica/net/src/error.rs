@@ -27,6 +27,8 @@ pub enum TransportError {
     Tls { reason: String },
     #[error("invalid transport configuration: {reason}")]
     InvalidConfig { reason: String },
+    #[error("cannot draw a random boot id: {reason}; the system's random source failed")]
+    BootId { reason: String },
 }
 
 /// The other end of a link: a replica, or a client known by its key.

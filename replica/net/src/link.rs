@@ -23,29 +23,14 @@ use super::backoff::Backoff;
 use super::config::Timing;
 use super::error::Peer;
 use super::frame::{FrameError, framed_chunks, read_frame};
+use super::greeting::Greeting;
 use super::not_admitted::AdmissionRefusals;
 use super::peers::wire_bytes;
 use super::stats::Counters;
 use super::tasks::{AbortOnDrop, Tasks};
 use super::tls::SERVER_NAME;
 
-/// QUIC application error codes a Rampart transport closes connections with.
-pub(crate) mod close_code {
-    use quinn::VarInt;
-
-    /// The transport is shutting down.
-    pub(crate) const SHUTDOWN: VarInt = VarInt::from_u32(0);
-    /// The peer's key may not take the role it asked for.
-    pub(crate) const REFUSED: VarInt = VarInt::from_u32(1);
-    /// The peer sent a frame longer than the maximum.
-    pub(crate) const FRAME_TOO_LARGE: VarInt = VarInt::from_u32(2);
-    /// A newer connection from the same peer replaced this one.
-    pub(crate) const REPLACED: VarInt = VarInt::from_u32(3);
-    /// A stream broke (reset, stopped, or ended inside a frame); both sides start afresh.
-    pub(crate) const STREAM_BROKEN: VarInt = VarInt::from_u32(4);
-    /// The client's key is not admitted by the cluster's configuration.
-    pub(crate) const NOT_ADMITTED: VarInt = VarInt::from_u32(5);
-}
+pub(crate) use super::close_code;
 
 /// Where the frames read from a peer go: the transport's single inbound channel, each frame
 /// wrapped with who sent it.
@@ -332,9 +317,20 @@ pub(crate) struct Dialer {
     /// For a client's dialer: where a replica's refusal to admit the client's key is
     /// reported.
     pub(crate) refusals: Option<Arc<AdmissionRefusals>>,
+    /// For a replica's dialer: the HELLO exchanged before the connection is served.
+    pub(crate) greeting: Option<Arc<Greeting>>,
 }
 
 impl Dialer {
+    /// Whether `connection` may be served: a replica's once the HELLOs are exchanged and
+    /// checked (see `greeting`), a client's at once.
+    async fn greeted(&self, connection: &quinn::Connection) -> bool {
+        match (&self.greeting, self.peer) {
+            (Some(greeting), Peer::Replica(replica)) => greeting.link(connection, replica).await,
+            _ => true,
+        }
+    }
+
     /// Reports to the client transport that the peer closed `reason` as not admitted.
     fn note_refusal(&self, reason: &ConnectionError) {
         if let (Some(refusals), Peer::Replica(replica)) = (&self.refusals, self.peer)
@@ -347,7 +343,7 @@ impl Dialer {
 }
 
 /// The outcome of one dial.
-enum Dial {
+pub(crate) enum Dial {
     Connected(quinn::Connection),
     /// The peer's name did not resolve (it may be starting, or moving).
     Unresolved(String),
@@ -356,7 +352,7 @@ enum Dial {
 }
 
 impl Dialer {
-    async fn dial(&self, counters: &Counters) -> Dial {
+    pub(crate) async fn dial(&self, counters: &Counters) -> Dial {
         let peer = self.peer;
         let lookup = self.resolver.resolve(&self.address);
         let address = match tokio::time::timeout(self.timing.handshake_timeout, lookup).await {
@@ -428,6 +424,9 @@ pub(crate) async fn run_dialer<T: Send + 'static>(
         }
         unresolved = matches!(dial, Dial::Unresolved(_));
         match dial {
+            Dial::Connected(connection) if !dialer.greeted(&connection).await => {
+                // Refused by the peer, or refusing it: the greeting logged why.
+            }
             Dial::Connected(connection) => {
                 context.counters.connection_established();
                 context.counters.peers.established(dialer.peer);

@@ -5,8 +5,8 @@
 //! the replica with the lower id dials, the higher one accepts. The dialer redials a lost
 //! connection with backoff; the acceptor serves whichever connection from that replica is
 //! newest, closing the one it replaces (the peer restarted, or the path broke and the
-//! dialer noticed first). Who may connect, and in which role, is [`super::admission`]'s
-//! business.
+//! dialer noticed first), unless that one's process still lives (see `greeting`). Who may
+//! connect, and in which role, is [`super::admission`]'s business.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,10 +18,12 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::admission::accept_loop;
+use super::announce::run_announcer;
 use super::caps::Caps;
 use super::config::TransportConfig;
 use super::endpoint::{Endpoint, StopOnDrop};
 use super::error::{Peer, SendError, TransportError};
+use super::greeting::{Greeting, TwinRefusal};
 use super::identity::TlsIdentity;
 use super::inbound::{Inbound, InboundReceiver, lanes};
 use super::link::{Delivery, Dialer, Lane, Lanes, LinkContext, run_accepted, run_dialer};
@@ -83,6 +85,17 @@ impl ReplicaTransport {
             tasks: Arc::clone(&tasks),
             max_frame_bytes: limits.max_frame_bytes,
         };
+        let boot_id = getrandom::u64().map_err(|error| TransportError::BootId {
+            reason: error.to_string(),
+        })?;
+        let greeting = Arc::new(Greeting::new(
+            me,
+            boot_id,
+            cluster.id,
+            config.settings.clone(),
+            timing,
+            Arc::clone(&context.counters),
+        ));
         let (lanes, inbound_receiver) = lanes(limits.inbound_frames);
         let peers = peer_addresses_now(me, &config).await;
         let caps = Caps::new(
@@ -108,17 +121,18 @@ impl ReplicaTransport {
                 sink: lanes.replicas.clone(),
                 wrap: Arc::new(move |frame| Inbound::Replica { from: peer, frame }),
             };
+            let expected = cluster.replicas[peer.0 as usize];
+            let dialer = Dialer {
+                endpoint: endpoint.quic.clone(),
+                config: tls::client_config(&identity, expected, ALPN_REPLICA, &timing)?,
+                address: config.replica_addresses[peer.0 as usize].clone(),
+                resolver: config.resolver.clone(),
+                peer: Peer::Replica(peer),
+                timing,
+                refusals: None,
+                greeting: Some(Arc::clone(&greeting)),
+            };
             let accepted = if me < peer {
-                let expected = cluster.replicas[peer.0 as usize];
-                let dialer = Dialer {
-                    endpoint: endpoint.quic.clone(),
-                    config: tls::client_config(&identity, expected, ALPN_REPLICA, &timing)?,
-                    address: config.replica_addresses[peer.0 as usize].clone(),
-                    resolver: config.resolver.clone(),
-                    peer: Peer::Replica(peer),
-                    timing,
-                    refusals: None,
-                };
                 link_tasks.push(
                     Box::pin(run_dialer(dialer, outbound, delivery, context.clone())) as LinkTask,
                 );
@@ -131,6 +145,12 @@ impl ReplicaTransport {
                     outbound,
                     delivery,
                     context.clone(),
+                )));
+                link_tasks.push(Box::pin(run_announcer(
+                    dialer,
+                    peer,
+                    Arc::clone(&greeting),
+                    Arc::clone(&context.counters),
                 )));
                 Some(accepted)
             };
@@ -150,6 +170,7 @@ impl ReplicaTransport {
             caps,
             admission: config.clients.clone(),
             not_admitted_log: NotAdmittedLog::default(),
+            greeting,
             limits,
             timing,
             context,
@@ -158,7 +179,10 @@ impl ReplicaTransport {
             tasks.spawn(task);
         }
         tasks.spawn(accept_loop(endpoint.quic.clone(), Arc::clone(&shared)));
-        info!(replica = %me, address = %endpoint.local_addr, "transport listening");
+        info!(
+            replica = %me, address = %endpoint.local_addr, boot_id = %format!("{boot_id:016x}"),
+            "transport listening"
+        );
 
         let stop_on_drop = StopOnDrop::new(tasks, &endpoint);
         let transport = ReplicaTransport {
@@ -212,6 +236,27 @@ impl ReplicaTransport {
             &self.shared.limits,
             &self.shared.context.counters,
         )
+    }
+
+    /// The random id this transport drew when it started, which its HELLOs carry: peers
+    /// tell a restarted process, or a second one with the same key, by it.
+    pub fn boot_id(&self) -> u64 {
+        self.shared.greeting.boot_id()
+    }
+
+    /// Resolves once f + 1 replicas have refused this process as a twin: another process
+    /// runs with this replica's key (see the crate documentation). The replica must then
+    /// stop. Never resolves otherwise.
+    pub async fn twin_refusal(&self) -> TwinRefusal {
+        let mut verdict = self.shared.greeting.verdict();
+        loop {
+            if let Some(refusal) = verdict.borrow_and_update().clone() {
+                return refusal;
+            }
+            if verdict.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The address the transport listens on, with the real port when `listen` had port 0.
@@ -304,6 +349,13 @@ fn check_membership(
             ));
         }
         Some(_) => {}
+    }
+    if config.settings.replicas != cluster.replicas {
+        return invalid(
+            "the cluster settings list other replica keys, or another order of them, than \
+             the cluster"
+                .to_string(),
+        );
     }
     if config.replica_addresses.len() != cluster.size() {
         return invalid(format!(

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::caps::Caps;
 use super::config::{Limits, Timing};
+use super::greeting::Greeting;
 use super::inbound::Lanes as InboundLanes;
 use super::link::LinkContext;
 use super::not_admitted::NotAdmittedLog;
@@ -47,6 +48,8 @@ pub(super) struct Shared {
     /// Which clients may connect.
     pub(super) admission: ClientAdmission,
     pub(super) not_admitted_log: NotAdmittedLog,
+    /// HELLOs: our own, and what we make of our peers' (settings, twins).
+    pub(super) greeting: Arc<Greeting>,
     pub(super) limits: Limits,
     pub(super) timing: Timing,
     pub(super) context: LinkContext,

@@ -19,6 +19,15 @@ pub struct TransportStats {
     /// Peers refused: a certificate naming the wrong or an unknown key, or a peer that
     /// asked for a role (replica, client) it may not have.
     pub handshakes_refused: u64,
+    /// Replica connections refused because the peer's HELLO carries another cluster id or
+    /// other cluster settings.
+    pub settings_refused: u64,
+    /// Replica connections refused as twins: another process with the peer's key is live.
+    pub twins_refused: u64,
+    /// Connections of ours that a peer refused for our cluster settings.
+    pub peer_refused_settings: u64,
+    /// Connections of ours that a peer refused as a twin of a process it serves.
+    pub peer_refused_twin: u64,
     /// Connections that completed the handshake and were put to use.
     pub connections_established: u64,
     /// Connection attempts refused because a cap on client connections (in total, or from
@@ -42,6 +51,10 @@ pub(crate) struct Counters {
     frames_dropped: AtomicU64,
     frames_oversized_refused: AtomicU64,
     handshakes_refused: AtomicU64,
+    settings_refused: AtomicU64,
+    twins_refused: AtomicU64,
+    peer_refused_settings: AtomicU64,
+    peer_refused_twin: AtomicU64,
     connections_established: AtomicU64,
     connections_over_cap_refused: AtomicU64,
     handshakes_over_cap_ignored: AtomicU64,
@@ -95,6 +108,22 @@ impl Counters {
         bump(&self.handshakes_refused);
     }
 
+    pub(crate) fn settings_refused(&self) {
+        bump(&self.settings_refused);
+    }
+
+    pub(crate) fn twin_refused(&self) {
+        bump(&self.twins_refused);
+    }
+
+    pub(crate) fn peer_refused_settings(&self) {
+        bump(&self.peer_refused_settings);
+    }
+
+    pub(crate) fn peer_refused_twin(&self) {
+        bump(&self.peer_refused_twin);
+    }
+
     pub(crate) fn connection_established(&self) {
         bump(&self.connections_established);
     }
@@ -129,6 +158,10 @@ impl Counters {
             frames_dropped: load(&self.frames_dropped),
             frames_oversized_refused: load(&self.frames_oversized_refused),
             handshakes_refused: load(&self.handshakes_refused),
+            settings_refused: load(&self.settings_refused),
+            twins_refused: load(&self.twins_refused),
+            peer_refused_settings: load(&self.peer_refused_settings),
+            peer_refused_twin: load(&self.peer_refused_twin),
             connections_established: load(&self.connections_established),
             connections_over_cap_refused: load(&self.connections_over_cap_refused),
             handshakes_over_cap_ignored: load(&self.handshakes_over_cap_ignored),

@@ -15,7 +15,8 @@ use super::identity::TlsIdentity;
 use super::verifier::{ClientKeyVerifier, PinnedServerVerifier};
 
 /// The ALPN protocol a replica dials another replica with.
-pub(crate) const ALPN_REPLICA: &[u8] = b"rampart-replica/1";
+/// Version 2 begins every connection with a HELLO (see `hello`).
+pub(crate) const ALPN_REPLICA: &[u8] = b"rampart-replica/2";
 /// The ALPN protocol a client dials a replica with.
 pub(crate) const ALPN_CLIENT: &[u8] = b"rampart-client/1";
 
@@ -33,14 +34,23 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Bytes of QUIC datagrams a connection buffers unread. Rampart reads none: a replica
+/// probes whether a peer's process is alive with a datagram, which the peer's QUIC stack
+/// acknowledges whether or not anyone reads it (see `greeting`). The buffer only has to
+/// exist for the peer to accept datagrams; kept small, a peer cannot fill our memory
+/// through it.
+const DATAGRAM_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The QUIC limits of a Rampart connection: each side opens one long-lived unidirectional
-/// stream per lane (see `link::Lane`), so a peer gets no bidirectional streams and two
-/// unidirectional ones, which also bounds the reader tasks a Byzantine peer can make us
-/// run.
+/// stream per lane (see `link::Lane`), and before them the HELLO's stream on a replica
+/// connection, which ends at once; so a peer gets no bidirectional streams and two
+/// unidirectional ones at a time, which also bounds the reader tasks a Byzantine peer can
+/// make us run.
 fn quic_transport(timing: &Timing) -> Result<Arc<quinn::TransportConfig>, TransportError> {
     let mut transport = quinn::TransportConfig::default();
     transport.max_concurrent_bidi_streams(VarInt::from_u32(0));
     transport.max_concurrent_uni_streams(VarInt::from_u32(2));
+    transport.datagram_receive_buffer_size(Some(DATAGRAM_BUFFER_BYTES));
     transport.max_idle_timeout(Some(
         IdleTimeout::try_from(timing.idle_timeout).map_err(tls_error)?,
     ));

@@ -8,8 +8,9 @@
 //!
 //! Modules depend downward only, with no import cycles between them. Bottom up:
 //!
-//! 1. [`refusal`] and [`cluster`]: why a request is refused; the cluster description and
-//!    the [`ReplicaId`](cluster::ReplicaId)s that index it. They use nothing else here.
+//! 1. [`refusal`], [`cluster`] and [`settings`]: why a request is refused; the cluster
+//!    description and the [`ReplicaId`](cluster::ReplicaId)s that index it; the settings
+//!    every replica must share, whose digest is the cluster id. They use nothing else here.
 //! 2. [`message`]: the messages, their encoding and their verification against the
 //!    cluster's keys.
 //! 3. [`core`]: the protocol, on messages and the cluster (every quorum in
@@ -26,5 +27,6 @@ pub mod core;
 pub mod fault;
 pub mod message;
 pub mod refusal;
+pub mod settings;
 pub mod transfer;
 pub mod wire;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::core;
 use crate::message::ReplicaId;
 use crate::net::{ConnectionLimits, DEFAULT_MAX_FRAME_BYTES, PeerAddress, Resolver};
+use crate::settings::ClusterSettings;
 use crate::store::StoreOptions;
 
 /// Everything a replica needs besides its key and its application.
@@ -43,6 +44,11 @@ pub struct NodeConfig {
     /// Where to serve `/metrics`, `/health`, `/ready` and `/status` over HTTP; nowhere if
     /// `None` (the default).
     pub metrics_listen: Option<SocketAddr>,
+    /// The replicated application's name: one of the cluster settings every replica must
+    /// share (see [`ClusterSettings`](crate::settings::ClusterSettings)), so that a replica
+    /// running another application is refused by its peers. Empty by default; `rampart`
+    /// names its applications `kv` and `interlock`.
+    pub application: String,
 }
 
 impl NodeConfig {
@@ -73,7 +79,14 @@ impl NodeConfig {
             connection_limits: ConnectionLimits::default(),
             seed: u64::from(replica.0),
             metrics_listen: None,
+            application: String::new(),
         }
+    }
+
+    /// The cluster settings this replica runs with, which its transport exchanges with
+    /// every peer.
+    pub fn settings(&self) -> ClusterSettings {
+        self.protocol.settings(&self.application)
     }
 
     pub(super) fn verifier_threads(&self) -> usize {

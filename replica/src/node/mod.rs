@@ -190,7 +190,8 @@ impl NodeBuilder {
         let store = Store::open(&config.data_dir, &identity, config.store, cluster.size())?;
         let protocol = Arc::new(config.protocol.clone());
 
-        let mut transport_config = TransportConfig::new(config.listen, config.addresses.clone());
+        let mut transport_config =
+            TransportConfig::new(config.listen, config.addresses.clone(), config.settings());
         transport_config.resolver = config.resolver.clone();
         transport_config.limits.max_frame_bytes = config.max_frame_bytes;
         transport_config.clients = config.protocol.clients.clone();
@@ -377,16 +378,24 @@ impl Node {
         self.endpoints.metrics_text()
     }
 
-    /// Resolves when the replica stops on its own (a storage failure); returns why.
+    /// Resolves when the replica must stop on its own: a storage failure, or f + 1 peers
+    /// refusing this process because another one already runs with its key (see
+    /// [`ReplicaTransport::twin_refusal`]); returns why.
     pub async fn failed(&self) -> String {
         let mut status = self.status.clone();
-        loop {
-            if let Some(reason) = status.borrow().failed.clone() {
-                return reason;
+        let stopped = async {
+            loop {
+                if let Some(reason) = status.borrow().failed.clone() {
+                    return reason;
+                }
+                if status.changed().await.is_err() {
+                    return "the replica stopped".to_string();
+                }
             }
-            if status.changed().await.is_err() {
-                return "the replica stopped".to_string();
-            }
+        };
+        tokio::select! {
+            reason = stopped => reason,
+            twin = self.transport.twin_refusal() => twin.to_string(),
         }
     }
 

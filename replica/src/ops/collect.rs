@@ -271,6 +271,20 @@ impl NodeCollector {
             "Frames dropped on the way out: a full queue or a lost connection",
             transport.frames_dropped,
         )?;
+        w.family(
+            "refused_by_peers",
+            "Connections of this replica that peers refused: for other cluster settings \
+             (settings_mismatch), or as a second process with this replica's key \
+             (twin_identity)",
+            MetricType::Counter,
+            &[
+                (
+                    [("reason", "settings_mismatch")],
+                    transport.peer_refused_settings,
+                ),
+                ([("reason", "twin_identity")], transport.peer_refused_twin),
+            ],
+        )?;
         w.gauge(
             "client_connections",
             "Client sessions: client connections open now",

@@ -116,6 +116,15 @@ pub(crate) fn refusal_counts(
             transport.handshakes_refused,
             Severity::Faulty,
         ),
+        // A peer with other cluster settings: its operator must re-run `rampart init`
+        // or hand it the cluster's file (the transport's own line names the settings).
+        (
+            "settings_mismatch",
+            transport.settings_refused,
+            Severity::Faulty,
+        ),
+        // A second process with a peer's key while the first one lives.
+        ("twin_identity", transport.twins_refused, Severity::Faulty),
         (
             "connection_over_cap",
             transport.connections_over_cap_refused,
@@ -224,6 +233,28 @@ fn write(replica: u32, line: &Line, severity: Severity) {
 mod tests {
     use super::*;
     use crate::core::Reject;
+
+    #[test]
+    fn peers_with_other_settings_and_twins_are_transport_refusals_worth_a_warning() {
+        let transport = TransportStats {
+            settings_refused: 2,
+            twins_refused: 1,
+            ..TransportStats::default()
+        };
+        let counts = refusal_counts(
+            &NodeStatus::default(),
+            &InboundCounters::default(),
+            &transport,
+        );
+        let find = |reason: &str| {
+            counts
+                .iter()
+                .find(|count| count.stage == "transport" && count.reason == reason)
+                .map(|count| (count.count, count.severity))
+        };
+        assert_eq!(find("settings_mismatch"), Some((2, Severity::Faulty)));
+        assert_eq!(find("twin_identity"), Some((1, Severity::Faulty)));
+    }
 
     #[test]
     fn reasons_are_named_in_snake_case() {

@@ -10,12 +10,14 @@ use rampart_crypto::{ClusterId, KeyPair};
 
 use super::config::Timing;
 use super::endpoint::Endpoint;
+use super::hello::{Hello, Purpose, receive_hello, send_hello};
 use super::identity::TlsIdentity;
 use super::link::close_code;
 use super::tls::{self, ALPN_REPLICA, SERVER_NAME};
 use super::*;
 use crate::cluster::{ClientAdmission, Cluster};
 use crate::message::ReplicaId;
+use crate::settings::ClusterSettings;
 
 /// How long a test waits for something that should happen within milliseconds.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -90,6 +92,8 @@ struct Harness {
     keys: Vec<KeyPair>,
     cluster: Cluster,
     addresses: Vec<SocketAddr>,
+    /// The settings every replica runs with unless a test changes its own.
+    settings: ClusterSettings,
 }
 
 impl Harness {
@@ -99,13 +103,18 @@ impl Harness {
             .expect("valid cluster");
         Harness {
             keys,
+            settings: rampart_protocol::core::Config::new(cluster.clone()).settings("test"),
             cluster,
             addresses: vec![any_port(); size as usize],
         }
     }
 
     fn config(&self, id: u32) -> TransportConfig {
-        let mut config = TransportConfig::new(self.addresses[id as usize], self.addresses.clone());
+        let mut config = TransportConfig::new(
+            self.addresses[id as usize],
+            self.addresses.clone(),
+            self.settings.clone(),
+        );
         config.timing = test_timing();
         config.clients = ClientAdmission::listed([KeyPair::from_seed(4242).public_key()]);
         config
@@ -224,8 +233,10 @@ async fn a_key_outside_the_cluster_cannot_connect_as_a_replica() {
     let mut believed = harness.cluster.replicas.clone();
     believed[0] = stranger_key.public_key();
     let believed = Cluster::new(harness.cluster.id, believed).expect("valid cluster");
+    let mut config = harness.config(0);
+    config.settings.replicas = believed.replicas.clone();
     let (stranger, _stranger_inbound) =
-        ReplicaTransport::start(ReplicaId(0), &stranger_key, &believed, harness.config(0))
+        ReplicaTransport::start(ReplicaId(0), &stranger_key, &believed, config)
             .await
             .expect("the stranger starts");
     for id in 1..4 {
@@ -271,8 +282,10 @@ async fn an_impostor_at_a_replicas_address_is_refused() {
     let mut believed = harness.cluster.replicas.clone();
     believed[2] = impostor_key.public_key();
     let believed = Cluster::new(harness.cluster.id, believed).expect("valid cluster");
+    let mut config = harness.config(2);
+    config.settings.replicas = believed.replicas.clone();
     let (impostor, mut impostor_inbound) =
-        ReplicaTransport::start(ReplicaId(2), &impostor_key, &believed, harness.config(2))
+        ReplicaTransport::start(ReplicaId(2), &impostor_key, &believed, config)
             .await
             .expect("the impostor starts");
     harness.addresses[2] = impostor.local_addr();
@@ -333,12 +346,26 @@ async fn dial_by_hand(harness: &Harness, from: usize, to: usize) -> (Endpoint, q
     (endpoint, connection)
 }
 
+/// The HELLO replica `from` of `harness` sends for `purpose`, with boot id `boot_id`.
+fn hello_of(harness: &Harness, from: u32, purpose: Purpose, boot_id: u64) -> Hello {
+    Hello {
+        purpose,
+        replica: ReplicaId(from),
+        boot_id,
+        cluster: harness.cluster.id,
+        settings: harness.settings.clone(),
+    }
+}
+
 #[tokio::test]
 async fn a_replica_dialing_one_with_a_lower_id_is_refused() {
     let mut harness = Harness::new(4);
     let replica_1 = harness.start(1).await;
     // Replica 1 dials replica 3, never the reverse: a second connection for the pair.
     let (endpoint, connection) = dial_by_hand(&harness, 3, 1).await;
+    send_hello(&connection, &hello_of(&harness, 3, Purpose::Link, 1))
+        .await
+        .expect("HELLO sent");
     match within("replica 1 to refuse", connection.closed()).await {
         quinn::ConnectionError::ApplicationClosed(close) => {
             assert_eq!(close.error_code, close_code::REFUSED)
@@ -361,6 +388,12 @@ async fn an_oversized_length_prefix_is_refused_before_the_body_is_read() {
     // Play replica 0 by hand: a genuine identity that sends only a length prefix of 4 GiB.
     // Were replica 1 waiting for the body, it would never refuse.
     let (endpoint, connection) = dial_by_hand(&harness, 0, 1).await;
+    send_hello(&connection, &hello_of(&harness, 0, Purpose::Link, 1))
+        .await
+        .expect("HELLO sent");
+    within("replica 1's HELLO", receive_hello(&connection))
+        .await
+        .expect("replica 1 answers with its HELLO");
     let mut stream = connection.open_uni().await.expect("stream");
     stream
         .write_all(&u32::MAX.to_be_bytes())
@@ -740,4 +773,5 @@ async fn a_replica_gets_in_while_strangers_fill_every_cap() {
 }
 
 mod address_family;
+mod identity;
 mod moved_peer;

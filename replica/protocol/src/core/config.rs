@@ -4,6 +4,7 @@
 use super::quorum::Quorums;
 use crate::cluster::{ClientAdmission, Cluster, ClusterError};
 use crate::message::{Limits, REQUEST_OVERHEAD_BYTES, SIGNED_MESSAGE_BYTES_MAX};
+use crate::settings::ClusterSettings;
 
 /// The default size of a snapshot chunk: large enough that per-chunk overhead (a key, a
 /// checksum, a request) is negligible, small enough to stay far below RocksDB's write
@@ -168,6 +169,20 @@ impl Config {
             client_requests_in_flight_max: None,
             clients: ClientAdmission::default(),
             tentative_execution: true,
+        }
+    }
+
+    /// The cluster settings of this configuration for `application`: the replicas and the
+    /// parameters every replica must share (see [`ClusterSettings`]).
+    pub fn settings(&self, application: &str) -> ClusterSettings {
+        ClusterSettings {
+            replicas: self.cluster.replicas.clone(),
+            checkpoint_interval: self.checkpoint_interval,
+            log_window: self.log_window,
+            batch_size_max: self.batch_size_max as u64,
+            client_window: self.client_window,
+            operation_bytes_max: self.operation_bytes_max as u64,
+            application: application.to_string(),
         }
     }
 

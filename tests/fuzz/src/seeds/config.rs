@@ -15,7 +15,7 @@ use super::Seed;
 
 fn cluster_file(application: ApplicationKind) -> ClusterFile {
     let key = |seed| KeyHex(KeyPair::from_seed(seed).public_key());
-    ClusterFile {
+    let mut file = ClusterFile {
         cluster_id: ClusterIdHex(ClusterId(0x5f1c_0e9a_7d3b_2a41)),
         application,
         replicas: (0..4)
@@ -34,7 +34,10 @@ fn cluster_file(application: ApplicationKind) -> ClusterFile {
             faulty_agents_tolerated: 2,
             min_confidence_percent: 50,
         }),
-    }
+    };
+    // As `rampart init` writes it: the id is the digest of the settings.
+    file.cluster_id = ClusterIdHex(file.settings().cluster_id());
+    file
 }
 
 pub(super) fn cluster_toml() -> Vec<Seed> {
