@@ -91,6 +91,17 @@ pub struct InitArgs {
     /// [default: 2K with --checkpoint-interval, else 256].
     #[arg(long, value_name = "L")]
     pub log_window: Option<u64>,
+    /// The most requests in one batch (cluster.toml's [protocol]) [default: 256].
+    #[arg(long, value_name = "B")]
+    pub batch_size_max: Option<usize>,
+    /// Replies cached per client, and requests per client that may wait for execution at
+    /// once (cluster.toml's [protocol]) [default: 64].
+    #[arg(long, value_name = "W")]
+    pub client_window: Option<u64>,
+    /// The largest operation a request may carry, in bytes (cluster.toml's [protocol])
+    /// [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub operation_bytes_max: Option<usize>,
     /// Let any client key connect (cluster.toml's [clients] admission = "open"). Without
     /// it, the replicas admit only the clients written here; add others to [clients] keys.
     #[arg(long)]
@@ -422,9 +433,11 @@ fn with_port(flag: &str, host: &str, port: u16) -> Result<HostPort, Failure> {
     address.to_string().parse::<HostPort>().map_err(refused)
 }
 
-/// The shared protocol tunables: the defaults, with the flags' checkpoint interval and log
-/// window. A log window of two checkpoint intervals keeps the defaults' proportion, and is
-/// the smallest the protocol accepts.
+/// The shared protocol tunables: the defaults, with the flags' values. They are cluster
+/// settings (the cluster id is their digest, and a loaded cluster.toml must match it), so
+/// every one of them has a flag here: editing the file is not the way to change them. A
+/// log window of two checkpoint intervals keeps the defaults' proportion, and is the
+/// smallest the protocol accepts.
 fn cluster_protocol(args: &InitArgs) -> ClusterProtocol {
     let defaults = ClusterProtocol::default();
     let checkpoint_interval = args
@@ -438,7 +451,11 @@ fn cluster_protocol(args: &InitArgs) -> ClusterProtocol {
     ClusterProtocol {
         checkpoint_interval,
         log_window,
-        ..defaults
+        batch_size_max: args.batch_size_max.unwrap_or(defaults.batch_size_max),
+        client_window: args.client_window.unwrap_or(defaults.client_window),
+        operation_bytes_max: args
+            .operation_bytes_max
+            .unwrap_or(defaults.operation_bytes_max),
     }
 }
 

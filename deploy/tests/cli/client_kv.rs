@@ -85,16 +85,11 @@ fn printed(value: &[u8]) -> Vec<u8> {
 #[test]
 fn kv_put_takes_binary_and_large_values_from_a_file_or_standard_input() {
     let _exclusive = one_cluster_at_a_time();
-    let mut cluster = ProcessCluster::init("kv", 4, 1, &[]);
     // A 1 MiB value with its key needs a little more than the default 1 MiB operation.
+    let mut cluster = ProcessCluster::init("kv", 4, 1, &["--operation-bytes-max", "2097152"]);
     let cluster_file = cluster.dir().join("cluster.toml");
     let text = fs::read_to_string(&cluster_file).expect("read");
-    assert!(text.contains("operation_bytes_max = 1048576"), "{text}");
-    let text = text.replace(
-        "operation_bytes_max = 1048576",
-        "operation_bytes_max = 2097152",
-    );
-    fs::write(&cluster_file, text).expect("write");
+    assert!(text.contains("operation_bytes_max = 2097152"), "{text}");
     cluster.start_all();
 
     let binary = binary_value(1_000);

@@ -384,3 +384,45 @@ fn init_writes_the_checkpoint_interval_and_log_window_into_the_cluster_file() {
     let ragged = init(&["--checkpoint-interval", "8", "--log-window", "20"]);
     assert_one_line_error(&ragged, 2, &["log_window (20)", "multiple", "rampart init"]);
 }
+
+/// The cluster id is the digest of the settings and a loaded cluster.toml must match it,
+/// so every shared protocol setting is set through `init`, never by editing the file.
+#[test]
+fn init_writes_every_shared_protocol_setting_from_its_flag() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let init = |flags: &[&str]| {
+        run(rampart()
+            .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
+            .args(flags)
+            .args(["--force", "--out"])
+            .arg(dir.path()))
+    };
+    let default_id = {
+        let output = init(&[]);
+        assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+        ClusterFile::load(&dir.path().join("cluster.toml"))
+            .expect("checks")
+            .cluster
+            .id
+    };
+    let output = init(&[
+        "--batch-size-max",
+        "32",
+        "--client-window",
+        "16",
+        "--operation-bytes-max",
+        "4096",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
+    assert_eq!(spec.protocol.batch_size_max, 32);
+    assert_eq!(spec.protocol.client_window, 16);
+    assert_eq!(spec.protocol.operation_bytes_max, 4096);
+    assert_ne!(
+        spec.cluster.id, default_id,
+        "other settings, another cluster"
+    );
+
+    let empty_batches = init(&["--batch-size-max", "0"]);
+    assert_one_line_error(&empty_batches, 2, &["batch_size_max", "rampart init"]);
+}
