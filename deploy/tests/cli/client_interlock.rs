@@ -10,7 +10,8 @@ use rampart_deploy::client::certificate;
 use crate::processes::ProcessCluster;
 use crate::support::{assert_one_line_error, describe, one_cluster_at_a_time};
 
-fn vote_shutdown(cluster: &ProcessCluster, agent: usize, extra: &[&str]) -> String {
+/// `rampart client … interlock vote` for a SHUTDOWN of reactor-1 in round 0, then `extra`.
+fn shutdown_vote<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "interlock",
         "vote",
@@ -23,7 +24,11 @@ fn vote_shutdown(cluster: &ProcessCluster, agent: usize, extra: &[&str]) -> Stri
         "90",
     ];
     args.extend_from_slice(extra);
-    cluster.client_ok(agent, &args)
+    args
+}
+
+fn vote_shutdown(cluster: &ProcessCluster, agent: usize, extra: &[&str]) -> String {
+    cluster.client_ok(agent, &shutdown_vote(extra))
 }
 
 #[test]
@@ -147,17 +152,7 @@ fn a_vote_from_an_unregistered_agent_fails_with_a_message() {
     let mut cluster = ProcessCluster::init("interlock", 4, 1, &["--open-admission"]);
     cluster.add_stranger(5);
     cluster.start_all();
-    let vote = [
-        "interlock",
-        "vote",
-        "--unit",
-        "reactor-1",
-        "--round",
-        "0",
-        "--shutdown",
-        "--confidence",
-        "90",
-    ];
+    let vote = shutdown_vote(&[]);
     let refused = cluster.client(5, &vote);
     assert_one_line_error(
         &refused,

@@ -363,13 +363,7 @@ fn init_refuses_an_interlock_without_agents_or_with_an_unsafe_quorum() {
 #[test]
 fn init_writes_the_checkpoint_interval_and_log_window_into_the_cluster_file() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let init = |flags: &[&str]| {
-        run(rampart()
-            .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
-            .args(flags)
-            .args(["--force", "--out"])
-            .arg(dir.path()))
-    };
+    let init = |flags: &[&str]| init_kv_into(dir.path(), flags);
     let output = init(&["--checkpoint-interval", "8"]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
     let spec = ClusterFile::load(&dir.path().join("cluster.toml")).expect("checks");
@@ -390,13 +384,7 @@ fn init_writes_the_checkpoint_interval_and_log_window_into_the_cluster_file() {
 #[test]
 fn init_writes_every_shared_protocol_setting_from_its_flag() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let init = |flags: &[&str]| {
-        run(rampart()
-            .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
-            .args(flags)
-            .args(["--force", "--out"])
-            .arg(dir.path()))
-    };
+    let init = |flags: &[&str]| init_kv_into(dir.path(), flags);
     let default_id = {
         let output = init(&[]);
         assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
@@ -425,4 +413,14 @@ fn init_writes_every_shared_protocol_setting_from_its_flag() {
 
     let empty_batches = init(&["--batch-size-max", "0"]);
     assert_one_line_error(&empty_batches, 2, &["batch_size_max", "rampart init"]);
+}
+
+/// `rampart init` of a four-replica key-value cluster with one client into `dir`
+/// (overwriting), with `flags`.
+fn init_kv_into(dir: &std::path::Path, flags: &[&str]) -> std::process::Output {
+    run(rampart()
+        .args(["init", "--replicas", "4", "--clients", "1", "--app", "kv"])
+        .args(flags)
+        .args(["--force", "--out"])
+        .arg(dir))
 }
