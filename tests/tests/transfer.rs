@@ -239,7 +239,16 @@ async fn a_wiped_replica_rejoins_a_256_megabyte_state_under_load() {
     let (elapsed, attacked) = wipe_and_rejoin(&mut cluster, victim).await;
     report("with replica 1 serving corrupt chunks", elapsed, &attacked);
     assert!(attacked.chunks_refused >= 1, "{attacked:?}");
-    assert!(attacked.chunks_refetched >= attacked.chunks_refused);
+    // Under load the stable checkpoint may move while the transfer runs: the fetcher then
+    // starts on the newer target, asking for whatever its manifest lacks, and a chunk
+    // refused for the old target is not counted as fetched again. Only a transfer that kept
+    // one target must have asked again for every chunk it refused.
+    if attacked.fetches_started == 1 {
+        assert!(
+            attacked.chunks_refetched >= attacked.chunks_refused,
+            "{attacked:?}"
+        );
+    }
     assert_eq!(
         attacked.faults_by_source.keys().collect::<Vec<_>>(),
         [&liar],
