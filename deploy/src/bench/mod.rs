@@ -154,7 +154,7 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
         }
     };
     let progress = Arc::new(Progress::default());
-    let empty_histogram = Latency::histogram().map_err(|error| {
+    let mut latencies = Latency::histogram().map_err(|error| {
         Failure::runtime(format_args!("cannot make a latency histogram: {error}"))
     })?;
     let workload = WorkloadSettings {
@@ -170,7 +170,6 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
                 workload,
                 progress.clone(),
                 index as u64 + 1,
-                empty_histogram.clone(),
             ))
         })
         .collect();
@@ -194,13 +193,13 @@ pub async fn measure(args: &BenchArgs) -> Result<Report, Failure> {
     let sequence_numbers = executed_sequence_numbers(&cluster) - executed_before;
     let verified = verify_batch_totals(&cluster).since(&verified_before);
     progress.stop.store(true, Ordering::Relaxed);
-    let mut latencies = empty_histogram;
     let mut errors = Vec::new();
     for task in tasks {
         match task.await {
             Ok(result) => {
-                if let Err(error) = latencies.add(&result.latencies_us) {
-                    errors.push(format!("cannot add a closed loop's latencies: {error}"));
+                for &microseconds in &result.latencies_us {
+                    let latency = Duration::from_micros(u64::from(microseconds));
+                    Latency::record(&mut latencies, latency);
                 }
                 errors.extend(result.errors);
             }

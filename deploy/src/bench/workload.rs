@@ -7,11 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use rampart_client::{Client, ClientError};
 use rampart_replica::core::Rng;
-
-use super::Latency;
 
 /// What each loop does.
 #[derive(Clone, Copy, Debug)]
@@ -35,19 +32,21 @@ pub struct Progress {
 #[derive(Debug)]
 pub struct LoopResult {
     /// Latencies of operations that started and completed in the measured period, in
-    /// microseconds.
-    pub latencies_us: Histogram<u64>,
+    /// microseconds, as they came: one push per operation while the run is measured.
+    /// They are counted into a histogram after the run ([`super::Latency::record`]): a
+    /// bench runs hundreds of loops, and a histogram for each (tens of KiB of counters,
+    /// touched at random) cost the measured period more CPU than the list does.
+    pub latencies_us: Vec<u32>,
     pub errors: Vec<String>,
 }
 
-/// Runs one closed loop on `client` until told to stop, recording latencies into
-/// `latencies_us` (given empty).
+/// Runs one closed loop on `client` until told to stop, recording the latencies of the
+/// measured period.
 pub async fn run_loop(
     client: Arc<Client>,
     settings: WorkloadSettings,
     progress: Arc<Progress>,
     seed: u64,
-    latencies_us: Histogram<u64>,
 ) -> LoopResult {
     let mut rng = Rng::new(seed);
     let mut payload = vec![0u8; settings.payload_bytes];
@@ -56,7 +55,7 @@ pub async fn run_loop(
     }
     let payload = Bytes::from(payload);
     let mut result = LoopResult {
-        latencies_us,
+        latencies_us: Vec::new(),
         errors: Vec::new(),
     };
     while !progress.stop.load(Ordering::Relaxed) {
@@ -73,7 +72,8 @@ pub async fn run_loop(
             Ok(_) => {
                 progress.completed.fetch_add(1, Ordering::Relaxed);
                 if measured && !progress.stop.load(Ordering::Relaxed) {
-                    Latency::record(&mut result.latencies_us, elapsed);
+                    let microseconds = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
+                    result.latencies_us.push(microseconds);
                 }
             }
             Err(error) => {
