@@ -170,18 +170,32 @@ fn report(label: &str, elapsed: Duration, stats: &TransferStats) {
 /// While the state travels, the writer changes some of its 256 chunks at every
 /// checkpoint, and the target moves. The chunks already held that did not change are
 /// kept; only the others travel.
+///
+/// The target may move before any chunk of the first one arrived (often, since the
+/// wiped replica starts from a stable checkpoint that the next one soon follows); then
+/// nothing was held and nothing is kept. So reuse is required only once more than
+/// `EARLIER_CHUNKS_MIN` chunks travelled beyond one state's worth: each of those belonged
+/// to an earlier target. The writer (one write per 20 ms at random offsets, about a
+/// hundred between checkpoints) changes about half of the chunks from one checkpoint to
+/// the next (in runs: 49 of 104 chunks received before the move, 18 of 36, 6 of 15), so
+/// all of 32 having changed is a chance of about 2^-32 (below 10^-6 even if two
+/// checkpoints passed, 0.63^32). The exact rule (every unchanged chunk held is kept) is
+/// checked deterministically by the fetcher's own tests.
 fn assert_only_changes_travel_again(stats: &TransferStats) {
+    const EARLIER_CHUNKS_MIN: u64 = 32;
     let chunks = STATE_BYTES / u64::from(SNAPSHOT_CHUNK_BYTES);
     assert!(stats.fetches_completed >= 1);
     if stats.fetches_started > 1 {
         assert!(
-            stats.chunks_reused > 0,
-            "the target moved, and nothing was kept: {stats:?}"
-        );
-        assert!(
             stats.chunks_received < chunks * stats.fetches_started,
             "every target fetched whole: {stats:?}"
         );
+        if stats.chunks_received > chunks + EARLIER_CHUNKS_MIN {
+            assert!(
+                stats.chunks_reused > 0,
+                "the target moved after chunks had arrived, and nothing was kept: {stats:?}"
+            );
+        }
     }
 }
 
