@@ -20,6 +20,7 @@ use rampart_protocol::message::{
 };
 use rampart_protocol::wire::{ClientFrame, CommitProof, ReplicaFrame};
 
+use crate::Client;
 use crate::config::ClientConfig;
 use crate::test_support::{client_key, test_cluster};
 
@@ -344,6 +345,17 @@ impl FakeCluster {
         config.read_only_timeout = Duration::from_millis(500);
         config.transport.bind = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         config
+    }
+
+    /// A client of this cluster, connected, whose first retransmission would come only
+    /// after 10 s: for tests where an answer must come without one.
+    pub(crate) async fn client_without_retransmission(&self) -> Client {
+        let mut config = self.client_config();
+        config.retransmit_interval_min = Duration::from_secs(10);
+        config.retransmit_interval_max = Duration::from_secs(10);
+        Client::connect(config, client_key())
+            .await
+            .expect("connects")
     }
 
     /// Every request that arrived so far, in arrival order.

@@ -33,12 +33,7 @@ async fn f_plus_1_matching_results_are_accepted() {
         _ => vec![],
     }))
     .await;
-    let mut config = fake.client_config();
-    config.retransmit_interval_min = Duration::from_secs(10);
-    config.retransmit_interval_max = Duration::from_secs(10);
-    let client = Client::connect(config, client_key())
-        .await
-        .expect("connects");
+    let client = fake.client_without_retransmission().await;
 
     let result = client.submit(operation("put x 1")).await.expect("accepted");
     assert_eq!(result, Bytes::from_static(b"ok:put x 1"));
@@ -305,12 +300,7 @@ async fn a_faulty_replica_cannot_misdirect_the_view() {
         vec![reply(arrival, replica, view, &ok(arrival))]
     }))
     .await;
-    let mut config = fake.client_config();
-    config.retransmit_interval_min = Duration::from_secs(10);
-    config.retransmit_interval_max = Duration::from_secs(10);
-    let client = Client::connect(config, client_key())
-        .await
-        .expect("connects");
+    let client = fake.client_without_retransmission().await;
     client.submit(operation("first")).await.expect("accepted");
     assert_eq!(client.view(), View(1));
     client.submit(operation("second")).await.expect("accepted");

@@ -51,12 +51,7 @@ async fn fresh_client_after_a_view_change(down: ReplicaId) {
     let mut views = [Some(View(1)); 4];
     views[down.0 as usize] = None;
     let fake = FakeCluster::start_in_views(in_view_1_without(down), views).await;
-    let mut config = fake.client_config();
-    config.retransmit_interval_min = Duration::from_secs(10);
-    config.retransmit_interval_max = Duration::from_secs(10);
-    let client = Client::connect(config, client_key())
-        .await
-        .expect("connects");
+    let client = fake.client_without_retransmission().await;
     assert_eq!(
         client.view(),
         View(1),

@@ -136,22 +136,18 @@ pub(crate) async fn receive_hello(connection: &quinn::Connection) -> Result<Hell
 mod tests {
     use super::*;
     use rampart_crypto::KeyPair;
+    use rampart_protocol::cluster::Cluster;
+    use rampart_protocol::core::Config;
 
     fn hello() -> Hello {
+        let replicas = (0..4).map(|i| KeyPair::from_seed(i).public_key()).collect();
+        let cluster = Cluster::new(ClusterId(7), replicas).expect("four distinct replicas");
         Hello {
             purpose: Purpose::Announce,
             replica: ReplicaId(3),
             boot_id: 0x1234_5678_9abc_def0,
             cluster: ClusterId(7),
-            settings: ClusterSettings {
-                replicas: (0..4).map(|i| KeyPair::from_seed(i).public_key()).collect(),
-                checkpoint_interval: 128,
-                log_window: 256,
-                batch_size_max: 256,
-                client_window: 64,
-                operation_bytes_max: 1 << 20,
-                application: "kv".to_string(),
-            },
+            settings: Config::new(cluster).settings("kv"),
         }
     }
 
